@@ -1,0 +1,270 @@
+//! The JSON API under `/api/v1` and `GET /healthz`.
+//!
+//! Until accounts exist the API takes one bootstrap bearer token (`VEILBOX_API_TOKEN`);
+//! without it configured, every API call is refused. Field names are stable and
+//! documented in `docs/api.md`. Times are RFC 3339 in UTC.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use veilbox_store::reads::{ConversationSummary, MessageRecord};
+
+use crate::error::WebError;
+use crate::AppState;
+
+/// The API routes and health.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/api/v1/conversations", get(list_conversations))
+        .route("/api/v1/conversations/{id}", get(show_conversation))
+        .route("/api/v1/conversations/{id}/messages", get(list_messages))
+        .route("/api/v1/deliveries/{wa_message_id}", get(show_delivery))
+        .route("/api/v1/admin/platform-errors", get(list_platform_errors))
+        .route("/api/v1/admin/ingest-backlog", get(ingest_backlog))
+}
+
+/// A caller holding the bootstrap service token. Handlers that take it are authorised;
+/// the comparison is constant time.
+#[derive(Debug)]
+pub struct ServiceToken;
+
+impl FromRequestParts<AppState> for ServiceToken {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let expected = state.config.api_token.as_ref().ok_or(WebError::Unauthorized)?;
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(WebError::Unauthorized)?;
+        if bool::from(expected.expose_secret().as_bytes().ct_eq(given.trim().as_bytes())) {
+            Ok(ServiceToken)
+        } else {
+            Err(WebError::Unauthorized)
+        }
+    }
+}
+
+/// `?cursor=..&limit=..`
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageJson<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConversationJson {
+    id: String,
+    inbox_id: String,
+    state: String,
+    customer: CustomerJson,
+    created_at: String,
+    last_message_at: String,
+    last_inbound_at: Option<String>,
+    resolved_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct CustomerJson {
+    id: String,
+    wa_id: Option<String>,
+    user_id: Option<String>,
+    profile_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MessageJson {
+    id: String,
+    wa_message_id: String,
+    #[serde(rename = "type")]
+    message_type: String,
+    direction: String,
+    timestamp: String,
+    received_at: String,
+    content: Value,
+    context: Option<Value>,
+    errors: Option<Value>,
+    raw: Option<Value>,
+    delivery: Option<DeliveryJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct DeliveryJson {
+    state: String,
+    at: String,
+    error: Option<ErrorJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorJson {
+    code: Option<i64>,
+    title: Option<String>,
+}
+
+/// RFC 3339 from Unix milliseconds.
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+impl From<ConversationSummary> for ConversationJson {
+    fn from(c: ConversationSummary) -> Self {
+        ConversationJson {
+            id: c.id,
+            inbox_id: c.inbox_id,
+            state: c.state,
+            customer: CustomerJson {
+                id: c.customer.id,
+                wa_id: c.customer.wa_id,
+                user_id: c.customer.user_id,
+                profile_name: c.customer.profile_name,
+            },
+            created_at: rfc3339(c.created_at),
+            last_message_at: rfc3339(c.last_message_at),
+            last_inbound_at: c.last_inbound_at.map(rfc3339),
+            resolved_at: c.resolved_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<MessageRecord> for MessageJson {
+    fn from(m: MessageRecord) -> Self {
+        MessageJson {
+            id: m.id,
+            wa_message_id: m.wa_message_id,
+            message_type: m.message_type,
+            direction: m.direction,
+            timestamp: rfc3339(m.sent_at),
+            received_at: rfc3339(m.received_at),
+            content: m.content,
+            context: m.context,
+            errors: m.errors,
+            raw: m.raw,
+            delivery: m.delivery.map(|d| DeliveryJson {
+                state: d.state,
+                at: rfc3339(d.at),
+                error: (d.error_code.is_some() || d.error_title.is_some())
+                    .then_some(ErrorJson { code: d.error_code, title: d.error_title }),
+            }),
+        }
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await;
+    match ping {
+        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({"status": "ok", "database": "ok"}))).into_response(),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "health check: database unreachable");
+            unhealthy()
+        }
+        Err(_) => {
+            tracing::error!("health check: database did not answer within 2 s");
+            unhealthy()
+        }
+    }
+}
+
+fn unhealthy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+    )
+        .into_response()
+}
+
+async fn list_conversations(
+    _: ServiceToken,
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<PageJson<ConversationJson>>, WebError> {
+    let page = state.store.conversations(page.cursor.as_deref(), page.limit.unwrap_or(50)).await?;
+    Ok(Json(PageJson { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+}
+
+async fn show_conversation(
+    _: ServiceToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationJson>, WebError> {
+    let conversation = state.store.conversation(&id).await?.ok_or(WebError::NotFound)?;
+    Ok(Json(conversation.into()))
+}
+
+async fn list_messages(
+    _: ServiceToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<PageJson<MessageJson>>, WebError> {
+    let page = state
+        .store
+        .thread(&id, page.cursor.as_deref(), page.limit.unwrap_or(100))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Json(PageJson { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+}
+
+/// The merged delivery state of an outbound wamid, with every receipt received.
+async fn show_delivery(
+    _: ServiceToken,
+    State(state): State<AppState>,
+    Path(wa_message_id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let delivery = state.store.delivery(&wa_message_id).await?.ok_or(WebError::NotFound)?;
+    Ok(Json(serde_json::json!({
+        "wa_message_id": delivery.wa_message_id,
+        "state": delivery.state,
+        "at": rfc3339(delivery.at),
+        "error": delivery.error_code.map(|code| serde_json::json!({"code": code, "title": delivery.error_title})),
+        "receipts": delivery.receipts.into_iter().map(|r| serde_json::json!({
+            "status": r.status,
+            "at": rfc3339(r.at),
+            "error": r.error_code.map(|code| serde_json::json!({"code": code, "title": r.error_title})),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+async fn list_platform_errors(_: ServiceToken, State(state): State<AppState>) -> Result<Json<Value>, WebError> {
+    let errors = state.store.platform_errors(200).await?;
+    let items: Vec<Value> = errors
+        .into_iter()
+        .map(|e| {
+            serde_json::json!({
+                "id": e.id,
+                "webhook_event_id": e.webhook_event_id,
+                "phone_number_id": e.phone_number_id,
+                "code": e.code,
+                "title": e.title,
+                "details": e.details,
+                "received_at": rfc3339(e.received_at),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+async fn ingest_backlog(_: ServiceToken, State(state): State<AppState>) -> Result<Json<Value>, WebError> {
+    let backlog = state.store.ingest_backlog().await?;
+    Ok(Json(serde_json::to_value(backlog).map_err(|e| WebError::Internal(e.into()))?))
+}

@@ -1,0 +1,247 @@
+//! `veilbox bench ingest`: how fast webhooks are acknowledged durably.
+//!
+//! Phase one posts N signed webhook bodies over real HTTP on loopback from C concurrent
+//! clients into a fresh database and measures acknowledged messages per second and the
+//! ack latency. Phase two pushes the same bodies, already parsed, straight into the store's
+//! group-committing writer from C tasks: the store's own ceiling. The ratio says how much
+//! the HTTP layer costs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hdrhistogram::Histogram;
+use secrecy::SecretString;
+use sqlx::Row;
+use tokio::net::TcpListener;
+use veilbox_store::ingest::{Delivery, InboxPolicy, Ingestor};
+use veilbox_store::scratch::ScratchDatabase;
+use veilbox_store::Store;
+use veilbox_whatsapp::{signature, webhook};
+
+use crate::config::Config;
+
+const BENCH_SECRET: &str = "veilbox-bench-app-secret";
+
+/// Options of `veilbox bench ingest`.
+#[derive(Debug, clap::Args)]
+pub struct IngestBenchArgs {
+    /// Messages to send in all.
+    #[arg(long, default_value_t = 20_000)]
+    pub messages: usize,
+    /// Concurrent HTTP clients (and writer submitters in the raw phase).
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Messages per webhook body.
+    #[arg(long, default_value_t = 1)]
+    pub per_post: usize,
+    /// A PostgreSQL server URL: the bench creates (and drops) scratch databases on it.
+    /// Without it, fresh SQLite files in a temporary directory.
+    #[arg(long, env = "VEILBOX_BENCH_POSTGRES_URL")]
+    pub postgres: Option<String>,
+}
+
+/// A fresh database for one phase, removed afterwards.
+enum FreshDatabase {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres(ScratchDatabase),
+}
+
+impl FreshDatabase {
+    async fn create(postgres: Option<&str>) -> anyhow::Result<FreshDatabase> {
+        Ok(match postgres {
+            Some(server) => FreshDatabase::Postgres(ScratchDatabase::create(server).await?),
+            None => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                FreshDatabase::Sqlite { _dir: dir, url }
+            }
+        })
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            FreshDatabase::Sqlite { url, .. } => url,
+            FreshDatabase::Postgres(scratch) => &scratch.url,
+        }
+    }
+
+    async fn remove(self) -> anyhow::Result<()> {
+        if let FreshDatabase::Postgres(scratch) = self {
+            scratch.drop_database().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs both phases and prints the figures.
+pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
+    if args.messages == 0 || args.clients == 0 || args.per_post == 0 {
+        bail!("--messages, --clients and --per-post must be positive");
+    }
+    let bodies = Arc::new(webhook_bodies(args.messages, args.per_post));
+    let backend = if args.postgres.is_some() { "postgresql" } else { "sqlite (WAL, synchronous=FULL)" };
+    println!(
+        "ingest bench: {backend}; {} messages in {} posts of {}; {} clients",
+        args.messages,
+        bodies.len(),
+        args.per_post,
+        args.clients
+    );
+
+    let database = FreshDatabase::create(args.postgres.as_deref()).await?;
+    let http = http_phase(database.url(), Arc::clone(&bodies), args.clients).await?;
+    database.remove().await?;
+    let http_rate = args.messages as f64 / http.elapsed.as_secs_f64();
+    println!(
+        "http: {} messages acked in {:.2} s = {:.0} msg/s; ack latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        args.messages,
+        http.elapsed.as_secs_f64(),
+        http_rate,
+        http.latency.value_at_quantile(0.50) as f64 / 1000.0,
+        http.latency.value_at_quantile(0.99) as f64 / 1000.0,
+        http.latency.max() as f64 / 1000.0,
+    );
+
+    let database = FreshDatabase::create(args.postgres.as_deref()).await?;
+    let raw = raw_phase(database.url(), &bodies, args.clients).await?;
+    database.remove().await?;
+    let raw_rate = args.messages as f64 / raw.as_secs_f64();
+    println!(
+        "raw:  {} messages committed in {:.2} s = {:.0} msg/s (same writer, no HTTP)",
+        args.messages,
+        raw.as_secs_f64(),
+        raw_rate
+    );
+    println!("ratio: http / raw = {:.0}%", 100.0 * http_rate / raw_rate);
+    Ok(())
+}
+
+/// Signed-ready bodies: compact like Meta's, unique wamids, 1,000 customers.
+fn webhook_bodies(messages: usize, per_post: usize) -> Vec<Vec<u8>> {
+    let base_ts = 1_780_000_000_u64;
+    (0..messages)
+        .collect::<Vec<_>>()
+        .chunks(per_post)
+        .map(|chunk| {
+            let customer = chunk[0] % 1000;
+            let wa_id = format!("4477009{customer:05}");
+            let items: Vec<String> = chunk
+                .iter()
+                .map(|i| {
+                    format!(
+                        r#"{{"from":"{wa_id}","id":"wamid.BENCH{i:012}","timestamp":"{}","type":"text","text":{{"body":"Where is my parcel? Order {i} was due today, please check."}}}}"#,
+                        base_ts + *i as u64
+                    )
+                })
+                .collect();
+            format!(
+                r#"{{"object":"whatsapp_business_account","entry":[{{"id":"230811736742955","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550123456","phone_number_id":"118440581239876"}},"contacts":[{{"profile":{{"name":"Bench Customer {customer}"}},"wa_id":"{wa_id}"}}],"messages":[{}]}},"field":"messages"}}]}}]}}"#,
+                items.join(",")
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+struct HttpResult {
+    elapsed: Duration,
+    latency: Histogram<u64>,
+}
+
+async fn http_phase(url: &str, bodies: Arc<Vec<Vec<u8>>>, clients: usize) -> anyhow::Result<HttpResult> {
+    let mut config = Config::from_sources(None, |_| None)?;
+    config.database_url = url.to_owned();
+    config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
+    config.whatsapp.verify_token = Some(SecretString::from("bench"));
+    let store = crate::open_store(&config).await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::launch(config, store.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+
+    let endpoint = format!("http://{address}/webhooks/whatsapp");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (client, endpoint, bodies, next) = (client.clone(), endpoint.clone(), Arc::clone(&bodies), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut latency = Histogram::<u64>::new(3)?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let header = signature::sign(BENCH_SECRET.as_bytes(), body);
+                let sent = Instant::now();
+                let response = client
+                    .post(&endpoint)
+                    .header(signature::HEADER, header)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                if !response.status().is_success() {
+                    bail!("webhook answered {}", response.status());
+                }
+                latency.record(sent.elapsed().as_micros() as u64)?;
+            }
+            anyhow::Ok(latency)
+        }));
+    }
+    let mut latency = Histogram::<u64>::new(3)?;
+    for task in tasks {
+        latency.add(task.await??)?;
+    }
+    let elapsed = started.elapsed();
+    let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages").fetch_one(store.pool()).await?.try_get("n")?;
+    let _ = stop.send(());
+    server.await.context("server task")??;
+    if stored as usize != count_messages(&bodies) {
+        bail!("stored {stored} messages, expected {}", count_messages(&bodies));
+    }
+    Ok(HttpResult { elapsed, latency })
+}
+
+async fn raw_phase(url: &str, bodies: &[Vec<u8>], clients: usize) -> anyhow::Result<Duration> {
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    let (ingestor, writer) = Ingestor::spawn(store.clone(), InboxPolicy::FirstOnly);
+    let mut deliveries = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        deliveries.push(Delivery { body: body.clone(), webhook: webhook::parse(body)?, received_at: veilbox_store::now_ms() });
+    }
+    let queue = Arc::new(std::sync::Mutex::new(deliveries));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (ingestor, queue) = (ingestor.clone(), Arc::clone(&queue));
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().map_err(|_| anyhow::anyhow!("queue poisoned"))?.pop();
+                let Some(delivery) = next else { break };
+                ingestor.ingest(delivery).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let elapsed = started.elapsed();
+    drop(ingestor);
+    writer.await?;
+    let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages").fetch_one(store.pool()).await?.try_get("n")?;
+    store.close().await;
+    if stored as usize != count_messages(bodies) {
+        bail!("raw phase stored {stored} messages, expected {}", count_messages(bodies));
+    }
+    Ok(elapsed)
+}
+
+fn count_messages(bodies: &[Vec<u8>]) -> usize {
+    bodies.iter().map(|b| b.windows(8).filter(|w| w == b"\"wamid.B").count()).sum()
+}

@@ -1,0 +1,311 @@
+//! Configuration: defaults, then an optional TOML file, then `VEILBOX_*` environment
+//! variables, into one typed [`Config`].
+//!
+//! Every failure names the setting it is about in one line, so an operator can fix it
+//! without reading code. Secrets are [`SecretString`]s: their `Debug` is redacted and they
+//! are never printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use veilbox_store::ingest::InboxPolicy;
+
+/// Meta's Graph API host.
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
+/// The Graph API version segment we build and test against.
+pub const DEFAULT_GRAPH_VERSION: &str = "v24.0";
+/// Where the embedded database lives by default.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://veilbox-data/veilbox.db";
+/// Loopback only by default: exposing Veilbox is a deliberate choice.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Everything Veilbox needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Address to bind; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Bootstrap bearer token for the JSON API until accounts exist.
+    pub api_token: Option<SecretString>,
+    /// The WhatsApp Cloud API connection.
+    pub whatsapp: WhatsAppConfig,
+}
+
+/// The WhatsApp Cloud API connection.
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    /// Meta App Secret: the key of `X-Hub-Signature-256`.
+    pub app_secret: Option<SecretString>,
+    /// The token typed into the App Dashboard for the GET handshake.
+    pub verify_token: Option<SecretString>,
+    /// System-user access token for the Graph API (sending).
+    pub access_token: Option<SecretString>,
+    /// Graph API base URL, without the version.
+    pub graph_url: String,
+    /// Graph API version segment, e.g. `v24.0`.
+    pub graph_version: String,
+    /// What to do with a phone number id that has no inbox.
+    pub auto_inbox: InboxPolicy,
+    /// Inboxes created at start.
+    pub inboxes: Vec<InboxConfig>,
+}
+
+/// An inbox declared in configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct InboxConfig {
+    /// Meta's phone number id.
+    pub phone_number_id: String,
+    /// Shown to agents.
+    pub name: String,
+}
+
+/// A setting that is missing or invalid. `Display` is the one line start-up prints.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: {setting}: {reason}")]
+pub struct ConfigError {
+    /// The setting's name as the operator writes it (environment variable or file key).
+    pub setting: String,
+    /// What is wrong, without echoing secret values.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError { setting: setting.into(), reason: reason.into() }
+    }
+}
+
+/// The file layer. Every key is optional; unknown keys are refused so typos are caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<String>,
+    api_token: Option<String>,
+    #[serde(default)]
+    whatsapp: FileWhatsApp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWhatsApp {
+    app_secret: Option<String>,
+    verify_token: Option<String>,
+    access_token: Option<String>,
+    graph_url: Option<String>,
+    graph_version: Option<String>,
+    auto_inbox: Option<String>,
+    #[serde(default)]
+    inboxes: Vec<InboxConfig>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `./veilbox.toml` when it exists and no file is named),
+    /// then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match file {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from("veilbox.toml")).filter(|p| p.exists()),
+        };
+        let text = match &path {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new("config file", format!("cannot read {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        Config::from_sources(text.as_deref(), |name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from a TOML text and an environment lookup (tests pass
+    /// their own instead of the process environment).
+    pub fn from_sources(
+        toml_text: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file: FileConfig = match toml_text {
+            Some(text) => toml::from_str(text).map_err(|e| {
+                ConfigError::new("config file", e.message().replace('\n', " "))
+            })?,
+            None => FileConfig::default(),
+        };
+        // An empty environment variable counts as unset, as shells make that easy by mistake.
+        let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let layer = |name: &str, file_value: Option<String>| env(name).or(file_value);
+
+        let database_url =
+            layer("VEILBOX_DATABASE_URL", file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
+            return Err(ConfigError::new(
+                "VEILBOX_DATABASE_URL",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let listen_text = layer("VEILBOX_LISTEN", file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
+            ConfigError::new("VEILBOX_LISTEN", "must be an address and port such as 127.0.0.1:8080")
+        })?;
+
+        let graph_url = layer("VEILBOX_WHATSAPP_GRAPH_URL", file.whatsapp.graph_url)
+            .unwrap_or_else(|| DEFAULT_GRAPH_URL.into())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(graph_url.starts_with("https://") || graph_url.starts_with("http://")) {
+            return Err(ConfigError::new("VEILBOX_WHATSAPP_GRAPH_URL", "must be an http(s) URL"));
+        }
+        let graph_version = layer("VEILBOX_WHATSAPP_GRAPH_VERSION", file.whatsapp.graph_version)
+            .unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
+        if !is_graph_version(&graph_version) {
+            return Err(ConfigError::new(
+                "VEILBOX_WHATSAPP_GRAPH_VERSION",
+                "must look like v24.0",
+            ));
+        }
+        let auto_inbox = match layer("VEILBOX_WHATSAPP_AUTO_INBOX", file.whatsapp.auto_inbox).as_deref() {
+            None | Some("first") => InboxPolicy::FirstOnly,
+            Some("always") => InboxPolicy::Always,
+            Some("never") => InboxPolicy::Never,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "VEILBOX_WHATSAPP_AUTO_INBOX",
+                    "must be first, always or never",
+                ))
+            }
+        };
+        for inbox in &file.whatsapp.inboxes {
+            if inbox.phone_number_id.trim().is_empty() || inbox.name.trim().is_empty() {
+                return Err(ConfigError::new(
+                    "whatsapp.inboxes",
+                    "each inbox needs a phone_number_id and a name",
+                ));
+            }
+        }
+
+        let secret = |name: &str, file_value: Option<String>, min_len: usize| {
+            match layer(name, file_value) {
+                Some(value) if value.len() < min_len => Err(ConfigError::new(
+                    name,
+                    format!("is too short (at least {min_len} characters)"),
+                )),
+                Some(value) => Ok(Some(SecretString::from(value))),
+                None => Ok(None),
+            }
+        };
+        Ok(Config {
+            database_url,
+            listen,
+            api_token: secret("VEILBOX_API_TOKEN", file.api_token, 16)?,
+            whatsapp: WhatsAppConfig {
+                app_secret: secret("VEILBOX_WHATSAPP_APP_SECRET", file.whatsapp.app_secret, 8)?,
+                verify_token: secret("VEILBOX_WHATSAPP_VERIFY_TOKEN", file.whatsapp.verify_token, 1)?,
+                access_token: secret("VEILBOX_WHATSAPP_ACCESS_TOKEN", file.whatsapp.access_token, 1)?,
+                graph_url,
+                graph_version,
+                auto_inbox,
+                inboxes: file.whatsapp.inboxes,
+            },
+        })
+    }
+
+    /// Checks what `serve` cannot run without: a webhook cannot be verified without the
+    /// app secret, nor the handshake answered without the verify token.
+    pub fn require_for_serve(&self) -> Result<(), ConfigError> {
+        if self.whatsapp.app_secret.is_none() {
+            return Err(ConfigError::new(
+                "VEILBOX_WHATSAPP_APP_SECRET",
+                "is required to verify webhook signatures (Meta App Dashboard > Settings > Basic)",
+            ));
+        }
+        if self.whatsapp.verify_token.is_none() {
+            return Err(ConfigError::new(
+                "VEILBOX_WHATSAPP_VERIFY_TOKEN",
+                "is required to answer Meta's webhook handshake (any string you also type in the dashboard)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The app secret's bytes, when configured.
+    pub fn app_secret(&self) -> Option<&[u8]> {
+        self.whatsapp.app_secret.as_ref().map(|s| s.expose_secret().as_bytes())
+    }
+}
+
+fn is_graph_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else { return false };
+    let Some((major, minor)) = rest.split_once('.') else { return false };
+    !major.is_empty()
+        && !minor.is_empty()
+        && major.bytes().all(|b| b.is_ascii_digit())
+        && minor.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(toml: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_sources(toml, |name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let config = load(None, &[]).expect("defaults are valid");
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.whatsapp.graph_version, DEFAULT_GRAPH_VERSION);
+        assert!(config.api_token.is_none());
+
+        let file = "listen = \"127.0.0.1:9000\"\n[whatsapp]\ngraph_version = \"v25.0\"\nauto_inbox = \"never\"\n";
+        let config = load(Some(file), &[]).expect("file is valid");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.whatsapp.graph_version, "v25.0");
+        assert_eq!(config.whatsapp.auto_inbox, InboxPolicy::Never);
+
+        let config = load(Some(file), &[("VEILBOX_LISTEN", "127.0.0.1:0")]).expect("env wins");
+        assert_eq!(config.listen.port(), 0);
+    }
+
+    #[test]
+    fn each_error_names_its_setting_in_one_line() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("VEILBOX_LISTEN", "localhost")], "VEILBOX_LISTEN"),
+            (&[("VEILBOX_DATABASE_URL", "mysql://x")], "VEILBOX_DATABASE_URL"),
+            (&[("VEILBOX_WHATSAPP_GRAPH_URL", "ftp://x")], "VEILBOX_WHATSAPP_GRAPH_URL"),
+            (&[("VEILBOX_WHATSAPP_GRAPH_VERSION", "24")], "VEILBOX_WHATSAPP_GRAPH_VERSION"),
+            (&[("VEILBOX_API_TOKEN", "short")], "VEILBOX_API_TOKEN"),
+            (&[("VEILBOX_WHATSAPP_AUTO_INBOX", "sometimes")], "VEILBOX_WHATSAPP_AUTO_INBOX"),
+        ];
+        for (vars, setting) in cases {
+            let error = load(None, vars).expect_err(setting);
+            assert_eq!(error.setting, *setting);
+            assert!(!error.to_string().contains('\n'));
+        }
+        let error = load(Some("listne = 1"), &[]).expect_err("typo in file");
+        assert_eq!(error.setting, "config file");
+        assert!(error.reason.contains("listne"), "{}", error.reason);
+    }
+
+    #[test]
+    fn serve_needs_the_webhook_secrets_and_never_prints_them() {
+        let config = load(None, &[]).expect("defaults");
+        assert_eq!(
+            config.require_for_serve().expect_err("no secret").setting,
+            "VEILBOX_WHATSAPP_APP_SECRET"
+        );
+        let config = load(None, &[("VEILBOX_WHATSAPP_APP_SECRET", "super-secret-value")]).expect("valid");
+        assert_eq!(
+            config.require_for_serve().expect_err("no token").setting,
+            "VEILBOX_WHATSAPP_VERIFY_TOKEN"
+        );
+        assert!(!format!("{config:?}").contains("super-secret-value"));
+    }
+}

@@ -1,0 +1,91 @@
+//! `veilbox`: the one binary. Parses arguments and calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use veilbox_server::config::Config;
+use veilbox_server::{bench, launch, open_store, shutdown_signal, telemetry};
+
+// mod mask_cli;
+
+/// Veilbox: a self-hosted secure shared WhatsApp inbox for courier companies.
+#[derive(Debug, Parser)]
+#[command(name = "veilbox", version, about)]
+struct Cli {
+    /// Configuration file (default: ./veilbox.toml when it exists). Environment variables
+    /// (VEILBOX_*) override it.
+    #[arg(long, global = true, env = "VEILBOX_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: webhook, JSON API.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Find and mask sensitive data in JSONL messages (stdin or FILE).
+    // Mask(mask_cli::MaskArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Signed webhook posts over real HTTP into a fresh database, then the store's own
+    /// ceiling without HTTP.
+    Ingest(bench::IngestBenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        // Command::Mask(args) => report(mask_cli::run(args)),
+        command => {
+            telemetry::init();
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => return report(Err(error.into())),
+            };
+            report(runtime.block_on(run(command, cli.config)))
+        }
+    }
+}
+
+async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let config = Config::load(config_file.as_deref())?;
+            config.require_for_serve()?;
+            let store = open_store(&config).await?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("configuration error: VEILBOX_LISTEN: cannot bind {}: {e}", config.listen))?;
+            println!("listening on http://{}", listener.local_addr()?);
+            launch(config, store, listener, shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let config = Config::load(config_file.as_deref())?;
+            open_store(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
+        // Command::Mask(_) => Ok(()),
+    }
+}
+
+/// Errors end the process with one line on stderr and a non-zero status.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("veilbox: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

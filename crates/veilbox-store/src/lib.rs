@@ -1,0 +1,191 @@
+//! Veilbox storage: one code path over SQLite and PostgreSQL.
+//!
+//! Queries are runtime SQL through sqlx's `Any` driver, written in the dialect both
+//! backends accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`, partial indexes). The
+//! backend is picked from the URL; each has its own append-only migrations folder.
+//!
+//! * [`Store`] opens the database, applies migrations and answers reads;
+//! * [`ingest::Ingestor`] is the single writer that group-commits webhook deliveries.
+
+pub mod ids;
+pub mod ingest;
+pub mod reads;
+pub mod scratch;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+/// The two supported databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded, one node; the default.
+    Sqlite,
+    /// Several app nodes on one server.
+    Postgres,
+}
+
+/// Errors from the store. Messages never contain row contents.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL scheme (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    /// Creating the SQLite file's directory failed.
+    #[error("cannot create the database directory: {0}")]
+    Directory(#[source] std::io::Error),
+    /// The database refused or failed a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The ingest writer has stopped (shutdown or a fatal error).
+    #[error("the ingest writer is not running")]
+    WriterGone,
+    /// A pagination cursor that this store did not make.
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+    /// Stored JSON could not be read back.
+    #[error("stored JSON is unreadable: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// A connection pool and the backend it talks to.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// How SQLite commits. `FULL` fsyncs the WAL at every commit, so an acknowledged webhook
+/// survives power loss, not only a crash of the process; group commit makes that one fsync
+/// per batch instead of one per request.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+impl Store {
+    /// Opens a pool on `url` (`sqlite://path/to.db` or `postgres://...`). For SQLite the
+    /// file and its directory are created when missing.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+        let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let pool = match backend {
+            Backend::Sqlite => {
+                pool_options
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => pool_options.max_connections(16).connect_with(options).await?,
+        };
+        Ok(Store { pool, backend })
+    }
+
+    /// Applies the backend's migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the crate's own query modules and for tests.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection; pending writes must have been acknowledged before.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Creates the inbox for `phone_number_id` if it does not exist (configuration), and
+    /// returns its id.
+    pub async fn ensure_inbox(&self, phone_number_id: &str, name: &str) -> Result<String, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        ingest::upsert_inbox(&mut conn, phone_number_id, None, None, name).await
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// Creates the database directory and asks SQLite to create the file (`mode=rwc`).
+fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(StoreError::Directory)?;
+        }
+    }
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_are_made_creatable() {
+        assert_eq!(prepare_sqlite_url("sqlite::memory:").ok().as_deref(), Some("sqlite://:memory:?mode=rwc"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/dir/v.db");
+        let url = format!("sqlite://{}", path.display());
+        assert_eq!(prepare_sqlite_url(&url).ok(), Some(format!("{url}?mode=rwc")));
+        assert!(path.parent().is_some_and(Path::exists));
+        assert!(matches!(backend_of("mysql://x"), Err(StoreError::UnsupportedUrl)));
+    }
+}

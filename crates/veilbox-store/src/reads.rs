@@ -1,0 +1,425 @@
+//! Read models for the JSON API and admin views: conversations, threads, platform errors.
+//!
+//! Pagination is by keyset (a cursor naming the last row seen), so pages stay correct
+//! while new messages arrive and cost the same on page 1 and page 1,000.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// A page of rows and the cursor for the next one (`None` on the last page).
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Pass back to get the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A conversation in a list, newest activity first.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConversationSummary {
+    /// Conversation id.
+    pub id: String,
+    /// Inbox id.
+    pub inbox_id: String,
+    /// `open`, `pending` or `resolved`.
+    pub state: String,
+    /// Who the conversation is with.
+    pub customer: CustomerSummary,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Latest message, Unix ms.
+    pub last_message_at: i64,
+    /// Latest customer message, Unix ms (opens the 24-hour window).
+    pub last_inbound_at: Option<i64>,
+    /// When resolved, Unix ms.
+    pub resolved_at: Option<i64>,
+}
+
+/// The customer side of a conversation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CustomerSummary {
+    /// Customer id.
+    pub id: String,
+    /// WhatsApp id (phone digits), when known.
+    pub wa_id: Option<String>,
+    /// Business-scoped user id, when known.
+    pub user_id: Option<String>,
+    /// WhatsApp display name.
+    pub profile_name: Option<String>,
+}
+
+/// One message of a thread.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageRecord {
+    /// Our id.
+    pub id: String,
+    /// The WhatsApp message id (wamid).
+    pub wa_message_id: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The declared WhatsApp type.
+    pub message_type: String,
+    /// Normalised content (see `veilbox_whatsapp::webhook::MessageContent`).
+    pub content: Value,
+    /// Reply and forwarding context, when any.
+    pub context: Option<Value>,
+    /// Message-level errors, when any.
+    pub errors: Option<Value>,
+    /// The raw element, kept for unsupported types.
+    pub raw: Option<Value>,
+    /// When the sender sent it, Unix ms.
+    pub sent_at: i64,
+    /// When we stored it, Unix ms.
+    pub received_at: i64,
+    /// Delivery state of an outbound message, when any receipt arrived.
+    pub delivery: Option<DeliveryRecord>,
+}
+
+/// The merged delivery state of an outbound message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeliveryRecord {
+    /// `sent`, `delivered`, `read`, `played` or `failed`.
+    pub state: String,
+    /// When that state was reached, Unix ms.
+    pub at: i64,
+    /// The error code of a failure.
+    pub error_code: Option<i64>,
+    /// Its title.
+    pub error_title: Option<String>,
+}
+
+/// An out-of-band error or unusable element, for admins.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlatformErrorRecord {
+    /// Row id.
+    pub id: String,
+    /// The raw event it came in.
+    pub webhook_event_id: String,
+    /// The business number concerned.
+    pub phone_number_id: Option<String>,
+    /// Meta's error code.
+    pub code: Option<i64>,
+    /// Title.
+    pub title: Option<String>,
+    /// Details.
+    pub details: Option<String>,
+    /// Arrival, Unix ms.
+    pub received_at: i64,
+}
+
+/// Counts of what ingestion kept aside, for the admin view and health checks.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct IngestBacklog {
+    /// Raw events with at least one element for a number without an inbox.
+    pub unrouted_events: i64,
+    /// Signed bodies that could not be parsed.
+    pub dead_letters: i64,
+}
+
+const CONVERSATION_COLUMNS: &str = "SELECT c.id, c.inbox_id, c.state, c.created_at, c.last_message_at, \
+     c.last_inbound_at, c.resolved_at, cu.id AS customer_id, cu.wa_id, cu.user_id, cu.profile_name \
+     FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
+
+const MESSAGE_COLUMNS: &str = "SELECT m.id, m.wa_message_id, m.direction, m.message_type, m.content, \
+     m.context, m.errors, m.raw, m.sent_at, m.received_at, d.state AS delivery_state, \
+     d.occurred_at AS delivery_at, d.error_code, d.error_title \
+     FROM messages m LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id";
+
+impl Store {
+    /// Conversations, newest activity first.
+    pub async fn conversations(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ConversationSummary>, StoreError> {
+        let limit = limit.clamp(1, 200);
+        let rows = match cursor.map(Cursor::parse).transpose()? {
+            Some(after) => {
+                sqlx::query(&format!(
+                    "{CONVERSATION_COLUMNS} WHERE c.last_message_at < $1 OR (c.last_message_at = $1 AND c.id < $2) \
+                     ORDER BY c.last_message_at DESC, c.id DESC LIMIT $3"
+                ))
+                .bind(after.at)
+                .bind(after.id)
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "{CONVERSATION_COLUMNS} ORDER BY c.last_message_at DESC, c.id DESC LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await?
+            }
+        };
+        let items = rows.iter().map(conversation_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (items.len() == limit as usize)
+            .then(|| items.last().map(|c| Cursor::format(c.last_message_at, &c.id)))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    /// One conversation, or `None` when there is no such id.
+    pub async fn conversation(&self, id: &str) -> Result<Option<ConversationSummary>, StoreError> {
+        let row = sqlx::query(&format!("{CONVERSATION_COLUMNS} WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(conversation_row).transpose()
+    }
+
+    /// A conversation's messages, oldest first; `None` when the conversation does not exist.
+    pub async fn thread(
+        &self,
+        conversation_id: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Page<MessageRecord>>, StoreError> {
+        if self.conversation(conversation_id).await?.is_none() {
+            return Ok(None);
+        }
+        let limit = limit.clamp(1, 500);
+        let rows = match cursor.map(Cursor::parse).transpose()? {
+            Some(after) => {
+                sqlx::query(&format!(
+                    "{MESSAGE_COLUMNS} WHERE m.conversation_id = $1 AND (m.sent_at > $2 OR (m.sent_at = $2 AND m.id > $3)) \
+                     ORDER BY m.sent_at, m.id LIMIT $4"
+                ))
+                .bind(conversation_id)
+                .bind(after.at)
+                .bind(after.id)
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{MESSAGE_COLUMNS} WHERE m.conversation_id = $1 ORDER BY m.sent_at, m.id LIMIT $2"))
+                    .bind(conversation_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        let items = rows.iter().map(message_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (items.len() == limit as usize)
+            .then(|| items.last().map(|m| Cursor::format(m.sent_at, &m.id)))
+            .flatten();
+        Ok(Some(Page { items, next_cursor }))
+    }
+
+    /// The most recent platform errors, newest first.
+    pub async fn platform_errors(&self, limit: u32) -> Result<Vec<PlatformErrorRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, webhook_event_id, phone_number_id, code, title, details, received_at \
+             FROM platform_errors ORDER BY received_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PlatformErrorRecord {
+                    id: r.try_get("id")?,
+                    webhook_event_id: r.try_get("webhook_event_id")?,
+                    phone_number_id: r.try_get("phone_number_id")?,
+                    code: r.try_get("code")?,
+                    title: r.try_get("title")?,
+                    details: r.try_get("details")?,
+                    received_at: r.try_get("received_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// What ingestion kept aside.
+    pub async fn ingest_backlog(&self) -> Result<IngestBacklog, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM webhook_events WHERE routed = 0) AS unrouted, \
+             (SELECT COUNT(*) FROM dead_letters) AS dead",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(IngestBacklog { unrouted_events: row.try_get("unrouted")?, dead_letters: row.try_get("dead")? })
+    }
+}
+
+fn conversation_row(r: &AnyRow) -> Result<ConversationSummary, StoreError> {
+    Ok(ConversationSummary {
+        id: r.try_get("id")?,
+        inbox_id: r.try_get("inbox_id")?,
+        state: r.try_get("state")?,
+        customer: CustomerSummary {
+            id: r.try_get("customer_id")?,
+            wa_id: r.try_get("wa_id")?,
+            user_id: r.try_get("user_id")?,
+            profile_name: r.try_get("profile_name")?,
+        },
+        created_at: r.try_get("created_at")?,
+        last_message_at: r.try_get("last_message_at")?,
+        last_inbound_at: r.try_get("last_inbound_at")?,
+        resolved_at: r.try_get("resolved_at")?,
+    })
+}
+
+fn message_row(r: &AnyRow) -> Result<MessageRecord, StoreError> {
+    let json = |column: &str| -> Result<Option<Value>, StoreError> {
+        let text: Option<String> = r.try_get(column)?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    };
+    let delivery_state: Option<String> = r.try_get("delivery_state")?;
+    Ok(MessageRecord {
+        id: r.try_get("id")?,
+        wa_message_id: r.try_get("wa_message_id")?,
+        direction: r.try_get("direction")?,
+        message_type: r.try_get("message_type")?,
+        content: json("content")?.unwrap_or(Value::Null),
+        context: json("context")?,
+        errors: json("errors")?,
+        raw: json("raw")?,
+        sent_at: r.try_get("sent_at")?,
+        received_at: r.try_get("received_at")?,
+        delivery: match delivery_state {
+            Some(state) => Some(DeliveryRecord {
+                state,
+                at: r.try_get("delivery_at")?,
+                error_code: r.try_get("error_code")?,
+                error_title: r.try_get("error_title")?,
+            }),
+            None => None,
+        },
+    })
+}
+
+/// A keyset position: `<ms>.<id>`, opaque to clients.
+struct Cursor {
+    at: i64,
+    id: String,
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Result<Cursor, StoreError> {
+        let (at, id) = text.split_once('.').ok_or(StoreError::InvalidCursor)?;
+        let at = at.parse().map_err(|_| StoreError::InvalidCursor)?;
+        Ok(Cursor { at, id: id.to_owned() })
+    }
+
+    fn format(at: i64, id: &str) -> String {
+        format!("{at}.{id}")
+    }
+}
+
+/// The merged delivery state of one outbound wamid and every receipt that built it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeliveryHistory {
+    /// The outbound wamid.
+    pub wa_message_id: String,
+    /// Merged state.
+    pub state: String,
+    /// When it was reached, Unix ms.
+    pub at: i64,
+    /// Error code of a failure.
+    pub error_code: Option<i64>,
+    /// Its title.
+    pub error_title: Option<String>,
+    /// Receipts in the order they happened.
+    pub receipts: Vec<Receipt>,
+}
+
+/// One stored receipt.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Receipt {
+    /// The status string as received.
+    pub status: String,
+    /// When it happened, Unix ms.
+    pub at: i64,
+    /// Error code, on failures.
+    pub error_code: Option<i64>,
+    /// Error title, on failures.
+    pub error_title: Option<String>,
+}
+
+impl Store {
+    /// The delivery state of an outbound wamid; `None` when no receipt names it.
+    pub async fn delivery(&self, wa_message_id: &str) -> Result<Option<DeliveryHistory>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT state, occurred_at, error_code, error_title FROM message_delivery WHERE wa_message_id = $1",
+        )
+        .bind(wa_message_id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let receipts = sqlx::query(
+            "SELECT status, occurred_at, error_code, error_title FROM message_statuses \
+             WHERE wa_message_id = $1 ORDER BY occurred_at, received_at",
+        )
+        .bind(wa_message_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Receipt {
+                status: r.try_get("status")?,
+                at: r.try_get("occurred_at")?,
+                error_code: r.try_get("error_code")?,
+                error_title: r.try_get("error_title")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(DeliveryHistory {
+            wa_message_id: wa_message_id.to_owned(),
+            state: row.try_get("state")?,
+            at: row.try_get("occurred_at")?,
+            error_code: row.try_get("error_code")?,
+            error_title: row.try_get("error_title")?,
+            receipts,
+        }))
+    }
+}
+
+impl Store {
+    /// Moves a conversation to `open`, `pending` or `resolved`; false when there is no such
+    /// conversation. Reopening fails with a database error when the customer already has
+    /// another open conversation in the inbox (one open per inbox and customer).
+    pub async fn set_conversation_state(&self, id: &str, state: ConversationState) -> Result<bool, StoreError> {
+        let resolved_at = (state == ConversationState::Resolved).then(crate::now_ms);
+        let done = sqlx::query("UPDATE conversations SET state = $2, resolved_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(state.as_str())
+            .bind(resolved_at)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// Waiting on the business.
+    Open,
+    /// Waiting on the customer.
+    Pending,
+    /// Done; a new customer message starts a new conversation.
+    Resolved,
+}
+
+impl ConversationState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Open => "open",
+            ConversationState::Pending => "pending",
+            ConversationState::Resolved => "resolved",
+        }
+    }
+}
