@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use veilbox_server::config::Config;
 use veilbox_server::{bench, launch, open_store, shutdown_signal, telemetry};
 
-// mod mask_cli;
+mod mask_cli;
 
 /// Veilbox: a self-hosted secure shared WhatsApp inbox for courier companies.
 #[derive(Debug, Parser)]
@@ -28,7 +28,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Find and mask sensitive data in JSONL messages (stdin or FILE).
-    // Mask(mask_cli::MaskArgs),
+    Mask(mask_cli::MaskArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -44,7 +44,7 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        // Command::Mask(args) => report(mask_cli::run(args)),
+        Command::Mask(args) => report(mask_cli::run(args)),
         command => {
             telemetry::init();
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -75,7 +75,7 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
             Ok(())
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
-        // Command::Mask(_) => Ok(()),
+        Command::Mask(_) => Ok(()),
     }
 }
 

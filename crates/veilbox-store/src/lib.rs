@@ -83,8 +83,10 @@ impl Store {
         let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             Backend::Sqlite => {
+                // Each connection to `:memory:` is its own database: keep exactly one.
+                let connections = if url.contains(":memory:") { 1 } else { 8 };
                 pool_options
-                    .max_connections(8)
+                    .max_connections(connections)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             conn.execute(SQLITE_PRAGMAS).await?;
