@@ -1,0 +1,301 @@
+//! Street addresses and the postcodes after them.
+//!
+//! An address is anchored on a street word ("Road", "Rua", "Jl.", "-straße"), a
+//! house-number word followed by a number ("Flat 12", "No. 5"), then grown word by word to
+//! the left and right over what addresses are made of: numbers, capitalised names,
+//! particles ("de", "das"), state codes, separated by spaces, commas, slashes and " - ".
+//! It stops at function words, cue words, sentence ends and postcodes; a comma segment
+//! that holds a non-address word is dropped whole.
+
+use crate::cues::Cue;
+use crate::lexicon::{WordTable, ABBREV, ADDR_STOP, BUILDING, HOUSE, IN_WORD, KIND_NAME, PARTICLE, PREFIX, SUFFIX, WEAK_SUFFIX};
+use crate::scan::{Ctx, MaybePostcode, P_ADDRESS, P_CUE};
+use crate::{Kind, Why};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Anchor {
+    /// Street type after the name: "MG Road", "Main St".
+    Suffix,
+    /// Street type before the name: "Rua Augusta", "Jl. Merdeka", "Rue de Rivoli".
+    Prefix,
+    /// Street type inside the word: "Hauptstraße", "Keizersgracht".
+    InWord,
+    /// "Flat 12", "House No. 45", "Apt 5".
+    House,
+}
+
+/// What an address word is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tok {
+    Num,
+    Keyword,
+    Title,
+    Particle,
+    Lower,
+    Stop,
+}
+
+struct Addr<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    wt: &'c WordTable,
+}
+
+impl Addr<'_, '_> {
+    fn text(&self, i: usize) -> &str {
+        let w = self.wt.words[i];
+        &self.ctx.t[w.s..w.e]
+    }
+
+    fn tok(&self, i: usize) -> Tok {
+        let w = self.text(i);
+        let first = w.chars().next().unwrap_or(' ');
+        if first.is_ascii_digit() {
+            let digits = w.bytes().take_while(u8::is_ascii_digit).count();
+            return if w.len() <= 6 && digits <= 5 { Tok::Num } else { Tok::Stop };
+        }
+        let wt = self.wt;
+        if wt.has(i, KIND_NAME) {
+            return Tok::Stop;
+        }
+        // state and province codes: "TX", "SP", "MG"
+        if w.len() == 2 && w.bytes().all(|c| c.is_ascii_uppercase()) && !matches!(w, "NO" | "OK" | "HI" | "PM" | "AM" | "TO" | "AT" | "IN" | "ON" | "OR" | "MY" | "IS") {
+            return Tok::Title;
+        }
+        if wt.has(i, ADDR_STOP) {
+            return Tok::Stop;
+        }
+        if wt.has(i, SUFFIX | PREFIX | HOUSE | BUILDING | IN_WORD) {
+            return Tok::Keyword;
+        }
+        if wt.has(i, PARTICLE) {
+            return Tok::Particle;
+        }
+        if first.is_uppercase() {
+            return Tok::Title;
+        }
+        if self.ctx.lower_only && w.chars().all(char::is_alphabetic) {
+            return Tok::Lower;
+        }
+        Tok::Stop
+    }
+
+    /// The gap between word `i` and word `i + 1`: `None` if it ends an address, else
+    /// whether it holds a comma.
+    fn gap(&self, i: usize) -> Option<bool> {
+        let (a, b) = (self.wt.words[i].e, self.wt.words[i + 1].s);
+        let g = &self.ctx.b[a..b];
+        if g.len() > 4 || g.is_empty() {
+            return None;
+        }
+        let mut comma = false;
+        for &c in g {
+            match c {
+                b' ' | b'/' | b'-' | b'#' => {}
+                b',' => {
+                    if comma {
+                        return None;
+                    }
+                    comma = true;
+                }
+                b'.' => {
+                    if !self.wt.has(i, ABBREV) || comma {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        // " - " joins only a state code: "São Paulo - SP"
+        if g.contains(&b'-') && g.len() > 1 {
+            let next = self.text(i + 1);
+            let code = next.len() == 2 && next.chars().all(char::is_alphabetic);
+            if !code || (!self.ctx.lower_only && !next.chars().all(|c| c.is_ascii_uppercase())) {
+                return None;
+            }
+        }
+        Some(comma)
+    }
+
+    fn anchor(&self, i: usize) -> Option<Anchor> {
+        let wt = self.wt;
+        let n = wt.len();
+        let ok_name = |j: usize| matches!(self.tok(j), Tok::Title | Tok::Num | Tok::Lower | Tok::Keyword);
+        if wt.has(i, SUFFIX) && i > 0 && self.gap(i - 1) == Some(false) && ok_name(i - 1) && !wt.has(i - 1, HOUSE) {
+            return Some(Anchor::Suffix);
+        }
+        if wt.has(i, PREFIX) && i + 1 < n && self.gap(i) == Some(false) {
+            let next = self.tok(i + 1);
+            let next_ok = matches!(next, Tok::Title | Tok::Num | Tok::Lower)
+                || (next == Tok::Particle && i + 2 < n && matches!(self.tok(i + 2), Tok::Title | Tok::Lower));
+            if next_ok {
+                return Some(Anchor::Prefix);
+            }
+        }
+        if wt.has(i, IN_WORD) {
+            let num_next = i + 1 < n && self.gap(i) == Some(false) && self.tok(i + 1) == Tok::Num;
+            let num_prev = i > 0 && self.gap(i - 1) == Some(false) && self.tok(i - 1) == Tok::Num;
+            if num_next || num_prev {
+                return Some(Anchor::InWord);
+            }
+        }
+        if wt.has(i, HOUSE) && i + 1 < n && self.gap(i).is_some() {
+            let next_num = self.tok(i + 1) == Tok::Num
+                || (wt.has(i + 1, HOUSE) && i + 2 < n && self.tok(i + 2) == Tok::Num);
+            if next_num {
+                return Some(Anchor::House);
+            }
+        }
+        None
+    }
+
+    fn postcode_at(&self, j: usize) -> bool {
+        let w = self.text(j);
+        let n = self.wt.len();
+        (w.len() >= 5 && w.bytes().all(|c| c.is_ascii_digit()))
+            || uk_outward(w) && j + 1 < n && uk_inward(self.text(j + 1))
+            || (5..=7).contains(&w.len()) && uk_inward(&w[w.len() - 3..]) && uk_outward(&w[..w.len() - 3])
+    }
+}
+
+/// Finds addresses, then decides which postcode-shaped numbers are postcodes.
+pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    {
+        let a = Addr { ctx, wt };
+        let words = &wt.words;
+        let n = wt.len();
+        let mut i = 0;
+        while i < n {
+            let Some(kind) = a.anchor(i) else {
+                i += 1;
+                continue;
+            };
+            // grow left
+            let mut left = i;
+            while left > 0 && i - left < 14 {
+                let Some(_) = a.gap(left - 1) else { break };
+                match a.tok(left - 1) {
+                    Tok::Stop => break,
+                    Tok::Particle if left < 2 || a.tok(left - 2) == Tok::Stop => break,
+                    _ => left -= 1,
+                }
+            }
+            // grow right
+            let mut right = i;
+            let mut seg_end = i;
+            let mut rolled = false;
+            while right + 1 < n && right - i < 16 {
+                let Some(comma) = a.gap(right) else { break };
+                if comma {
+                    seg_end = right;
+                }
+                if a.postcode_at(right + 1) {
+                    break;
+                }
+                match a.tok(right + 1) {
+                    Tok::Stop => {
+                        if !comma {
+                            rolled = true;
+                        }
+                        break;
+                    }
+                    Tok::Particle if right + 2 >= n || !matches!(a.tok(right + 2), Tok::Title | Tok::Lower) => break,
+                    _ => right += 1,
+                }
+            }
+            if rolled {
+                right = seg_end.max(i);
+            }
+            // drop leading comma segments that hold no number, house or building word
+            let mut segs: Vec<usize> = vec![left];
+            for j in left..i {
+                if a.gap(j) == Some(true) {
+                    segs.push(j + 1);
+                }
+            }
+            let strong = |j: usize| a.tok(j) == Tok::Num || wt.has(j, HOUSE | BUILDING);
+            let anchor_seg = *segs.last().unwrap_or(&left);
+            let mut start = anchor_seg;
+            for (k, &ss) in segs.iter().enumerate() {
+                let se = segs.get(k + 1).copied().unwrap_or(i + 1);
+                if (ss..se).any(strong) {
+                    start = ss;
+                    break;
+                }
+            }
+            let mut left = start.min(anchor_seg);
+            while left < i && a.tok(left) == Tok::Particle {
+                left += 1;
+            }
+            let has_num = (left..=right).any(|j| a.tok(j) == Tok::Num);
+            let segments = 1 + (left..right).filter(|&j| a.gap(j) == Some(true)).count();
+            let words_n = right - left + 1;
+            let weak = kind == Anchor::Suffix && wt.has(i, WEAK_SUFFIX);
+            let ok = words_n >= 2
+                && (has_num || (segments >= 3 && !weak))
+                && (kind != Anchor::House || segments >= 2 || words_n >= 5)
+                && !(a.ctx.lower_only && !has_num && segments < 3);
+            if ok {
+                let mut s = words[left].s;
+                if s > 0 && a.ctx.b[s - 1] == b'#' {
+                    s -= 1;
+                }
+                let mut e = words[right].e;
+                if e < a.ctx.b.len() && a.ctx.b[e] == b'.' && wt.has(right, ABBREV) {
+                    e += 1;
+                }
+                found.push((s, e));
+                i = right + 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    for &(s, e) in &found {
+        ctx.emit(Kind::Address, s, e, 0.8, Why::Format("street address"), P_ADDRESS);
+    }
+    postcodes(ctx, &found);
+}
+
+fn uk_outward(w: &str) -> bool {
+    let b = w.as_bytes();
+    let l = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    (1..=2).contains(&l) && b.len() > l && b.len() <= l + 2 && b[l].is_ascii_digit()
+}
+
+fn uk_inward(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.len() == 3 && b[0].is_ascii_digit() && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphabetic()
+}
+
+fn postcodes(ctx: &mut Ctx<'_>, found: &[(usize, usize)]) {
+    let maybes = std::mem::take(&mut ctx.maybe_postcodes);
+    let b = ctx.b;
+    for m in maybes {
+        let MaybePostcode { s, e, otherwise } = m;
+        let after_address = found.iter().any(|&(_, ae)| {
+            ae <= s && s - ae <= 16 && {
+                let gap = &ctx.t[ae..s];
+                let cleaned: String = gap.chars().filter(|c| c.is_alphabetic()).collect::<String>().to_ascii_lowercase();
+                !gap.contains('\n')
+                    && !gap.contains('.')
+                    && matches!(cleaned.as_str(), "" | "pin" | "cep" | "zip" | "pincode" | "postcode" | "kodepos" | "plz")
+            }
+        });
+        let state_before = s >= 3 && b[s - 1] == b' ' && b[s - 3].is_ascii_uppercase() && b[s - 2].is_ascii_uppercase()
+            && (s == 3 || !b[s - 4].is_ascii_alphanumeric());
+        let after_cue = ctx.cues_after(e, 24).find(|h| h.cue == Cue::PostcodeAfter);
+        let cep = e - s == 9 && b[s + 5] == b'-';
+        if after_address {
+            ctx.emit(Kind::Postcode, s, e, 0.85, Why::Format("after address"), P_CUE);
+        } else if let Some(h) = after_cue {
+            ctx.emit(Kind::Postcode, s, e, 0.8, Why::Cue(h.word), P_CUE);
+        } else if state_before && e - s >= 5 {
+            ctx.emit(Kind::Postcode, s, e, 0.8, Why::Format("after state code"), P_CUE);
+        } else if cep {
+            ctx.emit(Kind::Postcode, s, e, 0.7, Why::Format("cep"), P_CUE);
+        } else if let Some(c) = otherwise {
+            ctx.cands.push(c);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! One hash table for every word list the name and address recognisers consult, and the
+//! per-message table of folded words with their flags, so each word is folded and looked
+//! up once.
+
+use std::collections::HashMap;
+
+use crate::text::fold_char;
+use crate::words::Word;
+
+pub(crate) const SUFFIX: u32 = 1;
+pub(crate) const WEAK_SUFFIX: u32 = 1 << 1;
+pub(crate) const PREFIX: u32 = 1 << 2;
+pub(crate) const HOUSE: u32 = 1 << 3;
+pub(crate) const BUILDING: u32 = 1 << 4;
+pub(crate) const PARTICLE: u32 = 1 << 5;
+pub(crate) const ADDR_STOP: u32 = 1 << 6;
+pub(crate) const ABBREV: u32 = 1 << 7;
+pub(crate) const GIVEN: u32 = 1 << 8;
+pub(crate) const NOT_NAME: u32 = 1 << 9;
+pub(crate) const IN_WORD: u32 = 1 << 10;
+pub(crate) const KIND_NAME: u32 = 1 << 11;
+pub(crate) const NAME_PARTICLE: u32 = 1 << 12;
+
+/// Street types that follow the name: "MG Road", "Main St".
+const SUFFIX_WORDS: &[&str] = &[
+    "road", "rd", "street", "st", "lane", "ln", "avenue", "ave", "drive", "dr", "boulevard", "blvd", "court",
+    "ct", "way", "close", "crescent", "cres", "place", "pl", "terrace", "tce", "highway", "hwy", "parkway",
+    "pkwy", "square", "sq", "marg", "salai", "path", "gali", "chowk", "cross", "main", "circle", "row", "walk",
+    "gardens", "grove", "mews", "parade", "esplanade", "quay", "wharf", "broadway", "queensway", "nagar",
+    "layout", "colony", "vihar", "enclave", "bagh", "ganj", "puram", "peth", "raya", "alley", "pike", "trail",
+];
+/// Suffix streets that are also everyday words: they need a house number in the address.
+const WEAK_SUFFIX_WORDS: &[&str] = &[
+    "place", "pl", "way", "close", "court", "ct", "row", "walk", "main", "cross", "circle", "path", "square",
+    "sq", "gardens", "grove", "dr", "st", "colony", "layout", "trail", "alley",
+];
+/// Street types before the name: "Rua Augusta", "Jl. Merdeka", "Rue de Rivoli".
+const PREFIX_WORDS: &[&str] = &[
+    "rua", "avenida", "av", "travessa", "tv", "alameda", "praça", "praca", "estrada", "rodovia", "largo", "jl",
+    "jalan", "gang", "gg", "via", "viale", "piazza", "corso", "vicolo", "calle", "paseo", "plaza", "carrer",
+    "camino", "rue", "avenue", "boulevard", "bd", "chemin", "allée", "allee", "quai", "impasse", "route",
+    "strada", "sector", "sec", "block", "phase", "lorong",
+];
+/// Street types inside a word: "Hauptstraße", "Keizersgracht" (matched as suffixes).
+pub(crate) const IN_WORD_SUFFIXES: &[&str] = &[
+    "strase", "strasse", "straße", "str", "gasse", "weg", "allee", "platz", "damm", "ufer", "gracht", "straat",
+    "laan", "kade", "singel", "plein", "dijk", "steeg",
+];
+const HOUSE_WORDS: &[&str] = &[
+    "flat", "apt", "apartment", "apto", "ap", "unit", "suite", "ste", "house", "hno", "plot", "door", "blk",
+    "floor", "no", "nº", "room", "villa", "casa", "lote", "quadra", "bloco", "andar", "rt", "rw", "kav", "blok",
+    "lantai", "lt", "shop", "wing", "h",
+];
+const BUILDING_WORDS: &[&str] = &[
+    "apartments", "apts", "residency", "towers", "tower", "complex", "enclave", "heights", "society", "estate",
+    "residence", "residences", "villas", "building", "bldg", "mansion", "mansions", "plaza", "phase", "house",
+    "niwas", "bhavan", "sadan", "kunj", "dham", "condominio", "edificio", "residencial", "perumahan",
+    "komplek", "griya", "wisma",
+];
+const PARTICLE_WORDS: &[&str] = &[
+    "de", "da", "das", "do", "dos", "di", "del", "della", "van", "von", "der", "den", "la", "le", "les", "du",
+    "des", "y", "e", "of",
+];
+const NAME_PARTICLE_WORDS: &[&str] = &[
+    "de", "da", "das", "do", "dos", "van", "von", "der", "den", "bin", "binti", "al", "el", "di", "del", "la", "le",
+];
+/// Words that end an address when met: function words, cue words, chat words.
+const ADDR_STOP_WORDS: &[&str] = &[
+    "to", "at", "in", "on", "for", "from", "with", "by", "and", "or", "but", "the", "a", "an", "is", "are",
+    "was", "be", "it", "its", "please", "pls", "plz", "deliver", "delivery", "address", "ship", "send", "leave",
+    "near", "landmark", "opposite", "opp", "behind", "beside", "next", "ring", "call", "bell", "hai", "ke",
+    "ki", "ka", "ko", "se", "mein", "par", "pe", "saya", "dan", "yang", "pin", "pincode", "cep", "zip",
+    "postcode", "kode", "pos", "plz", "code", "my", "your", "our", "i", "we", "you", "he", "she", "they",
+    "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "sir", "madam", "mr", "mrs", "ms", "dear", "can",
+    "could", "will", "would", "should", "this", "that", "here", "there", "not", "gate", "temple",
+    "correct", "wrong", "label", "entregar", "endereço", "endereco", "alamat", "kirim", "lieferadresse",
+    "rumah", "pagar", "portaria", "receiver", "name", "mobile", "phone", "email", "customer", "driver",
+    "rider", "courier", "parcel", "order", "tracking", "shipment", "today", "tomorrow", "before",
+    "after", "between", "around", "pm", "am", "ground", "left", "right", "side", "back", "front",
+    "safe", "neighbour", "neighbor", "reception", "security", "guard", "office", "hub", "when", "if", "so",
+    "then", "also", "still", "yet", "now", "pls", "kindly", "asap", "urgent", "cod", "otp", "paid", "rs",
+    "landmark", "ph", "mob", "tel", "contact", "whatsapp", "wa", "hp", "no.", "nr", "via",
+];
+const ABBREV_WORDS: &[&str] = &[
+    "jl", "no", "st", "dr", "rd", "ave", "apt", "av", "r", "h", "al", "gg", "tv", "nr", "str", "blk", "ste", "bd",
+    "sec", "rt", "rw", "lt", "n",
+];
+
+/// The shared word table.
+pub(crate) struct Lexicon {
+    map: HashMap<&'static str, u32>,
+}
+
+impl Lexicon {
+    pub(crate) fn new() -> Self {
+        let mut map: HashMap<&'static str, u32> = HashMap::new();
+        let mut add = |words: &[&'static str], flag: u32| {
+            for w in words {
+                *map.entry(*w).or_insert(0) |= flag;
+            }
+        };
+        add(SUFFIX_WORDS, SUFFIX);
+        add(WEAK_SUFFIX_WORDS, WEAK_SUFFIX);
+        add(PREFIX_WORDS, PREFIX);
+        add(HOUSE_WORDS, HOUSE);
+        add(BUILDING_WORDS, BUILDING);
+        add(PARTICLE_WORDS, PARTICLE);
+        add(NAME_PARTICLE_WORDS, NAME_PARTICLE);
+        add(ADDR_STOP_WORDS, ADDR_STOP);
+        add(ABBREV_WORDS, ABBREV);
+        add(crate::names::GIVEN_NAMES, GIVEN);
+        add(crate::names::NOT_NAMES, NOT_NAME);
+        Lexicon { map }
+    }
+
+    fn flags(&self, folded: &str) -> u32 {
+        let mut f = self.map.get(folded).copied().unwrap_or(0);
+        if folded.len() > 5 && IN_WORD_SUFFIXES.iter().any(|s| folded.ends_with(s)) {
+            f |= IN_WORD;
+        }
+        f
+    }
+}
+
+/// The words of one message, folded, with their flags.
+pub(crate) struct WordTable {
+    pub(crate) words: Vec<Word>,
+    buf: String,
+    spans: Vec<(u32, u32)>,
+    pub(crate) flags: Vec<u32>,
+}
+
+impl WordTable {
+    pub(crate) fn new(t: &str, lex: &Lexicon) -> Self {
+        let mut words = Vec::with_capacity(32);
+        crate::words::words(t, &mut words);
+        let mut buf = String::with_capacity(t.len());
+        let mut spans = Vec::with_capacity(words.len());
+        let mut flags = Vec::with_capacity(words.len());
+        for w in &words {
+            let s = buf.len();
+            let src = &t[w.s..w.e];
+            if src.is_ascii() {
+                buf.push_str(src);
+                buf[s..].make_ascii_lowercase();
+            } else {
+                buf.extend(src.chars().map(fold_char));
+            }
+            let mut f = lex.flags(&buf[s..]);
+            if crate::Kind::ALL.iter().any(|k| k.as_str() == src) {
+                f |= KIND_NAME;
+            }
+            spans.push((s as u32, buf.len() as u32));
+            flags.push(f);
+        }
+        WordTable { words, buf, spans, flags }
+    }
+
+    /// Word `i`, folded.
+    pub(crate) fn low(&self, i: usize) -> &str {
+        let (s, e) = self.spans[i];
+        &self.buf[s as usize..e as usize]
+    }
+
+    pub(crate) fn has(&self, i: usize, flag: u32) -> bool {
+        self.flags[i] & flag != 0
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.words.len()
+    }
+}

@@ -1,0 +1,135 @@
+//! # veilbox-mask
+//!
+//! Finds personal and payment data in courier chat (WhatsApp messages between customers
+//! and agents, in English, Hinglish, Portuguese, Indonesian and European languages) and
+//! masks it, while keeping visible what an agent needs: tracking numbers and order ids.
+//!
+//! The crate is pure: no I/O, no async, no global state. A [`Scanner`] is built once and
+//! shared by every thread; [`Scanner::scan`] reads a message once, in time linear in its
+//! length, and returns [`Finding`]s; [`mask`] applies a [`Policy`].
+//!
+//! ```
+//! use veilbox_mask::{mask, Hints, Kind, Policy, Scanner, ScannerConfig};
+//!
+//! let scanner = Scanner::new(ScannerConfig::default())?;
+//! let text = "Hi, this is Priya Nair. Parcel EE123456785IN not here, call me on +91 98765 43210";
+//! let findings = scanner.scan(text, &Hints::new());
+//! let kinds: Vec<Kind> = findings.iter().map(|f| f.kind).collect();
+//! assert_eq!(kinds, [Kind::Person, Kind::Tracking, Kind::Phone]);
+//! assert_eq!(
+//!     mask(text, &findings, &Policy::full()),
+//!     "Hi, this is [PERSON]. Parcel EE123456785IN not here, call me on [PHONE]"
+//! );
+//! # Ok::<(), veilbox_mask::ConfigError>(())
+//! ```
+//!
+//! Partial and token masking, and hints (values the CRM already knows):
+//!
+//! ```
+//! use veilbox_mask::{mask, Hints, Kind, Policy, Scanner, ScannerConfig};
+//!
+//! let scanner = Scanner::new(ScannerConfig::default())?;
+//! let text = "card 4111 1111 1111 1111 exp 09/27 cvv 123";
+//! let found = scanner.scan(text, &Hints::new());
+//! assert_eq!(mask(text, &found, &Policy::partial()), "card [CARD …1111] exp [CARD_EXPIRY] cvv [CVV]");
+//!
+//! let per_tenant = Policy::token(b"server secret", b"tenant-42");
+//! assert!(mask(text, &found, &per_tenant).starts_with("card CARD·"));
+//!
+//! let mut hints = Hints::new();
+//! hints.add(Kind::Person, "Kavya Iyer");
+//! let found = scanner.scan("pls ask kavya to call back", &hints);
+//! assert_eq!(found[0].kind, Kind::Person);
+//! # Ok::<(), veilbox_mask::ConfigError>(())
+//! ```
+//!
+//! ## How it works
+//!
+//! 1. **Folding** (evasion): a copy of the text is made only if needed, in which
+//!    Devanagari, Arabic-Indic, full-width and other script digits are ASCII, invisible
+//!    characters are gone, emoji are spaces ("98765🙏43210"), `[at]`/`(dot)` are `@`/`.`,
+//!    and runs of spelled digits ("nine eight seven six…", "double five") are digits. Each
+//!    folded byte remembers where it came from, so findings point into the original text.
+//! 2. **Cues**: one Aho-Corasick pass finds the cue words ("otp", "cvv", "a/c no", "kode
+//!    pos", "meu nome é", "my brother", …).
+//! 3. **Lexing**: one pass over the words. Digit groups joined by spaces, dashes, dots,
+//!    slashes and brackets are classified by the nearest cue and by their own shape and
+//!    check digits (Luhn, Verhoeff, mod-97, CPF, S10, AWB mod-7, SSN ranges, numbering
+//!    plans); letters-and-digits tokens by format (PAN, NINO, IBAN, S10, UPS, keys, JWTs).
+//! 4. **Names and addresses** are grown from anchors over the word list; postcodes are
+//!    decided once addresses are known.
+//! 5. **Overlaps** are resolved by priority: hints, then check digits, then kept
+//!    references, then formats, then cues, then addresses, then names.
+//!
+//! Tracking numbers and order ids are reported as [`Kind::Tracking`] and [`Kind::Order`]
+//! so that a number next to "tracking" or shaped like a courier reference is never masked
+//! as a phone or a card.
+#![deny(missing_docs)]
+
+mod address;
+mod checks;
+mod config;
+mod cues;
+mod finding;
+mod hints;
+mod kind;
+mod lexicon;
+mod mask;
+mod names;
+mod normalize;
+mod person;
+mod scan;
+mod scanner;
+mod text;
+mod words;
+
+pub use config::{ConfigError, ScannerConfig};
+pub use finding::{Finding, Why};
+pub use hints::{Hint, Hints};
+pub use kind::{Kind, UnknownKind};
+pub use mask::{mask, Policy, Style};
+pub use scanner::Scanner;
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Checksum(s) => write!(f, "checksum:{s}"),
+            Why::Format(s) => write!(f, "format:{s}"),
+            Why::Cue(s) => write!(f, "cue:{s}"),
+            Why::Lexicon => f.write_str("lexicon"),
+            Why::Hint => f.write_str("hint"),
+            Why::Configured => f.write_str("configured"),
+        }
+    }
+}
+
+/// The findings' spans in Unicode code points (as Python indexes a `str`) instead of bytes,
+/// in the same order. Linear in `text` plus `findings`.
+pub fn char_spans(text: &str, findings: &[Finding]) -> Vec<(usize, usize)> {
+    if text.is_ascii() {
+        return findings.iter().map(|f| (f.start, f.end)).collect();
+    }
+    let mut marks: Vec<(usize, usize)> = Vec::with_capacity(findings.len() * 2);
+    for (i, f) in findings.iter().enumerate() {
+        marks.push((f.start, 2 * i));
+        marks.push((f.end, 2 * i + 1));
+    }
+    marks.sort_unstable();
+    let mut out = vec![(0usize, 0usize); findings.len()];
+    let mut chars = 0usize;
+    let mut m = 0;
+    for (byte, _) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        while m < marks.len() && marks[m].0 <= byte {
+            let (_, slot) = marks[m];
+            let cp = if marks[m].0 == byte { chars } else { chars.saturating_sub(0) };
+            if slot % 2 == 0 {
+                out[slot / 2].0 = cp;
+            } else {
+                out[slot / 2].1 = cp;
+            }
+            m += 1;
+        }
+        chars += 1;
+    }
+    out
+}

@@ -1,0 +1,291 @@
+//! Evasion folding: the scanner reads a folded copy of the text in which non-ASCII digits
+//! are ASCII digits, full-width forms are ASCII, invisible characters are gone, emoji are
+//! spaces, `[at]`/`(dot)` are `@`/`.`, and runs of spelled-out digits ("nine eight seven
+//! six") are digits. Every folded byte remembers the span of the original it came from,
+//! so findings are mapped back exactly. Text that needs no folding is not copied.
+
+use std::borrow::Cow;
+
+/// The folded text and, when it differs from the original, the origin of every byte.
+pub(crate) struct Folded<'a> {
+    pub(crate) text: Cow<'a, str>,
+    /// For folded byte `i`: the original byte span `(start, end)` it came from.
+    map: Vec<(u32, u32)>,
+}
+
+impl Folded<'_> {
+    /// The original byte span of the folded span `[s, e)`.
+    pub(crate) fn original(&self, s: usize, e: usize) -> (usize, usize) {
+        if self.map.is_empty() || e == 0 {
+            return (s, e);
+        }
+        let a = self.map.get(s).map_or(0, |m| m.0 as usize);
+        let b = self.map.get(e - 1).map_or(0, |m| m.1 as usize);
+        (a, b.max(a))
+    }
+}
+
+/// The digit value of a decimal digit from another script, if `c` is one.
+fn script_digit(c: char) -> Option<u8> {
+    const ZEROS: [u32; 21] = [
+        0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6,
+        0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x17E0, 0x1810, 0xFF10, 0x1D7CE,
+    ];
+    let u = c as u32;
+    for z in ZEROS {
+        if (z..z + 10).contains(&u) {
+            return Some((u - z) as u8);
+        }
+    }
+    None
+}
+
+enum Fold {
+    Keep,
+    Drop,
+    Space,
+    Ascii(u8),
+}
+
+fn fold_char(c: char) -> Fold {
+    let u = c as u32;
+    if let Some(d) = script_digit(c) {
+        return Fold::Ascii(b'0' + d);
+    }
+    match u {
+        0xFF01..=0xFF5E => Fold::Ascii((u - 0xFEE0) as u8),
+        0x3000 | 0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => Fold::Space,
+        0x200B..=0x200D | 0x2060 | 0xFEFF | 0xFE00..=0xFE0F | 0x00AD | 0xE0020..=0xE007F => {
+            Fold::Drop
+        }
+        0x2010..=0x2015 | 0x2212 => Fold::Ascii(b'-'),
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2300..=0x23FF => Fold::Space,
+        _ => Fold::Keep,
+    }
+}
+
+const DIGIT_WORDS: [(&str, u8); 11] = [
+    ("zero", 0),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("oh", 0),
+];
+
+/// A spelled digit word at `b[i..]` (whole word): (digits it stands for, repeat, length).
+fn digit_word(b: &[u8], i: usize) -> Option<(u8, u8, usize)> {
+    let end = b[i..].iter().position(|c| !c.is_ascii_alphabetic()).map_or(b.len(), |p| i + p);
+    let w = &b[i..end];
+    if w.len() < 2 || w.len() > 6 {
+        return None;
+    }
+    if w.eq_ignore_ascii_case(b"double") {
+        return Some((255, 2, end - i));
+    }
+    if w.eq_ignore_ascii_case(b"triple") {
+        return Some((255, 3, end - i));
+    }
+    DIGIT_WORDS
+        .iter()
+        .find(|(s, _)| w.eq_ignore_ascii_case(s.as_bytes()))
+        .map(|(_, d)| (*d, 1, end - i))
+}
+
+/// A run of at least four spelled digits starting at word `i`: the digits and the end.
+fn spelled_run(b: &[u8], i: usize) -> Option<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    let mut p = i;
+    let mut end = i;
+    let mut repeat = 1u8;
+    while p < b.len() {
+        let Some((d, r, len)) = digit_word(b, p) else { break };
+        if d == 255 {
+            repeat = r;
+        } else {
+            for _ in 0..repeat {
+                out.push(b'0' + d);
+            }
+            repeat = 1;
+            end = p + len;
+        }
+        p += len;
+        // separators between spelled digits: one space, hyphen or comma (+space)
+        let mut q = p;
+        while q < b.len() && q - p < 2 && matches!(b[q], b' ' | b'-' | b',') {
+            q += 1;
+        }
+        if q == p || q >= b.len() || !b[q].is_ascii_alphabetic() {
+            break;
+        }
+        p = q;
+    }
+    // "oh" alone is a word, not a digit: a run must hold real digit words
+    (out.len() >= 4).then_some((out, end))
+}
+
+/// `[at]`, `(at)`, `{at}`, `<at>` and the same for `dot`: the folded byte and the length.
+fn bracket_word(b: &[u8], i: usize) -> Option<(u8, usize)> {
+    let close = match b[i] {
+        b'[' => b']',
+        b'(' => b')',
+        b'{' => b'}',
+        b'<' => b'>',
+        _ => return None,
+    };
+    for (w, out) in [(&b"at"[..], b'@'), (&b"dot"[..], b'.')] {
+        let e = i + 1 + w.len();
+        if e < b.len() && b[i + 1..e].eq_ignore_ascii_case(w) && b[e] == close {
+            return Some((out, e + 1 - i));
+        }
+    }
+    None
+}
+
+struct Out {
+    text: String,
+    map: Vec<(u32, u32)>,
+}
+
+impl Out {
+    fn push(&mut self, c: char, s: usize, e: usize) {
+        let before = self.text.len();
+        self.text.push(c);
+        for _ in before..self.text.len() {
+            self.map.push((s as u32, e as u32));
+        }
+    }
+}
+
+/// Folds `text` (see the module doc). Borrows when nothing needs folding.
+pub(crate) fn fold(text: &str) -> Folded<'_> {
+    let b = text.as_bytes();
+    let mut out: Option<Out> = None;
+    let mut i = 0;
+    let start_out = |i: usize| {
+        let mut o = Out { text: String::with_capacity(text.len() + 8), map: Vec::with_capacity(text.len() + 8) };
+        o.text.push_str(&text[..i]);
+        o.map.extend((0..i).map(|k| (k as u32, k as u32 + 1)));
+        o
+    };
+    while i < b.len() {
+        let c = b[i];
+        if c < 0x80 {
+            // spelled-out digits, at a word start
+            if c.is_ascii_alphabetic() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+                if let Some((digits, end)) = spelled_run(b, i) {
+                    let o = out.get_or_insert_with(|| start_out(i));
+                    // each digit maps to the whole run, so spans cover the words
+                    for d in digits {
+                        o.push(char::from(d), i, end);
+                    }
+                    i = end;
+                    continue;
+                }
+                // skip the rest of the word quickly
+                let mut j = i + 1;
+                while j < b.len() && b[j].is_ascii_alphanumeric() {
+                    j += 1;
+                }
+                if let Some(o) = out.as_mut() {
+                    o.text.push_str(&text[i..j]);
+                    o.map.extend((i..j).map(|k| (k as u32, k as u32 + 1)));
+                }
+                i = j;
+                continue;
+            }
+            if let Some((f, len)) = bracket_word(b, i) {
+                let o = out.get_or_insert_with(|| start_out(i));
+                let mut s = i;
+                if o.text.ends_with(' ') {
+                    o.text.pop();
+                    o.map.pop();
+                    s -= 1;
+                }
+                let mut e = i + len;
+                if e < b.len() && b[e] == b' ' {
+                    e += 1;
+                }
+                o.push(char::from(f), s, e);
+                i = e;
+                continue;
+            }
+            if let Some(o) = out.as_mut() {
+                o.text.push(char::from(c));
+                o.map.push((i as u32, i as u32 + 1));
+            }
+            i += 1;
+            continue;
+        }
+        let ch = text[i..].chars().next().unwrap_or('\u{FFFD}');
+        let len = ch.len_utf8();
+        match fold_char(ch) {
+            Fold::Keep => {
+                if let Some(o) = out.as_mut() {
+                    o.push(ch, i, i + len);
+                }
+            }
+            Fold::Drop => {
+                let o = out.get_or_insert_with(|| start_out(i));
+                // the dropped character belongs to the byte before it, if any
+                if let Some(last) = o.map.last_mut() {
+                    last.1 = (i + len) as u32;
+                }
+            }
+            Fold::Space => {
+                let o = out.get_or_insert_with(|| start_out(i));
+                if o.text.ends_with(' ') {
+                    if let Some(last) = o.map.last_mut() {
+                        last.1 = (i + len) as u32;
+                    }
+                } else {
+                    o.push(' ', i, i + len);
+                }
+            }
+            Fold::Ascii(a) => {
+                let o = out.get_or_insert_with(|| start_out(i));
+                o.push(char::from(a), i, i + len);
+            }
+        }
+        i += len;
+    }
+    match out {
+        None => Folded { text: Cow::Borrowed(text), map: Vec::new() },
+        Some(o) => Folded { text: Cow::Owned(o.text), map: o.map },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_and_maps_back() {
+        let t = "call ९८७६५४३२१० now";
+        let f = fold(t);
+        assert_eq!(f.text, "call 9876543210 now");
+        let (s, e) = f.original(5, 15);
+        assert_eq!(&t[s..e], "९८७६५४३२१०");
+
+        let t = "nine eight seven six five four three two one zero pls";
+        let f = fold(t);
+        assert_eq!(f.text, "9876543210 pls");
+        let (s, e) = f.original(0, 10);
+        assert_eq!(&t[s..e], "nine eight seven six five four three two one zero");
+
+        let t = "rahul [at] gmail [dot] com";
+        let f = fold(t);
+        assert_eq!(f.text, "rahul@gmail.com");
+
+        let t = "98765🙏43210";
+        let f = fold(t);
+        assert_eq!(f.text, "98765 43210");
+        assert!(matches!(fold("plain ascii").text, Cow::Borrowed(_)));
+        assert_eq!(fold("one two").text, "one two");
+    }
+}

@@ -1,0 +1,193 @@
+//! Names: after cue words ("my name is", "receiver:", "atas nama", "my brother"), after
+//! salutations ("Hi Priya,"), before "here" ("Rahul Sharma here"), in signatures
+//! ("- Rahul"), and a common given name followed by a capitalised surname.
+
+use crate::cues::Cue;
+use crate::lexicon::{WordTable, GIVEN, IN_WORD, KIND_NAME, NAME_PARTICLE, NOT_NAME, PREFIX, SUFFIX};
+use crate::scan::{Ctx, P_PERSON, P_WEAK};
+use crate::{Kind, Why};
+
+/// Cues that say outright that a name follows, so a lower-case word may be one.
+const EXPLICIT: &[&str] = &[
+    "my name is", "name is", "name", "name:", "full name", "naam", "mera naam", "my naam", "nama", "nama saya",
+    "atas nama", "a.n.", "a/n", "meu nome é", "meu nome e", "me chamo", "mein name ist", "je m'appelle",
+    "receiver", "receiver name", "recipient", "consignee", "account holder", "titular", "kontoinhaber",
+    "customer name", "my wife", "my husband", "my brother", "my sister", "my son", "my daughter", "my mother",
+    "my father", "my mom", "my dad", "my friend", "my neighbour", "my neighbor", "my colleague", "my bhai",
+    "me llamo", "mi nombre es", "mi chiamo", "penerima", "destinatário", "destinatario", "empfänger",
+];
+
+struct P<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    wt: &'c WordTable,
+    /// No lower-case letter anywhere: capitals say nothing.
+    shouting: bool,
+}
+
+impl P<'_, '_> {
+    fn text(&self, i: usize) -> &str {
+        let w = self.wt.words[i];
+        &self.ctx.t[w.s..w.e]
+    }
+
+    fn given(&self, i: usize) -> bool {
+        self.wt.has(i, GIVEN)
+    }
+
+    fn alpha(&self, i: usize) -> bool {
+        let w = self.text(i);
+        w.len() >= 2 && w.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '-' || c == '’')
+    }
+
+    fn title(&self, i: usize) -> bool {
+        let w = self.text(i);
+        let mut cs = w.chars();
+        let first_up = cs.next().is_some_and(char::is_uppercase);
+        first_up && (self.shouting || cs.any(char::is_lowercase))
+    }
+
+    fn plain(&self, i: usize) -> bool {
+        self.alpha(i) && !self.wt.has(i, NOT_NAME | KIND_NAME | SUFFIX | PREFIX | IN_WORD)
+    }
+
+    fn single_space(&self, i: usize) -> bool {
+        i + 1 < self.wt.len() && &self.ctx.b[self.wt.words[i].e..self.wt.words[i + 1].s] == b" "
+    }
+
+    /// Name words from `j`: title-case ones, or lower-case ones when `lower` allows.
+    fn run(&self, j: usize, lower: bool, max: usize) -> Option<usize> {
+        let n = self.wt.len();
+        let ok = |k: usize| self.plain(k) && (self.title(k) || lower);
+        if j >= n || !ok(j) {
+            return None;
+        }
+        let mut end = j;
+        while end + 1 < n && end + 1 - j < max && self.single_space(end) {
+            let k = end + 1;
+            if self.wt.has(k, NAME_PARTICLE) && k + 1 < n && self.single_space(k) && ok(k + 1) {
+                end = k + 1;
+            } else if ok(k) {
+                end = k;
+            } else {
+                break;
+            }
+        }
+        Some(end)
+    }
+}
+
+/// Finds names.
+pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
+    let n = wt.len();
+    if n == 0 {
+        return;
+    }
+    let mut out: Vec<(usize, usize, f32, Why, u8)> = Vec::new();
+    {
+        let shouting = !ctx.t.chars().any(char::is_lowercase);
+        let p = P { ctx, wt, shouting };
+        let words = &wt.words;
+        let caseless = ctx.lower_only || shouting;
+        for h in ctx.cues {
+            let j = words.partition_point(|w| w.s < h.end);
+            if j >= n {
+                continue;
+            }
+            let gap = &ctx.b[h.end..words[j].s];
+            match h.cue {
+                Cue::Name => {
+                    if gap.len() > 4 || !gap.iter().all(|c| matches!(c, b' ' | b':' | b',' | b'-' | b'\n' | b'(')) {
+                        continue;
+                    }
+                    let explicit = EXPLICIT.iter().any(|e| h.word.eq_ignore_ascii_case(e));
+                    let max = if explicit { 4 } else { 3 };
+                    if let Some(end) = p.run(j, caseless || explicit, max) {
+                        // after a weak cue ("this is", "I'm") in a message without case,
+                        // the first word must be a known given name
+                        if !explicit && (caseless || !p.title(j)) && !p.given(j) {
+                            continue;
+                        }
+                        out.push((words[j].s, words[end].e, 0.85, Why::Cue(h.word), P_PERSON));
+                    }
+                }
+                Cue::Greeting => {
+                    if gap != b" " {
+                        continue;
+                    }
+                    if caseless && !p.given(j) {
+                        continue;
+                    }
+                    if let Some(end) = p.run(j, caseless, 3) {
+                        let after = ctx.b.get(words[end].e).copied();
+                        if after.is_none() || matches!(after, Some(b',' | b'!' | b'.' | b'\n' | b' ' | b'?')) {
+                            out.push((words[j].s, words[end].e, 0.8, Why::Cue(h.word), P_PERSON));
+                        }
+                    }
+                }
+                Cue::NameAfter => {
+                    // "Rahul Sharma here", at the start of a clause
+                    let k = words.partition_point(|w| w.e <= h.start);
+                    if k == 0 || &ctx.b[words[k - 1].e..h.start] != b" " {
+                        continue;
+                    }
+                    let ok = |i: usize| p.plain(i) && (p.title(i) || caseless);
+                    let mut first = k - 1;
+                    if !ok(first) {
+                        continue;
+                    }
+                    while first > 0 && k - first < 3 && p.single_space(first - 1) && ok(first - 1) {
+                        first -= 1;
+                    }
+                    if caseless && !p.given(first) {
+                        continue;
+                    }
+                    let lead = ctx.t[..words[first].s].trim_end_matches(' ');
+                    let clause_start = lead.is_empty()
+                        || lead.ends_with([',', '.', '!', '\n', ':', '-'])
+                        || (first > 0 && matches!(wt.low(first - 1), "hey" | "hi" | "hello" | "hallo" | "oi" | "ola" | "halo"));
+                    if clause_start {
+                        out.push((words[first].s, words[k - 1].e, 0.85, Why::Cue(h.word), P_PERSON));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // a given name and a capitalised surname, anywhere
+        let mut i = 0;
+        while i < n {
+            if p.given(i) && p.plain(i) && (p.title(i) || caseless) {
+                if let Some(end) = p.run(i, caseless, 3) {
+                    if end > i {
+                        out.push((words[i].s, words[end].e, 0.75, Why::Lexicon, P_PERSON - 5));
+                    } else if !caseless {
+                        let lead = ctx.t[..words[i].s].trim_end_matches(' ');
+                        let sentence_start = lead.is_empty() || lead.ends_with(['.', '!', '?', '\n']);
+                        let verbish = sentence_start && i + 1 < n && p.single_space(i) && !p.title(i + 1);
+                        let after_digit = lead.ends_with(|c: char| c.is_ascii_digit());
+                        if !verbish && !after_digit {
+                            out.push((words[i].s, words[i].e, 0.6, Why::Lexicon, P_WEAK));
+                        }
+                    }
+                    i = end + 1;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        // a signature line: "- Rahul" or "~ Priya S" at the end
+        if let Some(last_nl) = ctx.t.trim_end().rfind('\n') {
+            let line = ctx.t[last_nl + 1..].trim_start();
+            if line.starts_with(['-', '~']) {
+                let j = words.partition_point(|w| w.s <= last_nl);
+                if let Some(end) = p.run(j, false, 3) {
+                    if end + 1 == n {
+                        out.push((words[j].s, words[end].e, 0.75, Why::Format("signature"), P_PERSON));
+                    }
+                }
+            }
+        }
+    }
+    for (s, e, conf, why, prio) in out {
+        ctx.emit(Kind::Person, s, e, conf, why, prio);
+    }
+}
