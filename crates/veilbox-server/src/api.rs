@@ -41,15 +41,27 @@ pub struct ServiceToken;
 impl FromRequestParts<AppState> for ServiceToken {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let expected = state.config.api_token.as_ref().ok_or(WebError::Unauthorized)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let expected = state
+            .config
+            .api_token
+            .as_ref()
+            .ok_or(WebError::Unauthorized)?;
         let given = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(WebError::Unauthorized)?;
-        if bool::from(expected.expose_secret().as_bytes().ct_eq(given.trim().as_bytes())) {
+        if bool::from(
+            expected
+                .expose_secret()
+                .as_bytes()
+                .ct_eq(given.trim().as_bytes()),
+        ) {
             Ok(ServiceToken)
         } else {
             Err(WebError::Unauthorized)
@@ -123,7 +135,10 @@ struct ErrorJson {
 fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -163,8 +178,10 @@ impl From<MessageRecord> for MessageJson {
             delivery: m.delivery.map(|d| DeliveryJson {
                 state: d.state,
                 at: rfc3339(d.at),
-                error: (d.error_code.is_some() || d.error_title.is_some())
-                    .then_some(ErrorJson { code: d.error_code, title: d.error_title }),
+                error: (d.error_code.is_some() || d.error_title.is_some()).then_some(ErrorJson {
+                    code: d.error_code,
+                    title: d.error_title,
+                }),
             }),
         }
     }
@@ -173,7 +190,11 @@ impl From<MessageRecord> for MessageJson {
 async fn health(State(state): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await;
     match ping {
-        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({"status": "ok", "database": "ok"}))).into_response(),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "database": "ok"})),
+        )
+            .into_response(),
         Ok(Err(error)) => {
             tracing::error!(%error, "health check: database unreachable");
             unhealthy()
@@ -198,8 +219,14 @@ async fn list_conversations(
     State(state): State<AppState>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<PageJson<ConversationJson>>, WebError> {
-    let page = state.store.conversations(page.cursor.as_deref(), page.limit.unwrap_or(50)).await?;
-    Ok(Json(PageJson { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+    let page = state
+        .store
+        .conversations(page.cursor.as_deref(), page.limit.unwrap_or(50))
+        .await?;
+    Ok(Json(PageJson {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 async fn show_conversation(
@@ -207,7 +234,11 @@ async fn show_conversation(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationJson>, WebError> {
-    let conversation = state.store.conversation(&id).await?.ok_or(WebError::NotFound)?;
+    let conversation = state
+        .store
+        .conversation(&id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     Ok(Json(conversation.into()))
 }
 
@@ -222,7 +253,10 @@ async fn list_messages(
         .thread(&id, page.cursor.as_deref(), page.limit.unwrap_or(100))
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Json(PageJson { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+    Ok(Json(PageJson {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// The merged delivery state of an outbound wamid, with every receipt received.
@@ -231,7 +265,11 @@ async fn show_delivery(
     State(state): State<AppState>,
     Path(wa_message_id): Path<String>,
 ) -> Result<Json<Value>, WebError> {
-    let delivery = state.store.delivery(&wa_message_id).await?.ok_or(WebError::NotFound)?;
+    let delivery = state
+        .store
+        .delivery(&wa_message_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     Ok(Json(serde_json::json!({
         "wa_message_id": delivery.wa_message_id,
         "state": delivery.state,
@@ -245,7 +283,10 @@ async fn show_delivery(
     })))
 }
 
-async fn list_platform_errors(_: ServiceToken, State(state): State<AppState>) -> Result<Json<Value>, WebError> {
+async fn list_platform_errors(
+    _: ServiceToken,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, WebError> {
     let errors = state.store.platform_errors(200).await?;
     let items: Vec<Value> = errors
         .into_iter()
@@ -264,7 +305,12 @@ async fn list_platform_errors(_: ServiceToken, State(state): State<AppState>) ->
     Ok(Json(serde_json::json!({ "items": items })))
 }
 
-async fn ingest_backlog(_: ServiceToken, State(state): State<AppState>) -> Result<Json<Value>, WebError> {
+async fn ingest_backlog(
+    _: ServiceToken,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, WebError> {
     let backlog = state.store.ingest_backlog().await?;
-    Ok(Json(serde_json::to_value(backlog).map_err(|e| WebError::Internal(e.into()))?))
+    Ok(Json(
+        serde_json::to_value(backlog).map_err(|e| WebError::Internal(e.into()))?,
+    ))
 }

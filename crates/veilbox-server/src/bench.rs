@@ -44,7 +44,10 @@ pub struct IngestBenchArgs {
 
 /// A fresh database for one phase, removed afterwards.
 enum FreshDatabase {
-    Sqlite { _dir: tempfile::TempDir, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
     Postgres(ScratchDatabase),
 }
 
@@ -81,7 +84,11 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         bail!("--messages, --clients and --per-post must be positive");
     }
     let bodies = Arc::new(webhook_bodies(args.messages, args.per_post));
-    let backend = if args.postgres.is_some() { "postgresql" } else { "sqlite (WAL, synchronous=FULL)" };
+    let backend = if args.postgres.is_some() {
+        "postgresql"
+    } else {
+        "sqlite (WAL, synchronous=FULL)"
+    };
     println!(
         "ingest bench: {backend}; {} messages in {} posts of {}; {} clients",
         args.messages,
@@ -150,7 +157,11 @@ struct HttpResult {
     latency: Histogram<u64>,
 }
 
-async fn http_phase(url: &str, bodies: Arc<Vec<Vec<u8>>>, clients: usize) -> anyhow::Result<HttpResult> {
+async fn http_phase(
+    url: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    clients: usize,
+) -> anyhow::Result<HttpResult> {
     let mut config = Config::from_sources(None, |_| None)?;
     config.database_url = url.to_owned();
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
@@ -164,12 +175,19 @@ async fn http_phase(url: &str, bodies: Arc<Vec<Vec<u8>>>, clients: usize) -> any
     }));
 
     let endpoint = format!("http://{address}/webhooks/whatsapp");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let (client, endpoint, bodies, next) = (client.clone(), endpoint.clone(), Arc::clone(&bodies), Arc::clone(&next));
+        let (client, endpoint, bodies, next) = (
+            client.clone(),
+            endpoint.clone(),
+            Arc::clone(&bodies),
+            Arc::clone(&next),
+        );
         tasks.push(tokio::spawn(async move {
             let mut latency = Histogram::<u64>::new(3)?;
             loop {
@@ -197,11 +215,17 @@ async fn http_phase(url: &str, bodies: Arc<Vec<Vec<u8>>>, clients: usize) -> any
         latency.add(task.await??)?;
     }
     let elapsed = started.elapsed();
-    let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages").fetch_one(store.pool()).await?.try_get("n")?;
+    let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages")
+        .fetch_one(store.pool())
+        .await?
+        .try_get("n")?;
     let _ = stop.send(());
     server.await.context("server task")??;
     if stored as usize != count_messages(&bodies) {
-        bail!("stored {stored} messages, expected {}", count_messages(&bodies));
+        bail!(
+            "stored {stored} messages, expected {}",
+            count_messages(&bodies)
+        );
     }
     Ok(HttpResult { elapsed, latency })
 }
@@ -212,7 +236,11 @@ async fn raw_phase(url: &str, bodies: &[Vec<u8>], clients: usize) -> anyhow::Res
     let (ingestor, writer) = Ingestor::spawn(store.clone(), InboxPolicy::FirstOnly);
     let mut deliveries = Vec::with_capacity(bodies.len());
     for body in bodies {
-        deliveries.push(Delivery { body: body.clone(), webhook: webhook::parse(body)?, received_at: veilbox_store::now_ms() });
+        deliveries.push(Delivery {
+            body: body.clone(),
+            webhook: webhook::parse(body)?,
+            received_at: veilbox_store::now_ms(),
+        });
     }
     let queue = Arc::new(std::sync::Mutex::new(deliveries));
     let started = Instant::now();
@@ -221,7 +249,10 @@ async fn raw_phase(url: &str, bodies: &[Vec<u8>], clients: usize) -> anyhow::Res
         let (ingestor, queue) = (ingestor.clone(), Arc::clone(&queue));
         tasks.push(tokio::spawn(async move {
             loop {
-                let next = queue.lock().map_err(|_| anyhow::anyhow!("queue poisoned"))?.pop();
+                let next = queue
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("queue poisoned"))?
+                    .pop();
                 let Some(delivery) = next else { break };
                 ingestor.ingest(delivery).await?;
             }
@@ -234,14 +265,23 @@ async fn raw_phase(url: &str, bodies: &[Vec<u8>], clients: usize) -> anyhow::Res
     let elapsed = started.elapsed();
     drop(ingestor);
     writer.await?;
-    let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages").fetch_one(store.pool()).await?.try_get("n")?;
+    let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages")
+        .fetch_one(store.pool())
+        .await?
+        .try_get("n")?;
     store.close().await;
     if stored as usize != count_messages(bodies) {
-        bail!("raw phase stored {stored} messages, expected {}", count_messages(bodies));
+        bail!(
+            "raw phase stored {stored} messages, expected {}",
+            count_messages(bodies)
+        );
     }
     Ok(elapsed)
 }
 
 fn count_messages(bodies: &[Vec<u8>]) -> usize {
-    bodies.iter().map(|b| b.windows(8).filter(|w| w == b"\"wamid.B").count()).sum()
+    bodies
+        .iter()
+        .map(|b| b.windows(8).filter(|w| w == b"\"wamid.B").count())
+        .sum()
 }

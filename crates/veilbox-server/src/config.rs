@@ -74,7 +74,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
-        ConfigError { setting: setting.into(), reason: reason.into() }
+        ConfigError {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -112,7 +115,10 @@ impl Config {
         };
         let text = match &path {
             Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new("config file", format!("cannot read {}: {e}", path.display()))
+                ConfigError::new(
+                    "config file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
             })?),
             None => None,
         };
@@ -126,17 +132,16 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let file: FileConfig = match toml_text {
-            Some(text) => toml::from_str(text).map_err(|e| {
-                ConfigError::new("config file", e.message().replace('\n', " "))
-            })?,
+            Some(text) => toml::from_str(text)
+                .map_err(|e| ConfigError::new("config file", e.message().replace('\n', " ")))?,
             None => FileConfig::default(),
         };
         // An empty environment variable counts as unset, as shells make that easy by mistake.
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let layer = |name: &str, file_value: Option<String>| env(name).or(file_value);
 
-        let database_url =
-            layer("VEILBOX_DATABASE_URL", file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let database_url = layer("VEILBOX_DATABASE_URL", file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres:")
             || database_url.starts_with("postgresql:"))
@@ -146,9 +151,13 @@ impl Config {
                 "must start with sqlite:// or postgres://",
             ));
         }
-        let listen_text = layer("VEILBOX_LISTEN", file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen_text =
+            layer("VEILBOX_LISTEN", file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
-            ConfigError::new("VEILBOX_LISTEN", "must be an address and port such as 127.0.0.1:8080")
+            ConfigError::new(
+                "VEILBOX_LISTEN",
+                "must be an address and port such as 127.0.0.1:8080",
+            )
         })?;
 
         let graph_url = layer("VEILBOX_WHATSAPP_GRAPH_URL", file.whatsapp.graph_url)
@@ -156,27 +165,34 @@ impl Config {
             .trim_end_matches('/')
             .to_owned();
         if !(graph_url.starts_with("https://") || graph_url.starts_with("http://")) {
-            return Err(ConfigError::new("VEILBOX_WHATSAPP_GRAPH_URL", "must be an http(s) URL"));
+            return Err(ConfigError::new(
+                "VEILBOX_WHATSAPP_GRAPH_URL",
+                "must be an http(s) URL",
+            ));
         }
-        let graph_version = layer("VEILBOX_WHATSAPP_GRAPH_VERSION", file.whatsapp.graph_version)
-            .unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
+        let graph_version = layer(
+            "VEILBOX_WHATSAPP_GRAPH_VERSION",
+            file.whatsapp.graph_version,
+        )
+        .unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
         if !is_graph_version(&graph_version) {
             return Err(ConfigError::new(
                 "VEILBOX_WHATSAPP_GRAPH_VERSION",
                 "must look like v24.0",
             ));
         }
-        let auto_inbox = match layer("VEILBOX_WHATSAPP_AUTO_INBOX", file.whatsapp.auto_inbox).as_deref() {
-            None | Some("first") => InboxPolicy::FirstOnly,
-            Some("always") => InboxPolicy::Always,
-            Some("never") => InboxPolicy::Never,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "VEILBOX_WHATSAPP_AUTO_INBOX",
-                    "must be first, always or never",
-                ))
-            }
-        };
+        let auto_inbox =
+            match layer("VEILBOX_WHATSAPP_AUTO_INBOX", file.whatsapp.auto_inbox).as_deref() {
+                None | Some("first") => InboxPolicy::FirstOnly,
+                Some("always") => InboxPolicy::Always,
+                Some("never") => InboxPolicy::Never,
+                Some(_) => {
+                    return Err(ConfigError::new(
+                        "VEILBOX_WHATSAPP_AUTO_INBOX",
+                        "must be first, always or never",
+                    ))
+                }
+            };
         for inbox in &file.whatsapp.inboxes {
             if inbox.phone_number_id.trim().is_empty() || inbox.name.trim().is_empty() {
                 return Err(ConfigError::new(
@@ -186,15 +202,15 @@ impl Config {
             }
         }
 
-        let secret = |name: &str, file_value: Option<String>, min_len: usize| {
-            match layer(name, file_value) {
-                Some(value) if value.len() < min_len => Err(ConfigError::new(
-                    name,
-                    format!("is too short (at least {min_len} characters)"),
-                )),
-                Some(value) => Ok(Some(SecretString::from(value))),
-                None => Ok(None),
-            }
+        let secret = |name: &str, file_value: Option<String>, min_len: usize| match layer(
+            name, file_value,
+        ) {
+            Some(value) if value.len() < min_len => Err(ConfigError::new(
+                name,
+                format!("is too short (at least {min_len} characters)"),
+            )),
+            Some(value) => Ok(Some(SecretString::from(value))),
+            None => Ok(None),
         };
         Ok(Config {
             database_url,
@@ -202,8 +218,16 @@ impl Config {
             api_token: secret("VEILBOX_API_TOKEN", file.api_token, 16)?,
             whatsapp: WhatsAppConfig {
                 app_secret: secret("VEILBOX_WHATSAPP_APP_SECRET", file.whatsapp.app_secret, 8)?,
-                verify_token: secret("VEILBOX_WHATSAPP_VERIFY_TOKEN", file.whatsapp.verify_token, 1)?,
-                access_token: secret("VEILBOX_WHATSAPP_ACCESS_TOKEN", file.whatsapp.access_token, 1)?,
+                verify_token: secret(
+                    "VEILBOX_WHATSAPP_VERIFY_TOKEN",
+                    file.whatsapp.verify_token,
+                    1,
+                )?,
+                access_token: secret(
+                    "VEILBOX_WHATSAPP_ACCESS_TOKEN",
+                    file.whatsapp.access_token,
+                    1,
+                )?,
                 graph_url,
                 graph_version,
                 auto_inbox,
@@ -232,13 +256,20 @@ impl Config {
 
     /// The app secret's bytes, when configured.
     pub fn app_secret(&self) -> Option<&[u8]> {
-        self.whatsapp.app_secret.as_ref().map(|s| s.expose_secret().as_bytes())
+        self.whatsapp
+            .app_secret
+            .as_ref()
+            .map(|s| s.expose_secret().as_bytes())
     }
 }
 
 fn is_graph_version(v: &str) -> bool {
-    let Some(rest) = v.strip_prefix('v') else { return false };
-    let Some((major, minor)) = rest.split_once('.') else { return false };
+    let Some(rest) = v.strip_prefix('v') else {
+        return false;
+    };
+    let Some((major, minor)) = rest.split_once('.') else {
+        return false;
+    };
     !major.is_empty()
         && !minor.is_empty()
         && major.bytes().all(|b| b.is_ascii_digit())
@@ -251,8 +282,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(toml: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_sources(toml, |name| vars.get(name).cloned())
     }
 
@@ -275,14 +308,34 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_file_is_valid() {
+        let example = include_str!("../../../veilbox.example.toml");
+        let config = load(Some(example), &[]).expect("veilbox.example.toml loads");
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.whatsapp.auto_inbox, InboxPolicy::FirstOnly);
+    }
+
+    #[test]
     fn each_error_names_its_setting_in_one_line() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("VEILBOX_LISTEN", "localhost")], "VEILBOX_LISTEN"),
-            (&[("VEILBOX_DATABASE_URL", "mysql://x")], "VEILBOX_DATABASE_URL"),
-            (&[("VEILBOX_WHATSAPP_GRAPH_URL", "ftp://x")], "VEILBOX_WHATSAPP_GRAPH_URL"),
-            (&[("VEILBOX_WHATSAPP_GRAPH_VERSION", "24")], "VEILBOX_WHATSAPP_GRAPH_VERSION"),
+            (
+                &[("VEILBOX_DATABASE_URL", "mysql://x")],
+                "VEILBOX_DATABASE_URL",
+            ),
+            (
+                &[("VEILBOX_WHATSAPP_GRAPH_URL", "ftp://x")],
+                "VEILBOX_WHATSAPP_GRAPH_URL",
+            ),
+            (
+                &[("VEILBOX_WHATSAPP_GRAPH_VERSION", "24")],
+                "VEILBOX_WHATSAPP_GRAPH_VERSION",
+            ),
             (&[("VEILBOX_API_TOKEN", "short")], "VEILBOX_API_TOKEN"),
-            (&[("VEILBOX_WHATSAPP_AUTO_INBOX", "sometimes")], "VEILBOX_WHATSAPP_AUTO_INBOX"),
+            (
+                &[("VEILBOX_WHATSAPP_AUTO_INBOX", "sometimes")],
+                "VEILBOX_WHATSAPP_AUTO_INBOX",
+            ),
         ];
         for (vars, setting) in cases {
             let error = load(None, vars).expect_err(setting);
@@ -301,7 +354,11 @@ mod tests {
             config.require_for_serve().expect_err("no secret").setting,
             "VEILBOX_WHATSAPP_APP_SECRET"
         );
-        let config = load(None, &[("VEILBOX_WHATSAPP_APP_SECRET", "super-secret-value")]).expect("valid");
+        let config = load(
+            None,
+            &[("VEILBOX_WHATSAPP_APP_SECRET", "super-secret-value")],
+        )
+        .expect("valid");
         assert_eq!(
             config.require_for_serve().expect_err("no token").setting,
             "VEILBOX_WHATSAPP_VERIFY_TOKEN"

@@ -47,7 +47,10 @@ impl IntoResponse for WebError {
             WebError::BadRequest(why) => (StatusCode::BAD_REQUEST, *why),
             WebError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "storage unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later")
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage unavailable, retry later",
+                )
             }
             WebError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");

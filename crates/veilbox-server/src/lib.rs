@@ -42,7 +42,9 @@ pub fn router(state: AppState) -> Router {
 /// Opens the store, applies migrations and creates the configured inboxes.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     use anyhow::Context;
-    let store = Store::connect(&config.database_url).await.context("opening the database")?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     for inbox in &config.whatsapp.inboxes {
         store
@@ -62,9 +64,15 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
-    let state = AppState { store: store.clone(), ingestor, config: Arc::new(config) };
+    let state = AppState {
+        store: store.clone(),
+        ingestor,
+        config: Arc::new(config),
+    };
     let app = router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     // The router (and with it every Ingestor handle) is gone: the writer ends after its
     // last batch.
     let _ = writer.await;

@@ -33,21 +33,32 @@ pub fn routes() -> Router<AppState> {
 
 /// `GET /webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..`:
 /// echoes the challenge as plain text when the token matches, 403 otherwise.
-async fn handshake(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn handshake(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let expected = state.config.whatsapp.verify_token.as_ref();
     let mode_ok = query.get("hub.mode").map(String::as_str) == Some("subscribe");
     let token_ok = match (expected, query.get("hub.verify_token")) {
-        (Some(expected), Some(given)) => bool::from(expected.expose_secret().as_bytes().ct_eq(given.as_bytes())),
+        (Some(expected), Some(given)) => {
+            bool::from(expected.expose_secret().as_bytes().ct_eq(given.as_bytes()))
+        }
         _ => false,
     };
     match query.get("hub.challenge") {
-        Some(challenge) if mode_ok && token_ok => (StatusCode::OK, challenge.clone()).into_response(),
+        Some(challenge) if mode_ok && token_ok => {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
         _ => StatusCode::FORBIDDEN.into_response(),
     }
 }
 
 /// `POST /webhooks/whatsapp`: verify, parse, commit, then acknowledge.
-async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, WebError> {
+async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
     let received_at = veilbox_store::now_ms();
     let Some(secret) = state.config.app_secret() else {
         return Err(WebError::Unauthorized);
@@ -70,7 +81,11 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     };
     let report = state
         .ingestor
-        .ingest(Delivery { body: body.to_vec(), webhook: parsed, received_at })
+        .ingest(Delivery {
+            body: body.to_vec(),
+            webhook: parsed,
+            received_at,
+        })
         .await?;
     tracing::debug!(
         messages = report.messages_stored,

@@ -1,6 +1,7 @@
 //! Crash safety: the real `veilbox serve` process is killed with SIGKILL while several
 //! clients post signed webhooks; after a restart on the same database, every message that
 //! got a 200 is stored exactly once.
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
 
 mod support;
 
@@ -36,8 +37,13 @@ async fn start(database_url: &str) -> (Child, String) {
         .expect("veilbox printed its address in time")
         .expect("read stdout")
         .expect("a line");
-    let address = line.strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected first line: {line}"));
-    assert!(!address.ends_with(":0"), "the real bound port is printed: {address}");
+    let address = line
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    assert!(
+        !address.ends_with(":0"),
+        "the real bound port is printed: {address}"
+    );
     (child, address.to_owned())
 }
 
@@ -53,15 +59,28 @@ fn body(client: usize, n: usize) -> (String, Vec<u8>) {
 async fn kill_during_ingest_loses_nothing_acknowledged(database_url: &str) {
     let (mut server, address) = start(database_url).await;
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
     let mut posters = Vec::new();
     for c in 0..8 {
-        let (client, acked, url) = (client.clone(), Arc::clone(&acked), format!("http://{address}/webhooks/whatsapp"));
+        let (client, acked, url) = (
+            client.clone(),
+            Arc::clone(&acked),
+            format!("http://{address}/webhooks/whatsapp"),
+        );
         posters.push(tokio::spawn(async move {
             for n in 0..100_000 {
                 let (wamid, body) = body(c, n);
                 let header = signature::sign(SECRET.as_bytes(), &body);
-                match client.post(&url).header("X-Hub-Signature-256", header).body(body).send().await {
+                match client
+                    .post(&url)
+                    .header("X-Hub-Signature-256", header)
+                    .body(body)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == 200 => acked.lock().expect("lock").push(wamid),
                     Ok(r) => panic!("unexpected status {}", r.status()),
                     Err(_) => break, // the server died
@@ -80,11 +99,17 @@ async fn kill_during_ingest_loses_nothing_acknowledged(database_url: &str) {
         p.await.expect("poster");
     }
     let acked = acked.lock().expect("lock").clone();
-    assert!(acked.len() >= 400, "ingestion was under way when killed ({} acks)", acked.len());
+    assert!(
+        acked.len() >= 400,
+        "ingestion was under way when killed ({} acks)",
+        acked.len()
+    );
 
     // Restart on the same database and read back.
     let (mut server, address) = start(database_url).await;
-    let store = veilbox_store::Store::connect(database_url).await.expect("connect");
+    let store = veilbox_store::Store::connect(database_url)
+        .await
+        .expect("connect");
     let stored: Vec<String> = {
         use sqlx::Row;
         sqlx::query("SELECT wa_message_id FROM messages")
@@ -98,7 +123,12 @@ async fn kill_during_ingest_loses_nothing_acknowledged(database_url: &str) {
     let stored_set: std::collections::HashSet<&String> = stored.iter().collect();
     assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
     let lost: Vec<&String> = acked.iter().filter(|w| !stored_set.contains(w)).collect();
-    assert!(lost.is_empty(), "{} acknowledged messages lost, e.g. {:?}", lost.len(), lost.first());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
     // The restarted server takes new deliveries.
     let (_, body) = body(99, 0);
     let header = signature::sign(SECRET.as_bytes(), &body);
@@ -113,7 +143,11 @@ async fn kill_during_ingest_loses_nothing_acknowledged(database_url: &str) {
     store.close().await;
     server.start_kill().expect("kill");
     let _ = server.wait().await;
-    eprintln!("crash test: {} acked before SIGKILL, {} stored, 0 lost", acked.len(), stored.len());
+    eprintln!(
+        "crash test: {} acked before SIGKILL, {} stored, 0 lost",
+        acked.len(),
+        stored.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,7 +163,9 @@ async fn sigkill_during_ingest_on_postgres() {
         eprintln!("SKIPPED on PostgreSQL: VEILBOX_TEST_POSTGRES_URL is not set");
         return;
     };
-    let scratch = veilbox_store::scratch::ScratchDatabase::create(&server).await.expect("scratch");
+    let scratch = veilbox_store::scratch::ScratchDatabase::create(&server)
+        .await
+        .expect("scratch");
     kill_during_ingest_loses_nothing_acknowledged(&scratch.url).await;
     let _ = scratch.drop_database().await;
 }
@@ -138,8 +174,14 @@ async fn sigkill_during_ingest_on_postgres() {
 async fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
     let cases = [
         (vec![("VEILBOX_LISTEN", "nowhere")], "VEILBOX_LISTEN"),
-        (vec![("VEILBOX_WHATSAPP_APP_SECRET", "")], "VEILBOX_WHATSAPP_APP_SECRET"),
-        (vec![("VEILBOX_DATABASE_URL", "mysql://db")], "VEILBOX_DATABASE_URL"),
+        (
+            vec![("VEILBOX_WHATSAPP_APP_SECRET", "")],
+            "VEILBOX_WHATSAPP_APP_SECRET",
+        ),
+        (
+            vec![("VEILBOX_DATABASE_URL", "mysql://db")],
+            "VEILBOX_DATABASE_URL",
+        ),
     ];
     for (vars, setting) in cases {
         let mut command = Command::new(env!("CARGO_BIN_EXE_veilbox"));
@@ -157,7 +199,11 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{setting}: one line, got {stderr}");
-        assert!(lines[0].contains(setting), "{setting} named in: {}", lines[0]);
+        assert!(
+            lines[0].contains(setting),
+            "{setting} named in: {}",
+            lines[0]
+        );
         assert!(!stderr.contains(SECRET), "secrets are never printed");
     }
 }

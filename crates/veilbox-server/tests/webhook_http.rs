@@ -1,4 +1,5 @@
 //! The webhook and the JSON API over real HTTP on loopback, on a fresh SQLite file.
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
 
 mod support;
 
@@ -11,8 +12,14 @@ use veilbox_whatsapp::{signature, webhook};
 async fn spec_signature_vectors_verify_over_http() {
     let app = TestApp::spawn().await;
     let vectors = [
-        ("webhook_message_text_wire_compact.json", "sha256=d735fda1aaf1d0fa983987c3a226407efb1360c244ea7ca956a7f231aa273ec9"),
-        ("webhook_message_text.json", "sha256=fd8ab212d70f5de6543a5c5b25cc4153b4bad28670a7e8ef35fd04d90b91955c"),
+        (
+            "webhook_message_text_wire_compact.json",
+            "sha256=d735fda1aaf1d0fa983987c3a226407efb1360c244ea7ca956a7f231aa273ec9",
+        ),
+        (
+            "webhook_message_text.json",
+            "sha256=fd8ab212d70f5de6543a5c5b25cc4153b4bad28670a7e8ef35fd04d90b91955c",
+        ),
         (
             "webhook_status_failed_131047_reengagement.json",
             "sha256=245bf78664f8823de14f34bd45348c4c85b7c5b88dc0918debf9cf6c6c4b932a",
@@ -20,16 +27,25 @@ async fn spec_signature_vectors_verify_over_http() {
     ];
     for (name, header) in vectors {
         let body = sample(name);
-        assert_eq!(signature::sign(SECRET.as_bytes(), &body), header, "{name}: vector");
+        assert_eq!(
+            signature::sign(SECRET.as_bytes(), &body),
+            header,
+            "{name}: vector"
+        );
         let response = app.post_with_signature(&body, Some(header)).await;
         assert_eq!(response.status(), 200, "{name}");
     }
     // The compact sample re-serialised as raw UTF-8 must not verify with its header.
     let compact = sample("webhook_message_text_wire_compact.json");
-    let reencoded = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&compact).expect("json")).expect("json");
+    let reencoded =
+        serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&compact).expect("json"))
+            .expect("json");
     assert_ne!(reencoded, compact);
     let response = app
-        .post_with_signature(&reencoded, Some("sha256=d735fda1aaf1d0fa983987c3a226407efb1360c244ea7ca956a7f231aa273ec9"))
+        .post_with_signature(
+            &reencoded,
+            Some("sha256=d735fda1aaf1d0fa983987c3a226407efb1360c244ea7ca956a7f231aa273ec9"),
+        )
         .await;
     assert_eq!(response.status(), 401);
     app.stop().await;
@@ -49,29 +65,73 @@ async fn every_sample_is_acknowledged_and_read_back_through_the_api() {
         assert_eq!(response.status(), 200, "{name}");
     }
     let messages = app.all_messages().await;
-    let read_back: HashSet<String> =
-        messages.iter().map(|m| m["wa_message_id"].as_str().expect("wamid").to_owned()).collect();
+    let read_back: HashSet<String> = messages
+        .iter()
+        .map(|m| m["wa_message_id"].as_str().expect("wamid").to_owned())
+        .collect();
     assert_eq!(read_back, expected_ids, "every message once, nothing else");
     assert_eq!(messages.len(), expected_ids.len(), "no duplicates");
     for m in &messages {
-        for field in ["id", "wa_message_id", "type", "direction", "timestamp", "content"] {
+        for field in [
+            "id",
+            "wa_message_id",
+            "type",
+            "direction",
+            "timestamp",
+            "content",
+        ] {
             assert!(!m[field].is_null(), "{field} missing in {m}");
         }
     }
-    let by_id = |id: &str| messages.iter().find(|m| m["wa_message_id"] == id).cloned().expect("message present");
+    let by_id = |id: &str| {
+        messages
+            .iter()
+            .find(|m| m["wa_message_id"] == id)
+            .cloned()
+            .expect("message present")
+    };
     let text = by_id("wamid.HBgLMTU1NTU1NTAxNDIVAgASGBQ5MDk4ODgxQTVFOTRGMDU2QTRFOQA=");
-    assert_eq!(text["content"]["body"], "Hi, my order #48213 hasn't arrived yet. Can you check?");
+    assert_eq!(
+        text["content"]["body"],
+        "Hi, my order #48213 hasn't arrived yet. Can you check?"
+    );
     assert_eq!(text["timestamp"], "2026-05-28T15:15:00Z");
     // The compact body's \u escapes come back as the characters they encode.
     let compact = by_id("wamid.HBgNNTUxMTk4NzY1MDEyMxUCABIYFDRGMUMyQjlBN0UzRDVDOEI2QTAxAA==");
-    assert_eq!(compact["content"]["body"], "Olá! Vocês entregam em São Paulo? 😊");
-    let kinds: HashSet<&str> = messages.iter().filter_map(|m| m["content"]["kind"].as_str()).collect();
-    for kind in ["text", "media", "location", "contacts", "interactive_reply", "flow_reply", "button", "reaction", "order", "system", "request_welcome", "unsupported"] {
+    assert_eq!(
+        compact["content"]["body"],
+        "Olá! Vocês entregam em São Paulo? 😊"
+    );
+    let kinds: HashSet<&str> = messages
+        .iter()
+        .filter_map(|m| m["content"]["kind"].as_str())
+        .collect();
+    for kind in [
+        "text",
+        "media",
+        "location",
+        "contacts",
+        "interactive_reply",
+        "flow_reply",
+        "button",
+        "reaction",
+        "order",
+        "system",
+        "request_welcome",
+        "unsupported",
+    ] {
         assert!(kinds.contains(kind), "{kind} not rendered: {kinds:?}");
     }
     assert!(messages.iter().any(|m| m["context"]["forwarded"] == true));
-    assert!(messages.iter().any(|m| m["context"]["frequently_forwarded"] == true));
-    assert!(messages.iter().any(|m| m["content"]["kind"] == "reaction" && m["content"]["emoji"].is_null()), "removed reaction");
+    assert!(messages
+        .iter()
+        .any(|m| m["context"]["frequently_forwarded"] == true));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["content"]["kind"] == "reaction" && m["content"]["emoji"].is_null()),
+        "removed reaction"
+    );
     // Receipts are readable per outbound wamid, merged.
     for id in &outbound_ids {
         let (status, delivery) = app.api(&format!("/api/v1/deliveries/{id}")).await;
@@ -79,8 +139,16 @@ async fn every_sample_is_acknowledged_and_read_back_through_the_api() {
         assert!(delivery["state"].is_string());
     }
     let (_, errors) = app.api("/api/v1/admin/platform-errors").await;
-    let codes: HashSet<i64> = errors["items"].as_array().expect("items").iter().filter_map(|e| e["code"].as_i64()).collect();
-    assert!(codes.contains(&130_429) && codes.contains(&131_000), "value.errors recorded: {codes:?}");
+    let codes: HashSet<i64> = errors["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["code"].as_i64())
+        .collect();
+    assert!(
+        codes.contains(&130_429) && codes.contains(&131_000),
+        "value.errors recorded: {codes:?}"
+    );
     app.stop().await;
 }
 
@@ -90,7 +158,10 @@ async fn a_changed_byte_or_a_bad_signature_is_refused_and_nothing_is_stored() {
     let body = sample("webhook_message_text.json");
     let header = signature::sign(SECRET.as_bytes(), &body);
     let mut tampered = body.clone();
-    let at = tampered.iter().position(|b| *b == b'#').expect("order number");
+    let at = tampered
+        .iter()
+        .position(|b| *b == b'#')
+        .expect("order number");
     tampered[at + 1] = b'9';
     let sha1 = header.replacen("sha256", "sha1", 1);
     let other_secret = signature::sign(b"someone else's secret", &body);
@@ -120,7 +191,11 @@ async fn malformed_json_is_dead_lettered_and_oversize_is_refused() {
     assert_eq!(response.status(), 400);
     let not_envelope = b"[1,2,3]".to_vec();
     assert_eq!(app.post_signed(&not_envelope).await.status(), 400);
-    assert_eq!(app.count("SELECT COUNT(*) FROM dead_letters").await, 2, "both bodies kept");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM dead_letters").await,
+        2,
+        "both bodies kept"
+    );
     let (_, backlog) = app.api("/api/v1/admin/ingest-backlog").await;
     assert_eq!(backlog["dead_letters"], 2);
 
@@ -137,7 +212,11 @@ async fn malformed_json_is_dead_lettered_and_oversize_is_refused() {
 #[tokio::test]
 async fn redeliveries_and_duplicates_change_nothing() {
     let app = TestApp::spawn().await;
-    for name in ["webhook_message_text.json", "webhook_message_text_duplicate_redelivery.json", "webhook_message_text.json"] {
+    for name in [
+        "webhook_message_text.json",
+        "webhook_message_text_duplicate_redelivery.json",
+        "webhook_message_text.json",
+    ] {
         assert_eq!(app.post_signed(&sample(name)).await.status(), 200);
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 1);
@@ -150,7 +229,12 @@ async fn redeliveries_and_duplicates_change_nothing() {
 async fn out_of_order_statuses_end_in_the_highest_state() {
     let app = TestApp::spawn().await;
     let id = "wamid.HBgLMTU1NTU1NTAxNDIVAgARGBI3QkMyQzMzNkMwQ0VFMDVBNUMA";
-    for name in ["webhook_status_read.json", "webhook_status_sent.json", "webhook_status_delivered.json", "webhook_status_read.json"] {
+    for name in [
+        "webhook_status_read.json",
+        "webhook_status_sent.json",
+        "webhook_status_delivered.json",
+        "webhook_status_read.json",
+    ] {
         assert_eq!(app.post_signed(&sample(name)).await.status(), 200);
     }
     let (status, delivery) = app.api(&format!("/api/v1/deliveries/{id}")).await;
@@ -158,9 +242,20 @@ async fn out_of_order_statuses_end_in_the_highest_state() {
     assert_eq!(delivery["state"], "read");
     assert_eq!(delivery["receipts"].as_array().expect("receipts").len(), 3);
 
-    assert_eq!(app.post_signed(&sample("webhook_status_failed_131026_undeliverable.json")).await.status(), 200);
-    let failed = webhook::parse(&sample("webhook_status_failed_131026_undeliverable.json")).expect("parse");
-    let (_, delivery) = app.api(&format!("/api/v1/deliveries/{}", failed.statuses[0].wa_message_id)).await;
+    assert_eq!(
+        app.post_signed(&sample("webhook_status_failed_131026_undeliverable.json"))
+            .await
+            .status(),
+        200
+    );
+    let failed =
+        webhook::parse(&sample("webhook_status_failed_131026_undeliverable.json")).expect("parse");
+    let (_, delivery) = app
+        .api(&format!(
+            "/api/v1/deliveries/{}",
+            failed.statuses[0].wa_message_id
+        ))
+        .await;
     assert_eq!(delivery["state"], "failed");
     assert_eq!(delivery["error"]["code"], 131_026);
     assert!(delivery["error"]["title"].is_string());
@@ -169,13 +264,19 @@ async fn out_of_order_statuses_end_in_the_highest_state() {
 
 #[tokio::test]
 async fn unknown_numbers_are_acknowledged_and_kept_unrouted() {
-    let app = TestApp::spawn_with(|c| c.whatsapp.auto_inbox = veilbox_store::ingest::InboxPolicy::Never).await;
+    let app =
+        TestApp::spawn_with(|c| c.whatsapp.auto_inbox = veilbox_store::ingest::InboxPolicy::Never)
+            .await;
     let response = app.post_signed(&sample("webhook_message_text.json")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0);
     let (_, backlog) = app.api("/api/v1/admin/ingest-backlog").await;
     assert_eq!(backlog["unrouted_events"], 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_events WHERE routed = 0").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_events WHERE routed = 0")
+            .await,
+        1
+    );
     app.stop().await;
 }
 
@@ -187,7 +288,10 @@ async fn the_handshake_echoes_the_challenge_only_for_the_right_token() {
         let url = format!("{}/webhooks/whatsapp?{query}", app.base);
         async move { client.get(url).send().await.expect("request") }
     };
-    let ok = get(format!("hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=42")).await;
+    let ok = get(format!(
+        "hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=42"
+    ))
+    .await;
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.expect("body"), "42");
     for query in [
@@ -205,48 +309,119 @@ async fn the_handshake_echoes_the_challenge_only_for_the_right_token() {
 async fn the_api_needs_the_token_and_pages_are_bounded() {
     let app = TestApp::spawn().await;
     let url = format!("{}/api/v1/conversations", app.base);
-    assert_eq!(app.client.get(&url).send().await.expect("req").status(), 401);
-    assert_eq!(app.client.get(&url).bearer_auth("wrong-token-wrong-token").send().await.expect("req").status(), 401);
-    assert_eq!(app.client.get(&url).bearer_auth(API_TOKEN).send().await.expect("req").status(), 200);
-    let (status, _) = app.api("/api/v1/conversations/does-not-exist/messages").await;
+    assert_eq!(
+        app.client.get(&url).send().await.expect("req").status(),
+        401
+    );
+    assert_eq!(
+        app.client
+            .get(&url)
+            .bearer_auth("wrong-token-wrong-token")
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.client
+            .get(&url)
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        200
+    );
+    let (status, _) = app
+        .api("/api/v1/conversations/does-not-exist/messages")
+        .await;
     assert_eq!(status, 404);
     let (status, body) = app.api("/api/v1/conversations?cursor=nonsense").await;
-    assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid cursor")));
-    let health = app.client.get(format!("{}/healthz", app.base)).send().await.expect("req");
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (400, Some("invalid cursor"))
+    );
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(health.status(), 200);
     app.stop().await;
 
     let closed = TestApp::spawn_with(|c| c.api_token = None).await;
-    let response = closed.client.get(format!("{}/api/v1/conversations", closed.base)).bearer_auth(API_TOKEN).send().await;
-    assert_eq!(response.expect("req").status(), 401, "no token configured: the API is closed");
+    let response = closed
+        .client
+        .get(format!("{}/api/v1/conversations", closed.base))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await;
+    assert_eq!(
+        response.expect("req").status(),
+        401,
+        "no token configured: the API is closed"
+    );
     closed.stop().await;
 }
 
 #[tokio::test]
 async fn a_dead_database_answers_503_so_meta_retries() {
-    let Some(mut app) = TestApp::spawn_postgres().await else { return };
-    assert_eq!(app.post_signed(&sample("webhook_message_text.json")).await.status(), 200);
+    let Some(mut app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    assert_eq!(
+        app.post_signed(&sample("webhook_message_text.json"))
+            .await
+            .status(),
+        200
+    );
     if let support::TestDatabase::Postgres(scratch) = &mut app.database {
         let scratch = scratch.take().expect("scratch");
-        scratch.drop_database().await.expect("drop the database under the server");
+        scratch
+            .drop_database()
+            .await
+            .expect("drop the database under the server");
     }
     let response = app.post_signed(&sample("webhook_message_image.json")).await;
-    assert_eq!(response.status(), 503, "not acknowledged: Meta will redeliver");
+    assert_eq!(
+        response.status(),
+        503,
+        "not acknowledged: Meta will redeliver"
+    );
     let body: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(body["error"], "storage unavailable, retry later", "no internal detail leaks");
-    let health = app.client.get(format!("{}/healthz", app.base)).send().await.expect("req");
+    assert_eq!(
+        body["error"], "storage unavailable, retry later",
+        "no internal detail leaks"
+    );
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(health.status(), 503);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn postgres_serves_the_same_api() {
-    let Some(app) = TestApp::spawn_postgres().await else { return };
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
     for name in sample_names() {
-        assert_eq!(app.post_signed(&sample(&name)).await.status(), 200, "{name}");
+        assert_eq!(
+            app.post_signed(&sample(&name)).await.status(),
+            200,
+            "{name}"
+        );
     }
     let messages = app.all_messages().await;
-    let distinct: HashSet<&str> = messages.iter().filter_map(|m| m["wa_message_id"].as_str()).collect();
+    let distinct: HashSet<&str> = messages
+        .iter()
+        .filter_map(|m| m["wa_message_id"].as_str())
+        .collect();
     assert_eq!(distinct.len(), messages.len());
     assert!(messages.len() >= 27);
     app.stop().await;

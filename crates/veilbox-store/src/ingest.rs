@@ -68,7 +68,11 @@ pub struct IngestReport {
 
 enum Job {
     Webhook(Delivery),
-    DeadLetter { body: Vec<u8>, reason: String, received_at: i64 },
+    DeadLetter {
+        body: Vec<u8>,
+        reason: String,
+        received_at: i64,
+    },
 }
 
 struct Pending {
@@ -97,7 +101,11 @@ impl Ingestor {
         // The queue is bounded: when the disk cannot keep up, handlers wait (and Meta
         // retries) instead of memory growing without limit.
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        let writer = Writer { store, policy, inboxes: HashMap::new() };
+        let writer = Writer {
+            store,
+            policy,
+            inboxes: HashMap::new(),
+        };
         let task = tokio::spawn(writer.run(rx));
         (Ingestor { queue }, task)
     }
@@ -109,12 +117,21 @@ impl Ingestor {
 
     /// Keeps a signed body that could not be parsed, so that nothing Meta sent is lost.
     pub async fn dead_letter(&self, body: Vec<u8>, reason: String) -> Result<(), StoreError> {
-        self.submit(Job::DeadLetter { body, reason, received_at: now_ms() }).await.map(|_| ())
+        self.submit(Job::DeadLetter {
+            body,
+            reason,
+            received_at: now_ms(),
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn submit(&self, job: Job) -> Result<IngestReport, StoreError> {
         let (ack, answer) = oneshot::channel();
-        self.queue.send(Pending { job, ack }).await.map_err(|_| StoreError::WriterGone)?;
+        self.queue
+            .send(Pending { job, ack })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 }
@@ -153,9 +170,8 @@ impl Writer {
             }
             Err(error) if batch.len() == 1 => {
                 tracing::error!(%error, "ingest transaction failed");
-                for pending in batch.drain(..) {
+                if let Some(pending) = batch.pop() {
                     let _ = pending.ack.send(Err(error));
-                    break;
                 }
             }
             Err(error) => {
@@ -165,7 +181,9 @@ impl Writer {
                     if let Err(error) = &result {
                         tracing::error!(%error, "ingest transaction failed");
                     }
-                    let _ = pending.ack.send(result.map(|mut r| r.pop().unwrap_or_default()));
+                    let _ = pending
+                        .ack
+                        .send(result.map(|mut r| r.pop().unwrap_or_default()));
                 }
             }
         }
@@ -186,7 +204,11 @@ impl Writer {
                     };
                     ctx.webhook(delivery).await?
                 }
-                Job::DeadLetter { body, reason, received_at } => {
+                Job::DeadLetter {
+                    body,
+                    reason,
+                    received_at,
+                } => {
                     sqlx::query("INSERT INTO dead_letters (id, received_at, reason, body) VALUES ($1, $2, $3, $4)")
                         .bind(new_id())
                         .bind(*received_at)
@@ -254,9 +276,16 @@ impl WriteContext<'_> {
         }
 
         for message in &webhook.messages {
-            match inboxes.get(message.business.phone_number_id.as_str()).cloned().flatten() {
+            match inboxes
+                .get(message.business.phone_number_id.as_str())
+                .cloned()
+                .flatten()
+            {
                 Some(inbox_id) => {
-                    if self.message(&inbox_id, message, &event_id, delivery.received_at).await? {
+                    if self
+                        .message(&inbox_id, message, &event_id, delivery.received_at)
+                        .await?
+                    {
                         report.messages_stored += 1;
                     } else {
                         report.messages_duplicate += 1;
@@ -266,7 +295,11 @@ impl WriteContext<'_> {
             }
         }
         for status in &webhook.statuses {
-            match inboxes.get(status.business.phone_number_id.as_str()).cloned().flatten() {
+            match inboxes
+                .get(status.business.phone_number_id.as_str())
+                .cloned()
+                .flatten()
+            {
                 Some(_) => {
                     if self.status(status, &event_id, delivery.received_at).await? {
                         report.statuses_stored += 1;
@@ -374,14 +407,19 @@ impl WriteContext<'_> {
         let sent_at = message.sent_at.saturating_mul(1000);
         let customer_id = self.customer(&message.customer, received_at).await?;
         let referral = message.referral.as_ref().map(serde_json::Value::to_string);
-        let conversation_id = self.open_conversation(inbox_id, &customer_id, sent_at, referral.as_deref()).await?;
+        let conversation_id = self
+            .open_conversation(inbox_id, &customer_id, sent_at, referral.as_deref())
+            .await?;
         let content = serde_json::to_string(&message.content)?;
         let context = (message.context != Default::default())
             .then(|| serde_json::to_string(&message.context))
             .transpose()?;
-        let errors = (!message.errors.is_empty()).then(|| serde_json::to_string(&message.errors)).transpose()?;
+        let errors = (!message.errors.is_empty())
+            .then(|| serde_json::to_string(&message.errors))
+            .transpose()?;
         // The raw element is kept for what we cannot render yet; the raw event has the rest.
-        let raw = matches!(message.content, MessageContent::Unsupported { .. }).then(|| message.raw.to_string());
+        let raw = matches!(message.content, MessageContent::Unsupported { .. })
+            .then(|| message.raw.to_string());
         sqlx::query(
             "INSERT INTO messages (id, wa_message_id, conversation_id, direction, message_type, content, \
              context, errors, raw, sent_at, received_at, webhook_event_id) \
@@ -400,7 +438,11 @@ impl WriteContext<'_> {
         .bind(event_id)
         .execute(&mut *self.conn)
         .await?;
-        if let MessageContent::System { new_wa_id: Some(new_wa_id), .. } = &message.content {
+        if let MessageContent::System {
+            new_wa_id: Some(new_wa_id),
+            ..
+        } = &message.content
+        {
             // The customer changed number: follow them, unless the new number is already
             // someone we know (merging two customers is a CRM decision, not ingest's).
             sqlx::query(
@@ -447,8 +489,10 @@ impl WriteContext<'_> {
         let user_id: Option<String> = row.try_get("user_id")?;
         let profile_name: Option<String> = row.try_get("profile_name")?;
         let username: Option<String> = row.try_get("username")?;
-        let learns = |known: &Option<String>, seen: &Option<String>| known.is_none() && seen.is_some();
-        let changes = |known: &Option<String>, seen: &Option<String>| seen.is_some() && known != seen;
+        let learns =
+            |known: &Option<String>, seen: &Option<String>| known.is_none() && seen.is_some();
+        let changes =
+            |known: &Option<String>, seen: &Option<String>| seen.is_some() && known != seen;
         if learns(&wa_id, &who.wa_id)
             || learns(&user_id, &who.user_id)
             || changes(&profile_name, &who.profile_name)
@@ -523,7 +567,12 @@ impl WriteContext<'_> {
 
     /// Stores a receipt once and merges it into the message's delivery state; false when
     /// this (wamid, status) was already stored.
-    async fn status(&mut self, status: &StatusUpdate, event_id: &str, received_at: i64) -> Result<bool, StoreError> {
+    async fn status(
+        &mut self,
+        status: &StatusUpdate,
+        event_id: &str,
+        received_at: i64,
+    ) -> Result<bool, StoreError> {
         let occurred_at = status.occurred_at.saturating_mul(1000);
         let error = status.error.as_ref();
         let stored = sqlx::query(

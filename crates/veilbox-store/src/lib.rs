@@ -96,7 +96,12 @@ impl Store {
                     .connect_with(options)
                     .await?
             }
-            Backend::Postgres => pool_options.max_connections(16).connect_with(options).await?,
+            Backend::Postgres => {
+                pool_options
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await?
+            }
         };
         Ok(Store { pool, backend })
     }
@@ -104,8 +109,16 @@ impl Store {
     /// Applies the backend's migrations that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -133,7 +146,11 @@ impl Store {
 
     /// Creates the inbox for `phone_number_id` if it does not exist (configuration), and
     /// returns its id.
-    pub async fn ensure_inbox(&self, phone_number_id: &str, name: &str) -> Result<String, StoreError> {
+    pub async fn ensure_inbox(
+        &self,
+        phone_number_id: &str,
+        name: &str,
+    ) -> Result<String, StoreError> {
         let mut conn = self.pool.acquire().await?;
         ingest::upsert_inbox(&mut conn, phone_number_id, None, None, name).await
     }
@@ -154,7 +171,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" && !path.is_empty() {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).map_err(StoreError::Directory)?;
         }
     }
@@ -182,12 +202,21 @@ mod tests {
 
     #[test]
     fn sqlite_urls_are_made_creatable() {
-        assert_eq!(prepare_sqlite_url("sqlite::memory:").ok().as_deref(), Some("sqlite://:memory:?mode=rwc"));
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:").ok().as_deref(),
+            Some("sqlite://:memory:?mode=rwc")
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("nested/dir/v.db");
         let url = format!("sqlite://{}", path.display());
-        assert_eq!(prepare_sqlite_url(&url).ok(), Some(format!("{url}?mode=rwc")));
+        assert_eq!(
+            prepare_sqlite_url(&url).ok(),
+            Some(format!("{url}?mode=rwc"))
+        );
         assert!(path.parent().is_some_and(Path::exists));
-        assert!(matches!(backend_of("mysql://x"), Err(StoreError::UnsupportedUrl)));
+        assert!(matches!(
+            backend_of("mysql://x"),
+            Err(StoreError::UnsupportedUrl)
+        ));
     }
 }

@@ -121,11 +121,13 @@ pub struct IngestBacklog {
     pub dead_letters: i64,
 }
 
-const CONVERSATION_COLUMNS: &str = "SELECT c.id, c.inbox_id, c.state, c.created_at, c.last_message_at, \
+const CONVERSATION_COLUMNS: &str =
+    "SELECT c.id, c.inbox_id, c.state, c.created_at, c.last_message_at, \
      c.last_inbound_at, c.resolved_at, cu.id AS customer_id, cu.wa_id, cu.user_id, cu.profile_name \
      FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
 
-const MESSAGE_COLUMNS: &str = "SELECT m.id, m.wa_message_id, m.direction, m.message_type, m.content, \
+const MESSAGE_COLUMNS: &str =
+    "SELECT m.id, m.wa_message_id, m.direction, m.message_type, m.content, \
      m.context, m.errors, m.raw, m.sent_at, m.received_at, d.state AS delivery_state, \
      d.occurred_at AS delivery_at, d.error_code, d.error_title \
      FROM messages m LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id";
@@ -159,9 +161,16 @@ impl Store {
                 .await?
             }
         };
-        let items = rows.iter().map(conversation_row).collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .iter()
+            .map(conversation_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = (items.len() == limit as usize)
-            .then(|| items.last().map(|c| Cursor::format(c.last_message_at, &c.id)))
+            .then(|| {
+                items
+                    .last()
+                    .map(|c| Cursor::format(c.last_message_at, &c.id))
+            })
             .flatten();
         Ok(Page { items, next_cursor })
     }
@@ -207,7 +216,10 @@ impl Store {
                     .await?
             }
         };
-        let items = rows.iter().map(message_row).collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .iter()
+            .map(message_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = (items.len() == limit as usize)
             .then(|| items.last().map(|m| Cursor::format(m.sent_at, &m.id)))
             .flatten();
@@ -215,7 +227,10 @@ impl Store {
     }
 
     /// The most recent platform errors, newest first.
-    pub async fn platform_errors(&self, limit: u32) -> Result<Vec<PlatformErrorRecord>, StoreError> {
+    pub async fn platform_errors(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<PlatformErrorRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, webhook_event_id, phone_number_id, code, title, details, received_at \
              FROM platform_errors ORDER BY received_at DESC, id DESC LIMIT $1",
@@ -246,7 +261,10 @@ impl Store {
         )
         .fetch_one(self.pool())
         .await?;
-        Ok(IngestBacklog { unrouted_events: row.try_get("unrouted")?, dead_letters: row.try_get("dead")? })
+        Ok(IngestBacklog {
+            unrouted_events: row.try_get("unrouted")?,
+            dead_letters: row.try_get("dead")?,
+        })
     }
 }
 
@@ -307,7 +325,10 @@ impl Cursor {
     fn parse(text: &str) -> Result<Cursor, StoreError> {
         let (at, id) = text.split_once('.').ok_or(StoreError::InvalidCursor)?;
         let at = at.parse().map_err(|_| StoreError::InvalidCursor)?;
-        Ok(Cursor { at, id: id.to_owned() })
+        Ok(Cursor {
+            at,
+            id: id.to_owned(),
+        })
     }
 
     fn format(at: i64, id: &str) -> String {
@@ -347,7 +368,10 @@ pub struct Receipt {
 
 impl Store {
     /// The delivery state of an outbound wamid; `None` when no receipt names it.
-    pub async fn delivery(&self, wa_message_id: &str) -> Result<Option<DeliveryHistory>, StoreError> {
+    pub async fn delivery(
+        &self,
+        wa_message_id: &str,
+    ) -> Result<Option<DeliveryHistory>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT state, occurred_at, error_code, error_title FROM message_delivery WHERE wa_message_id = $1",
         )
@@ -389,14 +413,19 @@ impl Store {
     /// Moves a conversation to `open`, `pending` or `resolved`; false when there is no such
     /// conversation. Reopening fails with a database error when the customer already has
     /// another open conversation in the inbox (one open per inbox and customer).
-    pub async fn set_conversation_state(&self, id: &str, state: ConversationState) -> Result<bool, StoreError> {
+    pub async fn set_conversation_state(
+        &self,
+        id: &str,
+        state: ConversationState,
+    ) -> Result<bool, StoreError> {
         let resolved_at = (state == ConversationState::Resolved).then(crate::now_ms);
-        let done = sqlx::query("UPDATE conversations SET state = $2, resolved_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(state.as_str())
-            .bind(resolved_at)
-            .execute(self.pool())
-            .await?;
+        let done =
+            sqlx::query("UPDATE conversations SET state = $2, resolved_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(state.as_str())
+                .bind(resolved_at)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 }

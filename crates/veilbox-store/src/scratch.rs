@@ -21,16 +21,30 @@ impl ScratchDatabase {
     pub async fn create(server_url: &str) -> Result<ScratchDatabase, StoreError> {
         sqlx::any::install_default_drivers();
         let name = format!("veilbox_scratch_{}", uuid::Uuid::now_v7().simple());
-        let admin = AnyPoolOptions::new().max_connections(1).connect(server_url).await?;
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        let admin = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(server_url)
+            .await?;
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
         admin.close().await;
-        Ok(ScratchDatabase { server_url: server_url.to_owned(), url: with_database(server_url, &name), name })
+        Ok(ScratchDatabase {
+            server_url: server_url.to_owned(),
+            url: with_database(server_url, &name),
+            name,
+        })
     }
 
     /// Drops the database (closing other sessions on it first).
     pub async fn drop_database(self) -> Result<(), StoreError> {
-        let admin = AnyPoolOptions::new().max_connections(1).connect(&self.server_url).await?;
-        admin.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str()).await?;
+        let admin = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.server_url)
+            .await?;
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .await?;
         admin.close().await;
         Ok(())
     }
@@ -57,8 +71,14 @@ fn with_database(url: &str, database: &str) -> String {
 mod tests {
     #[test]
     fn replaces_only_the_database() {
-        assert_eq!(super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(super::with_database("postgres://h/test?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://h/test?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
         assert_eq!(super::with_database("postgres://h", "x"), "postgres://h/x");
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! PostgreSQL runs when `VEILBOX_TEST_POSTGRES_URL` is set (CI sets it); each test gets its
 //! own scratch database. Without it, the PostgreSQL half prints that it was skipped.
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
 
 use std::path::PathBuf;
 
@@ -13,7 +14,9 @@ use veilbox_store::Store;
 use veilbox_whatsapp::webhook;
 
 fn sample(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/whatsapp/samples").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/whatsapp/samples")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
@@ -26,7 +29,11 @@ fn all_samples() -> Vec<(String, Vec<u8>)> {
         .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
-    assert!(names.len() >= 30, "expected the full sample catalogue, found {}", names.len());
+    assert!(
+        names.len() >= 30,
+        "expected the full sample catalogue, found {}",
+        names.len()
+    );
     names.into_iter().map(|n| (n.clone(), sample(&n))).collect()
 }
 
@@ -68,7 +75,9 @@ impl Fixture {
             eprintln!("SKIPPED on PostgreSQL: VEILBOX_TEST_POSTGRES_URL is not set");
             return None;
         };
-        let scratch = ScratchDatabase::create(&server).await.expect("create a scratch PostgreSQL database");
+        let scratch = ScratchDatabase::create(&server)
+            .await
+            .expect("create a scratch PostgreSQL database");
         let url = scratch.url.clone();
         Some(Self::open(&url, policy, Keep::Postgres(Some(scratch))).await)
     }
@@ -77,19 +86,32 @@ impl Fixture {
         let store = Store::connect(url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let (ingestor, _writer) = Ingestor::spawn(store.clone(), policy);
-        Fixture { store, ingestor, _keep: keep }
+        Fixture {
+            store,
+            ingestor,
+            _keep: keep,
+        }
     }
 
     async fn post(&self, body: &[u8]) -> IngestReport {
         let parsed = webhook::parse(body).expect("sample parses");
         self.ingestor
-            .ingest(Delivery { body: body.to_vec(), webhook: parsed, received_at: veilbox_store::now_ms() })
+            .ingest(Delivery {
+                body: body.to_vec(),
+                webhook: parsed,
+                received_at: veilbox_store::now_ms(),
+            })
             .await
             .expect("ingest")
     }
 
     async fn count(&self, sql: &str) -> i64 {
-        sqlx::query(sql).fetch_one(self.store.pool()).await.expect("count").try_get(0).expect("count column")
+        sqlx::query(sql)
+            .fetch_one(self.store.pool())
+            .await
+            .expect("count")
+            .try_get(0)
+            .expect("count column")
     }
 }
 
@@ -114,7 +136,8 @@ macro_rules! conformance {
     };
 }
 
-type Open = fn(InboxPolicy) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Fixture>> + Send>>;
+type Open =
+    fn(InboxPolicy) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Fixture>> + Send>>;
 
 conformance!(
     every_sample_is_stored_and_read_back,
@@ -130,7 +153,9 @@ conformance!(
 );
 
 async fn every_sample_is_stored_and_read_back(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     let mut messages = 0;
     let mut distinct = std::collections::HashSet::new();
     for (name, body) in all_samples() {
@@ -138,12 +163,18 @@ async fn every_sample_is_stored_and_read_back(open: Open) {
             distinct.insert(m.wa_message_id);
         }
         let report = f.post(&body).await;
-        assert!(report.unrouted == 0, "{name}: routed to the inbox made on first sight");
+        assert!(
+            report.unrouted == 0,
+            "{name}: routed to the inbox made on first sight"
+        );
         messages += report.messages_stored;
     }
     // Each distinct wamid once: the redelivery and re-encodings store nothing new.
     let expected = distinct.len() as i64;
-    assert!(expected >= 27, "the catalogue has at least 27 distinct messages, found {expected}");
+    assert!(
+        expected >= 27,
+        "the catalogue has at least 27 distinct messages, found {expected}"
+    );
     assert_eq!(i64::from(messages), expected, "stored messages");
     assert_eq!(f.count("SELECT COUNT(*) FROM messages").await, expected);
     assert_eq!(f.count("SELECT COUNT(*) FROM inboxes").await, 1);
@@ -151,45 +182,80 @@ async fn every_sample_is_stored_and_read_back(open: Open) {
     let mut seen_types = std::collections::BTreeSet::new();
     let mut total = 0;
     for conversation in &page.items {
-        let thread = f.store.thread(&conversation.id, None, 500).await.expect("thread").expect("exists");
+        let thread = f
+            .store
+            .thread(&conversation.id, None, 500)
+            .await
+            .expect("thread")
+            .expect("exists");
         for m in thread.items {
             total += 1;
             seen_types.insert(m.content["kind"].as_str().expect("kind").to_owned());
             if m.wa_message_id == "wamid.HBgLMTU1NTU1NTAxNDIVAgASGBQ5MDk4ODgxQTVFOTRGMDU2QTRFOQA=" {
-                assert_eq!(m.content["body"], "Hi, my order #48213 hasn't arrived yet. Can you check?");
+                assert_eq!(
+                    m.content["body"],
+                    "Hi, my order #48213 hasn't arrived yet. Can you check?"
+                );
                 assert_eq!(m.direction, "inbound");
                 assert_eq!(m.sent_at, 1_779_981_300_000);
             }
         }
     }
-    assert_eq!(total, expected, "every stored message is reachable through a conversation");
+    assert_eq!(
+        total, expected,
+        "every stored message is reachable through a conversation"
+    );
     for kind in [
-        "text", "media", "location", "contacts", "interactive_reply", "flow_reply", "button", "reaction",
-        "order", "system", "request_welcome", "unsupported",
+        "text",
+        "media",
+        "location",
+        "contacts",
+        "interactive_reply",
+        "flow_reply",
+        "button",
+        "reaction",
+        "order",
+        "system",
+        "request_welcome",
+        "unsupported",
     ] {
-        assert!(seen_types.contains(kind), "missing {kind} in {seen_types:?}");
+        assert!(
+            seen_types.contains(kind),
+            "missing {kind} in {seen_types:?}"
+        );
     }
     // value.errors are kept for admins.
     let errors = f.store.platform_errors(50).await.expect("errors");
-    assert!(errors.iter().any(|e| e.code == Some(130_429)), "errors-only webhook recorded");
-    assert!(errors.iter().any(|e| e.code == Some(131_000)), "value.errors beside a message recorded");
+    assert!(
+        errors.iter().any(|e| e.code == Some(130_429)),
+        "errors-only webhook recorded"
+    );
+    assert!(
+        errors.iter().any(|e| e.code == Some(131_000)),
+        "value.errors beside a message recorded"
+    );
     // The BSUID-only user is a customer without a phone.
     assert_eq!(f.count("SELECT COUNT(*) FROM customers WHERE wa_id IS NULL AND user_id = 'US.13491208655302741918'").await, 1);
 }
 
 /// `webhook_message_text.json` with other bytes (re-serialised), same wamid.
 fn reshaped_text_sample() -> Vec<u8> {
-    let text: serde_json::Value = serde_json::from_slice(&sample("webhook_message_text.json")).expect("json");
+    let text: serde_json::Value =
+        serde_json::from_slice(&sample("webhook_message_text.json")).expect("json");
     let mut reshaped = serde_json::to_vec(&text).expect("json");
     reshaped.push(b' ');
     reshaped
 }
 
 async fn redelivery_changes_nothing(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     let first = f.post(&sample("webhook_message_text.json")).await;
     assert_eq!(first.messages_stored, 1);
-    let again = f.post(&sample("webhook_message_text_duplicate_redelivery.json")).await;
+    let again = f
+        .post(&sample("webhook_message_text_duplicate_redelivery.json"))
+        .await;
     assert!(again.duplicate_body, "byte-identical body is recognised");
     assert_eq!(again.messages_stored, 0);
     // The same message inside a different body (re-serialised) is a duplicate by wamid.
@@ -198,15 +264,20 @@ async fn redelivery_changes_nothing(open: Open) {
     assert_eq!(reshaped_report.messages_duplicate, 1);
     assert_eq!(reshaped_report.messages_stored, 0);
     assert_eq!(f.count("SELECT COUNT(*) FROM messages").await, 1);
-    assert_eq!(f.count("SELECT COUNT(*) FROM conversations").await, 1, "no extra conversation");
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM conversations").await,
+        1,
+        "no extra conversation"
+    );
     // Statuses: (wamid, status) is the key.
     f.post(&sample("webhook_status_sent.json")).await;
-    let status_again = f.post(&{
-        let mut b = sample("webhook_status_sent.json");
-        b.push(b'\n');
-        b
-    })
-    .await;
+    let status_again = f
+        .post(&{
+            let mut b = sample("webhook_status_sent.json");
+            b.push(b'\n');
+            b
+        })
+        .await;
     assert_eq!(status_again.statuses_duplicate, 1);
     assert_eq!(f.count("SELECT COUNT(*) FROM message_statuses").await, 1);
 }
@@ -214,35 +285,59 @@ async fn redelivery_changes_nothing(open: Open) {
 const OUTBOUND: &str = "wamid.HBgLMTU1NTU1NTAxNDIVAgARGBI3QkMyQzMzNkMwQ0VFMDVBNUMA";
 
 async fn statuses_merge_and_never_go_backwards(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     f.post(&sample("webhook_status_read.json")).await;
     f.post(&sample("webhook_status_delivered.json")).await;
     f.post(&sample("webhook_status_sent.json")).await;
-    let delivery = f.store.delivery(OUTBOUND).await.expect("read").expect("exists");
-    assert_eq!(delivery.state, "read", "read is never downgraded by late delivered/sent");
+    let delivery = f
+        .store
+        .delivery(OUTBOUND)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        delivery.state, "read",
+        "read is never downgraded by late delivered/sent"
+    );
     assert_eq!(delivery.receipts.len(), 3, "every receipt kept as history");
     // The out-of-order batch: read before delivered in one body.
-    let report = f.post(&sample("webhook_status_batch_out_of_order.json")).await;
+    let report = f
+        .post(&sample("webhook_status_batch_out_of_order.json"))
+        .await;
     assert!(report.statuses_stored >= 1);
     let batch: serde_json::Value =
         serde_json::from_slice(&sample("webhook_status_batch_out_of_order.json")).expect("json");
-    let statuses = batch["entry"][0]["changes"][0]["value"]["statuses"].as_array().expect("statuses");
+    let statuses = batch["entry"][0]["changes"][0]["value"]["statuses"]
+        .as_array()
+        .expect("statuses");
     for s in statuses {
         let id = s["id"].as_str().expect("id");
         let best = statuses
             .iter()
             .filter(|o| o["id"] == s["id"])
-            .map(|o| veilbox_whatsapp::webhook::DeliveryState::parse(o["status"].as_str().expect("status")))
+            .map(|o| {
+                veilbox_whatsapp::webhook::DeliveryState::parse(
+                    o["status"].as_str().expect("status"),
+                )
+            })
             .max_by_key(|state| state.rank())
             .expect("one");
         let stored = f.store.delivery(id).await.expect("read").expect("exists");
-        let expected = if id == OUTBOUND { "read" } else { best.as_str() };
+        let expected = if id == OUTBOUND {
+            "read"
+        } else {
+            best.as_str()
+        };
         assert_eq!(stored.state, expected, "{id}");
     }
 }
 
 async fn failed_status_keeps_its_error(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     let failed = sample("webhook_status_failed_131047_reengagement.json");
     let parsed = webhook::parse(&failed).expect("parse");
     let id = parsed.statuses[0].wa_message_id.clone();
@@ -254,38 +349,70 @@ async fn failed_status_keeps_its_error(open: Open) {
     f.post(sent.as_bytes()).await;
     f.post(&failed).await;
     let d = f.store.delivery(&id).await.expect("read").expect("exists");
-    assert_eq!((d.state.as_str(), d.error_code, d.error_title.as_deref()), ("failed", Some(131_047), Some("Re-engagement message")));
+    assert_eq!(
+        (d.state.as_str(), d.error_code, d.error_title.as_deref()),
+        ("failed", Some(131_047), Some("Re-engagement message"))
+    );
     // A later delivered proves the failure wrong (multi-device); the error stays on record.
-    let delivered = String::from_utf8(failed).expect("utf8").replace("\"failed\"", "\"delivered\"");
+    let delivered = String::from_utf8(failed)
+        .expect("utf8")
+        .replace("\"failed\"", "\"delivered\"");
     f.post(delivered.as_bytes()).await;
     let d = f.store.delivery(&id).await.expect("read").expect("exists");
     assert_eq!(d.state, "delivered");
-    assert_eq!(d.receipts.iter().find(|r| r.status == "failed").and_then(|r| r.error_code), Some(131_047));
+    assert_eq!(
+        d.receipts
+            .iter()
+            .find(|r| r.status == "failed")
+            .and_then(|r| r.error_code),
+        Some(131_047)
+    );
 }
 
 async fn a_message_after_resolution_opens_a_new_conversation(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     f.post(&sample("webhook_message_text.json")).await;
-    let first = f.store.conversations(None, 10).await.expect("list").items.remove(0);
-    assert!(f.store.set_conversation_state(&first.id, ConversationState::Resolved).await.expect("resolve"));
+    let first = f
+        .store
+        .conversations(None, 10)
+        .await
+        .expect("list")
+        .items
+        .remove(0);
+    assert!(f
+        .store
+        .set_conversation_state(&first.id, ConversationState::Resolved)
+        .await
+        .expect("resolve"));
     // A redelivery of the old message must not open anything.
     let dup = f.post(&reshaped_text_sample()).await;
     assert_eq!(dup.messages_duplicate, 1);
     let after_dup = f.count("SELECT COUNT(*) FROM conversations").await;
     assert_eq!(after_dup, 1);
-    f.post(&sample("webhook_message_text_reply_context.json")).await;
+    f.post(&sample("webhook_message_text_reply_context.json"))
+        .await;
     let list = f.store.conversations(None, 10).await.expect("list").items;
     let open_ones: Vec<_> = list.iter().filter(|c| c.state == "open").collect();
     assert_eq!(open_ones.len(), 1);
-    assert_ne!(open_ones[0].id, first.id, "the resolved conversation stays resolved");
+    assert_ne!(
+        open_ones[0].id, first.id,
+        "the resolved conversation stays resolved"
+    );
     assert_eq!(list.len() as i64, after_dup + 1);
     // Two open conversations for one customer are impossible.
-    let reopen = f.store.set_conversation_state(&first.id, ConversationState::Open).await;
+    let reopen = f
+        .store
+        .set_conversation_state(&first.id, ConversationState::Open)
+        .await;
     assert!(reopen.is_err(), "the one-open-per-customer index holds");
 }
 
 async fn unknown_numbers_are_stored_unrouted(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     f.post(&sample("webhook_message_text.json")).await;
     let other = String::from_utf8(sample("webhook_message_image.json"))
         .expect("utf8")
@@ -293,26 +420,64 @@ async fn unknown_numbers_are_stored_unrouted(open: Open) {
     let report = f.post(other.as_bytes()).await;
     assert_eq!(report.unrouted, 1);
     assert_eq!(report.messages_stored, 0);
-    assert_eq!(f.store.ingest_backlog().await.expect("backlog").unrouted_events, 1);
-    assert_eq!(f.count("SELECT COUNT(*) FROM webhook_events WHERE routed = 0").await, 1, "raw body kept");
+    assert_eq!(
+        f.store
+            .ingest_backlog()
+            .await
+            .expect("backlog")
+            .unrouted_events,
+        1
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM webhook_events WHERE routed = 0")
+            .await,
+        1,
+        "raw body kept"
+    );
     assert_eq!(f.count("SELECT COUNT(*) FROM inboxes").await, 1);
 }
 
 async fn customers_are_followed_across_number_changes_and_user_ids(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     // Oliver writes, then changes number; his next message from the new number is his.
     f.post(&sample("webhook_message_audio_voice.json")).await;
-    assert_eq!(f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900461'").await, 1);
-    f.post(&sample("webhook_message_system_user_changed_number.json")).await;
-    assert_eq!(f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900987'").await, 1, "followed");
-    assert_eq!(f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900461'").await, 0);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900461'")
+            .await,
+        1
+    );
+    f.post(&sample("webhook_message_system_user_changed_number.json"))
+        .await;
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900987'")
+            .await,
+        1,
+        "followed"
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900461'")
+            .await,
+        0
+    );
     // The BSUID user, then the same user id with a phone: one customer.
-    f.post(&sample("webhook_message_text_bsuid_no_phone.json")).await;
+    f.post(&sample("webhook_message_text_bsuid_no_phone.json"))
+        .await;
     let with_phone = String::from_utf8(sample("webhook_message_text_bsuid_no_phone.json"))
         .expect("utf8")
-        .replace("\"user_id\": \"US.13491208655302741918\"", "\"user_id\": \"US.13491208655302741918\", \"wa_id\": \"15555550177\"")
-        .replace("\"from_user_id\"", "\"from\": \"15555550177\", \"from_user_id\"")
-        .replace("wamid.HBgLMTU1NTU1NTAxNzcVAgASGBQyM0U1QzU3RkIwQTdFM0U4ODc0NwA=", "wamid.second");
+        .replace(
+            "\"user_id\": \"US.13491208655302741918\"",
+            "\"user_id\": \"US.13491208655302741918\", \"wa_id\": \"15555550177\"",
+        )
+        .replace(
+            "\"from_user_id\"",
+            "\"from\": \"15555550177\", \"from_user_id\"",
+        )
+        .replace(
+            "wamid.HBgLMTU1NTU1NTAxNzcVAgASGBQyM0U1QzU3RkIwQTdFM0U4ODc0NwA=",
+            "wamid.second",
+        );
     let report = f.post(with_phone.as_bytes()).await;
     assert_eq!(report.messages_stored, 1);
     assert_eq!(
@@ -333,7 +498,9 @@ fn text_body(i: usize) -> Vec<u8> {
 }
 
 async fn concurrent_deliveries_are_each_stored_once(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     let f = std::sync::Arc::new(f);
     let mut tasks = Vec::new();
     for worker in 0..16 {
@@ -351,21 +518,34 @@ async fn concurrent_deliveries_are_each_stored_once(open: Open) {
     }
     assert_eq!(f.count("SELECT COUNT(*) FROM messages").await, 400);
     assert_eq!(f.count("SELECT COUNT(*) FROM customers").await, 7);
-    assert_eq!(f.count("SELECT COUNT(*) FROM conversations").await, 7, "one open conversation per customer");
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM conversations").await,
+        7,
+        "one open conversation per customer"
+    );
 }
 
 async fn pagination_walks_every_row_once(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     for i in 0..35 {
         f.post(&text_body(i)).await;
     }
     let mut cursor = None;
     let mut ids = Vec::new();
     loop {
-        let page = f.store.conversations(cursor.as_deref(), 3).await.expect("page");
+        let page = f
+            .store
+            .conversations(cursor.as_deref(), 3)
+            .await
+            .expect("page");
         ids.extend(page.items.iter().map(|c| c.id.clone()));
         let activity: Vec<i64> = page.items.iter().map(|c| c.last_message_at).collect();
-        assert!(activity.windows(2).all(|w| w[0] >= w[1]), "newest activity first");
+        assert!(
+            activity.windows(2).all(|w| w[0] >= w[1]),
+            "newest activity first"
+        );
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
@@ -376,7 +556,12 @@ async fn pagination_walks_every_row_once(open: Open) {
     let mut cursor = None;
     let mut seen = Vec::new();
     loop {
-        let page = f.store.thread(&conversation, cursor.as_deref(), 2).await.expect("page").expect("exists");
+        let page = f
+            .store
+            .thread(&conversation, cursor.as_deref(), 2)
+            .await
+            .expect("page")
+            .expect("exists");
         seen.extend(page.items.iter().map(|m| m.sent_at));
         match page.next_cursor {
             Some(next) => cursor = Some(next),
@@ -384,17 +569,43 @@ async fn pagination_walks_every_row_once(open: Open) {
         }
     }
     assert_eq!(seen.len(), 5, "35 messages over 7 customers");
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "oldest first, no repeats");
-    assert!(f.store.thread("no-such-id", None, 10).await.expect("query").is_none());
-    assert!(matches!(f.store.conversations(Some("garbage"), 10).await, Err(veilbox_store::StoreError::InvalidCursor)));
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "oldest first, no repeats"
+    );
+    assert!(f
+        .store
+        .thread("no-such-id", None, 10)
+        .await
+        .expect("query")
+        .is_none());
+    assert!(matches!(
+        f.store.conversations(Some("garbage"), 10).await,
+        Err(veilbox_store::StoreError::InvalidCursor)
+    ));
 }
 
 async fn dead_letters_keep_the_bytes(open: Open) {
-    let Some(f) = open(InboxPolicy::FirstOnly).await else { return };
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
     let body = b"{\"object\": \"whatsapp_business_account\", \"entry\": [".to_vec();
-    f.ingestor.dead_letter(body.clone(), "EOF while parsing".into()).await.expect("dead letter");
-    let row = sqlx::query("SELECT body, reason FROM dead_letters").fetch_one(f.store.pool()).await.expect("row");
+    f.ingestor
+        .dead_letter(body.clone(), "EOF while parsing".into())
+        .await
+        .expect("dead letter");
+    let row = sqlx::query("SELECT body, reason FROM dead_letters")
+        .fetch_one(f.store.pool())
+        .await
+        .expect("row");
     let stored: Vec<u8> = row.try_get("body").expect("body");
     assert_eq!(stored, body);
-    assert_eq!(f.store.ingest_backlog().await.expect("backlog").dead_letters, 1);
+    assert_eq!(
+        f.store
+            .ingest_backlog()
+            .await
+            .expect("backlog")
+            .dead_letters,
+        1
+    );
 }

@@ -43,7 +43,8 @@ pub fn verify(app_secret: &[u8], body: &[u8], header: Option<&str>) -> Result<()
     let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
     let mut mac = keyed(app_secret);
     mac.update(body);
-    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&expected)
+        .map_err(|_| SignatureError::Mismatch)
 }
 
 /// The header value Meta would send for `body`: `sha256=<lowercase hex>`.
@@ -88,15 +89,37 @@ mod tests {
         let body = b"{}";
         let good = sign(SECRET, body);
         assert_eq!(verify(SECRET, body, None), Err(SignatureError::Missing));
-        assert_eq!(verify(SECRET, body, Some("sha256")), Err(SignatureError::Malformed));
-        assert_eq!(verify(SECRET, body, Some("sha256=zz")), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(SECRET, body, Some("sha256")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(SECRET, body, Some("sha256=zz")),
+            Err(SignatureError::Malformed)
+        );
         let not_hex = format!("sha256={}", "g".repeat(64));
-        assert_eq!(verify(SECRET, body, Some(&not_hex)), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(SECRET, body, Some(&not_hex)),
+            Err(SignatureError::Malformed)
+        );
         let sha1 = good.replacen("sha256", "sha1", 1);
-        assert_eq!(verify(SECRET, body, Some(&sha1)), Err(SignatureError::UnsupportedAlgorithm));
-        assert_eq!(verify(b"other secret", body, Some(&good)), Err(SignatureError::Mismatch));
-        assert_eq!(verify(SECRET, b"{} ", Some(&good)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(SECRET, body, Some(&sha1)),
+            Err(SignatureError::UnsupportedAlgorithm)
+        );
+        assert_eq!(
+            verify(b"other secret", body, Some(&good)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(SECRET, b"{} ", Some(&good)),
+            Err(SignatureError::Mismatch)
+        );
         let upper = good.to_uppercase().replacen("SHA256", "sha256", 1);
-        assert_eq!(verify(SECRET, body, Some(&upper)), Ok(()), "hex case does not matter");
+        assert_eq!(
+            verify(SECRET, body, Some(&upper)),
+            Ok(()),
+            "hex case does not matter"
+        );
     }
 }

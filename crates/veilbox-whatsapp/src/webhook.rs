@@ -380,7 +380,10 @@ pub fn parse(body: &[u8]) -> Result<Webhook, WebhookError> {
 }
 
 fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
-    let field = change.get("field").and_then(Value::as_str).unwrap_or("messages");
+    let field = change
+        .get("field")
+        .and_then(Value::as_str)
+        .unwrap_or("messages");
     if field != "messages" {
         // Other subscription fields (template status, quality, ...) are acknowledged and
         // kept in the raw event only.
@@ -395,7 +398,10 @@ fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
         return;
     };
     let metadata = value.get("metadata");
-    let Some(phone_number_id) = metadata.and_then(|m| m.get("phone_number_id")).and_then(lenient_string) else {
+    let Some(phone_number_id) = metadata
+        .and_then(|m| m.get("phone_number_id"))
+        .and_then(lenient_string)
+    else {
         out.rejected.push(RejectedElement {
             element: "change",
             reason: "change without metadata.phone_number_id",
@@ -435,12 +441,19 @@ fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
         }
     }
     for error in array(value, "errors") {
-        out.errors.push(PlatformError { business: business.clone(), error: api_error(error) });
+        out.errors.push(PlatformError {
+            business: business.clone(),
+            error: api_error(error),
+        });
     }
 }
 
 fn array<'a>(value: &'a Map<String, Value>, key: &str) -> impl Iterator<Item = &'a Value> {
-    value.get(key).and_then(Value::as_array).into_iter().flatten()
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 /// `value.contacts[]`: display names by wa_id and by user id.
@@ -471,8 +484,15 @@ fn normalise_message(
     if customer.is_anonymous() {
         return Err("message without from, from_user_id or contact");
     }
-    let sent_at = message.get("timestamp").and_then(lenient_i64).ok_or("message without timestamp")?;
-    let declared_type = message.get("type").and_then(Value::as_str).unwrap_or("unknown").to_owned();
+    let sent_at = message
+        .get("timestamp")
+        .and_then(lenient_i64)
+        .ok_or("message without timestamp")?;
+    let declared_type = message
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned();
     let content = content(&declared_type, message);
     let context = message.get("context").map(context).unwrap_or_default();
     Ok(InboundMessage {
@@ -503,13 +523,16 @@ fn identify(
     let profile = profiles
         .iter()
         .find(|p| {
-            (from.is_some() && p.wa_id == from) || (from_user_id.is_some() && p.user_id == from_user_id)
+            (from.is_some() && p.wa_id == from)
+                || (from_user_id.is_some() && p.user_id == from_user_id)
         })
-        .or(if profiles.len() == 1 && from.is_none() && from_user_id.is_none() {
-            profiles.first()
-        } else {
-            None
-        });
+        .or(
+            if profiles.len() == 1 && from.is_none() && from_user_id.is_none() {
+                profiles.first()
+            } else {
+                None
+            },
+        );
     let mut identity = profile.cloned().unwrap_or_default();
     if identity.wa_id.is_none() {
         identity.wa_id = from;
@@ -523,23 +546,29 @@ fn identify(
 fn content(declared_type: &str, message: &Value) -> MessageContent {
     let body = message.get(declared_type);
     let text = |key: &str| body.and_then(|b| b.get(key)).and_then(lenient_string);
-    let flag = |key: &str| body.and_then(|b| b.get(key)).and_then(Value::as_bool).unwrap_or(false);
+    let flag = |key: &str| {
+        body.and_then(|b| b.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
     match declared_type {
         "text" => match text("body") {
             Some(body) => MessageContent::Text { body },
             None => unsupported(declared_type),
         },
-        "image" | "video" | "audio" | "document" | "sticker" if body.is_some() => MessageContent::Media {
-            media_type: declared_type.to_owned(),
-            media_id: text("id"),
-            mime_type: text("mime_type"),
-            sha256: text("sha256"),
-            file_size: body.and_then(|b| b.get("file_size")).and_then(lenient_i64),
-            caption: text("caption"),
-            filename: text("filename"),
-            voice: flag("voice"),
-            animated: flag("animated"),
-        },
+        "image" | "video" | "audio" | "document" | "sticker" if body.is_some() => {
+            MessageContent::Media {
+                media_type: declared_type.to_owned(),
+                media_id: text("id"),
+                mime_type: text("mime_type"),
+                sha256: text("sha256"),
+                file_size: body.and_then(|b| b.get("file_size")).and_then(lenient_i64),
+                caption: text("caption"),
+                filename: text("filename"),
+                voice: flag("voice"),
+                animated: flag("animated"),
+            }
+        }
         "location" if body.is_some() => MessageContent::Location {
             latitude: body.and_then(|b| b.get("latitude")).and_then(lenient_f64),
             longitude: body.and_then(|b| b.get("longitude")).and_then(lenient_f64),
@@ -548,11 +577,16 @@ fn content(declared_type: &str, message: &Value) -> MessageContent {
             url: text("url"),
         },
         "contacts" => match body.and_then(Value::as_array) {
-            Some(cards) => MessageContent::Contacts { cards: cards.clone() },
+            Some(cards) => MessageContent::Contacts {
+                cards: cards.clone(),
+            },
             None => unsupported(declared_type),
         },
         "interactive" => interactive(body),
-        "button" if body.is_some() => MessageContent::Button { payload: text("payload"), text: text("text") },
+        "button" if body.is_some() => MessageContent::Button {
+            payload: text("payload"),
+            text: text("text"),
+        },
         "reaction" if body.is_some() => MessageContent::Reaction {
             message_id: text("message_id"),
             emoji: text("emoji").filter(|e| !e.is_empty()),
@@ -609,14 +643,19 @@ fn interactive(body: Option<&Value>) -> MessageContent {
 }
 
 fn unsupported(declared_type: &str) -> MessageContent {
-    MessageContent::Unsupported { declared_type: declared_type.to_owned() }
+    MessageContent::Unsupported {
+        declared_type: declared_type.to_owned(),
+    }
 }
 
 fn context(context: &Value) -> MessageContext {
     MessageContext {
         reply_to: context.get("id").and_then(lenient_string),
         reply_to_from: context.get("from").and_then(lenient_string),
-        forwarded: context.get("forwarded").and_then(Value::as_bool).unwrap_or(false),
+        forwarded: context
+            .get("forwarded")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         frequently_forwarded: context
             .get("frequently_forwarded")
             .and_then(Value::as_bool)
@@ -625,14 +664,23 @@ fn context(context: &Value) -> MessageContext {
     }
 }
 
-fn normalise_status(status: &Value, business: &BusinessNumber) -> Result<StatusUpdate, &'static str> {
+fn normalise_status(
+    status: &Value,
+    business: &BusinessNumber,
+) -> Result<StatusUpdate, &'static str> {
     let wa_message_id = status
         .get("id")
         .and_then(lenient_string)
         .filter(|id| !id.is_empty())
         .ok_or("status without id")?;
-    let status_name = status.get("status").and_then(lenient_string).ok_or("status without status")?;
-    let occurred_at = status.get("timestamp").and_then(lenient_i64).ok_or("status without timestamp")?;
+    let status_name = status
+        .get("status")
+        .and_then(lenient_string)
+        .ok_or("status without status")?;
+    let occurred_at = status
+        .get("timestamp")
+        .and_then(lenient_i64)
+        .ok_or("status without timestamp")?;
     let mut billing = Map::new();
     for key in ["conversation", "pricing"] {
         if let Some(v) = status.get(key) {
@@ -647,7 +695,9 @@ fn normalise_status(status: &Value, business: &BusinessNumber) -> Result<StatusU
         occurred_at,
         recipient_id: status.get("recipient_id").and_then(lenient_string),
         recipient_user_id: status.get("recipient_user_id").and_then(lenient_string),
-        callback_data: status.get("biz_opaque_callback_data").and_then(lenient_string),
+        callback_data: status
+            .get("biz_opaque_callback_data")
+            .and_then(lenient_string),
         error: status
             .get("errors")
             .and_then(Value::as_array)
@@ -662,7 +712,9 @@ fn api_error(error: &Value) -> ApiError {
         code: error.get("code").and_then(lenient_i64),
         title: error.get("title").and_then(lenient_string),
         message: error.get("message").and_then(lenient_string),
-        details: error.pointer("/error_data/details").and_then(lenient_string),
+        details: error
+            .pointer("/error_data/details")
+            .and_then(lenient_string),
     }
 }
 
@@ -697,9 +749,15 @@ mod tests {
 
     #[test]
     fn rejects_non_json_and_non_envelopes() {
-        assert!(matches!(parse(b"{not json"), Err(WebhookError::Malformed(_))));
+        assert!(matches!(
+            parse(b"{not json"),
+            Err(WebhookError::Malformed(_))
+        ));
         assert!(matches!(parse(b"[]"), Err(WebhookError::NotAnEnvelope(_))));
-        assert!(matches!(parse(br#"{"entry":{}}"#), Err(WebhookError::NotAnEnvelope(_))));
+        assert!(matches!(
+            parse(br#"{"entry":{}}"#),
+            Err(WebhookError::NotAnEnvelope(_))
+        ));
     }
 
     #[test]
@@ -714,15 +772,27 @@ mod tests {
         assert_eq!(webhook.rejected[0].reason, "message without id");
         let m = &webhook.messages[0];
         assert_eq!(m.sent_at, 1_700_000_000, "numeric timestamps are accepted");
-        assert_eq!(m.content, MessageContent::Unsupported { declared_type: "poll".into() });
-        assert_eq!(m.raw["poll"], serde_json::json!({}), "raw JSON of unknown types is kept");
+        assert_eq!(
+            m.content,
+            MessageContent::Unsupported {
+                declared_type: "poll".into()
+            }
+        );
+        assert_eq!(
+            m.raw["poll"],
+            serde_json::json!({}),
+            "raw JSON of unknown types is kept"
+        );
     }
 
     #[test]
     fn delivery_state_never_goes_backwards() {
         use DeliveryState::*;
         assert!(Read.rank() > Delivered.rank());
-        assert!(Delivered.rank() > Failed.rank(), "a later delivered proves a failure wrong");
+        assert!(
+            Delivered.rank() > Failed.rank(),
+            "a later delivered proves a failure wrong"
+        );
         assert!(Failed.rank() > Sent.rank());
         assert!(Other.rank() < Sent.rank());
     }

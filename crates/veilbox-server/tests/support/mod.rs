@@ -1,5 +1,5 @@
 //! A real Veilbox on port 0 with a fresh database, for the HTTP tests.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test file uses part of the support")]
 
 use std::path::PathBuf;
 
@@ -79,7 +79,9 @@ impl TestApp {
             eprintln!("SKIPPED on PostgreSQL: VEILBOX_TEST_POSTGRES_URL is not set");
             return None;
         };
-        let scratch = ScratchDatabase::create(&server).await.expect("scratch database");
+        let scratch = ScratchDatabase::create(&server)
+            .await
+            .expect("scratch database");
         let url = scratch.url.clone();
         Some(Self::start(&url, TestDatabase::Postgres(Some(scratch)), |_| {}).await)
     }
@@ -87,14 +89,28 @@ impl TestApp {
     async fn start(url: &str, database: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(url);
         adjust(&mut config);
-        let store = veilbox_server::open_store(&config).await.expect("open store");
+        let store = veilbox_server::open_store(&config)
+            .await
+            .expect("open store");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(veilbox_server::launch(config, store.clone(), listener, async {
-            let _ = stopped.await;
-        }));
-        TestApp { base, client: reqwest::Client::new(), store, database, stop: Some(stop), task: Some(task) }
+        let task = tokio::spawn(veilbox_server::launch(
+            config,
+            store.clone(),
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            database,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Posts `body` signed with the test secret.
@@ -103,7 +119,11 @@ impl TestApp {
         self.post_with_signature(body, Some(&header)).await
     }
 
-    pub async fn post_with_signature(&self, body: &[u8], header: Option<&str>) -> reqwest::Response {
+    pub async fn post_with_signature(
+        &self,
+        body: &[u8],
+        header: Option<&str>,
+    ) -> reqwest::Response {
         let mut request = self
             .client
             .post(format!("{}/webhooks/whatsapp", self.base))
@@ -131,7 +151,12 @@ impl TestApp {
 
     pub async fn count(&self, sql: &str) -> i64 {
         use sqlx::Row;
-        sqlx::query(sql).fetch_one(self.store.pool()).await.expect("count").try_get(0).expect("column")
+        sqlx::query(sql)
+            .fetch_one(self.store.pool())
+            .await
+            .expect("count")
+            .try_get(0)
+            .expect("column")
     }
 
     /// Every message of every conversation, through the API.
@@ -147,7 +172,9 @@ impl TestApp {
             assert_eq!(status, 200, "{page}");
             for conversation in page["items"].as_array().expect("items") {
                 let id = conversation["id"].as_str().expect("id");
-                let (status, thread) = self.api(&format!("/api/v1/conversations/{id}/messages?limit=500")).await;
+                let (status, thread) = self
+                    .api(&format!("/api/v1/conversations/{id}/messages?limit=500"))
+                    .await;
                 assert_eq!(status, 200);
                 messages.extend(thread["items"].as_array().expect("items").iter().cloned());
             }
@@ -164,7 +191,9 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server ran cleanly");
+            task.await
+                .expect("server task")
+                .expect("server ran cleanly");
         }
         if let TestDatabase::Postgres(scratch) = &mut self.database {
             if let Some(scratch) = scratch.take() {
