@@ -33,7 +33,9 @@ impl From<StoreError> for WebError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::InvalidCursor => WebError::BadRequest("invalid cursor"),
-            StoreError::Database(_) | StoreError::WriterGone => WebError::Unavailable(error),
+            StoreError::Database(_) | StoreError::WriterGone | StoreError::Sync(_) => {
+                WebError::Unavailable(error)
+            }
             other => WebError::Internal(other),
         }
     }

@@ -12,7 +12,7 @@ pub mod ingest;
 pub mod reads;
 pub mod scratch;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ pub enum StoreError {
     /// The ingest writer has stopped (shutdown or a fatal error).
     #[error("the ingest writer is not running")]
     WriterGone,
+    /// A committed batch could not be flushed to disk.
+    #[error("could not flush the database to disk: {0}")]
+    Sync(#[source] std::io::Error),
     /// A pagination cursor that this store did not make.
     #[error("invalid pagination cursor")]
     InvalidCursor,
@@ -59,13 +62,16 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, when the database is one (not in memory).
+    sqlite_file: Option<PathBuf>,
 }
 
 /// How SQLite commits. `FULL` fsyncs the WAL at every commit, so an acknowledged webhook
 /// survives power loss, not only a crash of the process; group commit makes that one fsync
 /// per batch instead of one per request.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+     PRAGMA cache_size = -65536;";
 
 impl Store {
     /// Opens a pool on `url` (`sqlite://path/to.db` or `postgres://...`). For SQLite the
@@ -73,9 +79,9 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
-        let url = match backend {
-            Backend::Sqlite => prepare_sqlite_url(url)?,
-            Backend::Postgres => url.to_owned(),
+        let (url, sqlite_file) = match backend {
+            Backend::Sqlite => (prepare_sqlite_url(url)?, sqlite_file(url)),
+            Backend::Postgres => (url.to_owned(), None),
         };
         let options = AnyConnectOptions::from_str(&url)?
             .log_statements(tracing::log::LevelFilter::Trace)
@@ -103,7 +109,11 @@ impl Store {
                     .await?
             }
         };
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_file,
+        })
     }
 
     /// Applies the backend's migrations that have not run yet.
@@ -127,6 +137,15 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The write-ahead log of a SQLite file database, which the ingest writer syncs itself.
+    pub fn sqlite_wal_path(&self) -> Option<PathBuf> {
+        self.sqlite_file.as_ref().map(|file| {
+            let mut wal = file.clone().into_os_string();
+            wal.push("-wal");
+            PathBuf::from(wal)
+        })
     }
 
     /// Which database this is.
@@ -164,6 +183,13 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     } else {
         Err(StoreError::UnsupportedUrl)
     }
+}
+
+/// The file of a `sqlite://` URL; `None` for in-memory databases.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
 }
 
 /// Creates the database directory and asks SQLite to create the file (`mode=rwc`).

@@ -1,0 +1,832 @@
+//! Writing one group-commit batch with set-based statements.
+//!
+//! A batch of deliveries costs a handful of multi-row statements (raw events, duplicate
+//! check, customers, conversations, messages, receipts) instead of several statements per
+//! message: on SQLite each statement is a round trip to the connection's thread, and that,
+//! not the disk, is what bounds ingest once commits are grouped.
+//!
+//! Semantics are those of writing the deliveries one after another in batch order: the first
+//! occurrence of a body, wamid or (wamid, status) wins, and later ones count as duplicates.
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row};
+use veilbox_whatsapp::webhook::{
+    BusinessNumber, CustomerIdentity, InboundMessage, MessageContent, StatusUpdate,
+};
+
+use super::{upsert_inbox, Delivery, InboxPolicy, IngestReport};
+use crate::ids::new_id;
+use crate::{now_ms, Backend, StoreError};
+
+/// Rows per multi-row statement: keeps parameters far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+pub(super) struct BatchWrite<'a> {
+    conn: &'a mut AnyConnection,
+    /// `$1, $2` (PostgreSQL) or `?, ?` (SQLite). SQLite resolves a named parameter by a
+    /// linear search of the statement's names, which makes a 1,000-parameter insert
+    /// quadratic; positional `?` are bound by index.
+    numbered: bool,
+    policy: InboxPolicy,
+    committed: &'a HashMap<String, String>,
+    created: HashMap<String, String>,
+}
+
+/// A message that survived deduplication, with where it goes.
+struct NewMessage<'d> {
+    job: usize,
+    message: &'d InboundMessage,
+    event_id: &'d str,
+    received_at: i64,
+    customer_id: String,
+    conversation_id: String,
+}
+
+struct KnownCustomer {
+    id: String,
+    wa_id: Option<String>,
+    user_id: Option<String>,
+    profile_name: Option<String>,
+    username: Option<String>,
+}
+
+impl<'a> BatchWrite<'a> {
+    pub(super) fn new(
+        conn: &'a mut AnyConnection,
+        backend: Backend,
+        policy: InboxPolicy,
+        committed: &'a HashMap<String, String>,
+    ) -> Self {
+        BatchWrite {
+            conn,
+            numbered: backend == Backend::Postgres,
+            policy,
+            committed,
+            created: HashMap::new(),
+        }
+    }
+
+    /// Inboxes created or first seen in this batch; valid only once it commits.
+    pub(super) fn into_new_inboxes(self) -> HashMap<String, String> {
+        self.created
+    }
+
+    pub(super) async fn apply(
+        &mut self,
+        deliveries: &[(usize, &Delivery)],
+        reports: &mut [IngestReport],
+    ) -> Result<(), StoreError> {
+        let fresh = self.raw_events(deliveries, reports).await?;
+        // phone_number_id → inbox id (None: unrouted).
+        let mut inboxes: HashMap<String, Option<String>> = HashMap::new();
+        for (_, delivery, _) in &fresh {
+            let numbers = delivery
+                .webhook
+                .messages
+                .iter()
+                .map(|m| &m.business)
+                .chain(delivery.webhook.statuses.iter().map(|s| &s.business));
+            for business in numbers {
+                if !inboxes.contains_key(&business.phone_number_id) {
+                    let inbox = self.inbox_for(business).await?;
+                    inboxes.insert(business.phone_number_id.clone(), inbox);
+                }
+            }
+        }
+        let routed = |pnid: &str| inboxes.get(pnid).cloned().flatten();
+
+        self.messages(&fresh, &routed, reports).await?;
+        self.statuses(&fresh, &routed, reports).await?;
+        for (job, delivery, event_id) in &fresh {
+            self.platform_errors(delivery, event_id, &mut reports[*job])
+                .await?;
+            if reports[*job].unrouted > 0 {
+                sqlx::query("UPDATE webhook_events SET routed = 0 WHERE id = $1")
+                    .bind(event_id.as_str())
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores each new body once; returns the deliveries whose body is new, with their
+    /// event id. A body seen before (or earlier in this batch) is a duplicate: nothing more.
+    async fn raw_events<'d>(
+        &mut self,
+        deliveries: &[(usize, &'d Delivery)],
+        reports: &mut [IngestReport],
+    ) -> Result<Vec<(usize, &'d Delivery, String)>, StoreError> {
+        let mut first_by_hash: HashMap<String, usize> = HashMap::new();
+        let mut candidates = Vec::new();
+        for (job, delivery) in deliveries {
+            let hash = hex::encode(Sha256::digest(&delivery.body));
+            if first_by_hash.contains_key(&hash) {
+                reports[*job].duplicate_body = true;
+                continue;
+            }
+            first_by_hash.insert(hash.clone(), *job);
+            candidates.push((*job, *delivery, hash, new_id()));
+        }
+        let mut stored: HashSet<String> = HashSet::new();
+        for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO webhook_events (id, body_sha256, body, received_at, routed, phone_number_ids) VALUES {} \
+                 ON CONFLICT (body_sha256) DO NOTHING RETURNING body_sha256",
+                values(self.numbered, chunk.len(), 5, Some("1"))
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for (_, delivery, hash, id) in chunk {
+                query = query
+                    .bind(id.as_str())
+                    .bind(hash.as_str())
+                    .bind(delivery.body.as_slice())
+                    .bind(delivery.received_at)
+                    .bind(delivery.webhook.phone_number_ids.join(","));
+            }
+            for row in query.fetch_all(&mut *self.conn).await? {
+                stored.insert(row.try_get("body_sha256")?);
+            }
+        }
+        let mut fresh = Vec::with_capacity(stored.len());
+        for (job, delivery, hash, id) in candidates {
+            if stored.contains(&hash) {
+                fresh.push((job, delivery, id));
+            } else {
+                reports[job].duplicate_body = true;
+            }
+        }
+        Ok(fresh)
+    }
+
+    async fn inbox_for(&mut self, business: &BusinessNumber) -> Result<Option<String>, StoreError> {
+        let pnid = business.phone_number_id.as_str();
+        if let Some(id) = self.committed.get(pnid).or_else(|| self.created.get(pnid)) {
+            return Ok(Some(id.clone()));
+        }
+        let existing = sqlx::query("SELECT id FROM inboxes WHERE phone_number_id = $1")
+            .bind(pnid)
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        if let Some(row) = existing {
+            let id: String = row.try_get("id")?;
+            self.created.insert(pnid.to_owned(), id.clone());
+            return Ok(Some(id));
+        }
+        let create = match self.policy {
+            InboxPolicy::Always => true,
+            InboxPolicy::Never => false,
+            InboxPolicy::FirstOnly => sqlx::query("SELECT id FROM inboxes LIMIT 1")
+                .fetch_optional(&mut *self.conn)
+                .await?
+                .is_none(),
+        };
+        if !create {
+            return Ok(None);
+        }
+        let name = match &business.display_phone_number {
+            Some(display) => format!("WhatsApp +{display}"),
+            None => format!("WhatsApp {pnid}"),
+        };
+        let id = upsert_inbox(
+            self.conn,
+            pnid,
+            business.display_phone_number.as_deref(),
+            business.waba_id.as_deref(),
+            &name,
+        )
+        .await?;
+        self.created.insert(pnid.to_owned(), id.clone());
+        Ok(Some(id))
+    }
+
+    async fn messages(
+        &mut self,
+        fresh: &[(usize, &Delivery, String)],
+        routed: &impl Fn(&str) -> Option<String>,
+        reports: &mut [IngestReport],
+    ) -> Result<(), StoreError> {
+        // Routed candidates, first occurrence of each wamid in batch order.
+        let mut seen = HashSet::new();
+        let mut candidates = Vec::new();
+        for (job, delivery, event_id) in fresh {
+            for message in &delivery.webhook.messages {
+                match routed(&message.business.phone_number_id) {
+                    None => reports[*job].unrouted += 1,
+                    Some(inbox_id) => {
+                        if seen.insert(message.wa_message_id.as_str()) {
+                            candidates.push((
+                                *job,
+                                message,
+                                event_id.as_str(),
+                                delivery.received_at,
+                                inbox_id,
+                            ));
+                        } else {
+                            reports[*job].messages_duplicate += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        // Already stored by an earlier delivery: checked before any conversation is touched,
+        // so a redelivery to a resolved conversation does not open an empty new one.
+        let ids: Vec<&str> = candidates
+            .iter()
+            .map(|c| c.1.wa_message_id.as_str())
+            .collect();
+        let known = self
+            .existing(
+                "SELECT wa_message_id AS v FROM messages WHERE wa_message_id IN",
+                &ids,
+            )
+            .await?;
+        let mut survivors = Vec::with_capacity(candidates.len());
+        for (job, message, event_id, received_at, inbox_id) in candidates {
+            if known.contains(&message.wa_message_id) {
+                reports[job].messages_duplicate += 1;
+            } else {
+                survivors.push((job, message, event_id, received_at, inbox_id));
+            }
+        }
+        if survivors.is_empty() {
+            return Ok(());
+        }
+        let customers = self
+            .customers(
+                &survivors
+                    .iter()
+                    .map(|s| (&s.1.customer, s.3))
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        let pairs: Vec<(String, String)> = survivors
+            .iter()
+            .zip(&customers)
+            .map(|(s, customer)| (s.4.clone(), customer.clone()))
+            .collect();
+        let conversations = self
+            .conversations(&pairs, &survivors.iter().map(|s| s.1).collect::<Vec<_>>())
+            .await?;
+        let rows: Vec<NewMessage<'_>> = survivors
+            .into_iter()
+            .zip(customers)
+            .zip(conversations)
+            .map(
+                |(((job, message, event_id, received_at, _), customer_id), conversation_id)| {
+                    NewMessage {
+                        job,
+                        message,
+                        event_id,
+                        received_at,
+                        customer_id,
+                        conversation_id,
+                    }
+                },
+            )
+            .collect();
+        self.insert_messages(&rows).await?;
+        for row in &rows {
+            reports[row.job].messages_stored += 1;
+            if let MessageContent::System {
+                new_wa_id: Some(new_wa_id),
+                ..
+            } = &row.message.content
+            {
+                // The customer changed number: follow them, unless the new number is already
+                // someone we know (merging two customers is a CRM decision, not ingest's).
+                sqlx::query(
+                    "UPDATE customers SET wa_id = $1, updated_at = $2 WHERE id = $3 \
+                     AND NOT EXISTS (SELECT 1 FROM customers WHERE wa_id = $1)",
+                )
+                .bind(new_wa_id.as_str())
+                .bind(row.received_at)
+                .bind(row.customer_id.as_str())
+                .execute(&mut *self.conn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The customer id of each sender, in order: found by WhatsApp id or user id (learning
+    /// whichever was missing, and display-name changes), or created.
+    async fn customers(
+        &mut self,
+        senders: &[(&CustomerIdentity, i64)],
+    ) -> Result<Vec<String>, StoreError> {
+        let wa_ids: Vec<&str> = senders
+            .iter()
+            .filter_map(|(c, _)| c.wa_id.as_deref())
+            .collect();
+        let user_ids: Vec<&str> = senders
+            .iter()
+            .filter_map(|(c, _)| c.user_id.as_deref())
+            .collect();
+        let mut known: Vec<KnownCustomer> = Vec::new();
+        for (column, values) in [("wa_id", &wa_ids), ("user_id", &user_ids)] {
+            for chunk in dedup(values).chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT id, wa_id, user_id, profile_name, username FROM customers WHERE {column} IN ({})",
+                    params(self.numbered, chunk.len())
+                );
+                let mut query = sqlx::query::<Any>(&sql);
+                for v in chunk {
+                    query = query.bind(*v);
+                }
+                for row in query.fetch_all(&mut *self.conn).await? {
+                    let id: String = row.try_get("id")?;
+                    if !known.iter().any(|k| k.id == id) {
+                        known.push(known_customer(&row)?);
+                    }
+                }
+            }
+        }
+        let mut ids = Vec::with_capacity(senders.len());
+        let mut inserts: Vec<usize> = Vec::new();
+        let mut updates: HashSet<usize> = HashSet::new();
+        for (who, _) in senders {
+            let found = who
+                .wa_id
+                .as_ref()
+                .and_then(|w| known.iter().position(|k| k.wa_id.as_ref() == Some(w)))
+                .or_else(|| {
+                    who.user_id
+                        .as_ref()
+                        .and_then(|u| known.iter().position(|k| k.user_id.as_ref() == Some(u)))
+                });
+            match found {
+                Some(i) => {
+                    let k = &mut known[i];
+                    let mut changed = false;
+                    for (mine, seen, overwrite) in [
+                        (&mut k.wa_id, &who.wa_id, false),
+                        (&mut k.user_id, &who.user_id, false),
+                        (&mut k.profile_name, &who.profile_name, true),
+                        (&mut k.username, &who.username, true),
+                    ] {
+                        if seen.is_some() && *mine != *seen && (overwrite || mine.is_none()) {
+                            *mine = seen.clone();
+                            changed = true;
+                        }
+                    }
+                    if changed && !inserts.contains(&i) {
+                        updates.insert(i);
+                    }
+                    ids.push(k.id.clone());
+                }
+                None => {
+                    let k = KnownCustomer {
+                        id: new_id(),
+                        wa_id: who.wa_id.clone(),
+                        user_id: who.user_id.clone(),
+                        profile_name: who.profile_name.clone(),
+                        username: who.username.clone(),
+                    };
+                    ids.push(k.id.clone());
+                    inserts.push(known.len());
+                    known.push(k);
+                }
+            }
+        }
+        let now = senders.first().map(|s| s.1).unwrap_or_else(now_ms);
+        for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO customers (id, wa_id, user_id, profile_name, username, created_at, updated_at) VALUES {}",
+                values(self.numbered, chunk.len(), 7, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for &i in chunk {
+                let k = &known[i];
+                query = query
+                    .bind(k.id.as_str())
+                    .bind(k.wa_id.as_deref())
+                    .bind(k.user_id.as_deref())
+                    .bind(k.profile_name.as_deref())
+                    .bind(k.username.as_deref())
+                    .bind(now)
+                    .bind(now);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        for i in updates {
+            let k = &known[i];
+            sqlx::query(
+                "UPDATE customers SET wa_id = $2, user_id = $3, profile_name = $4, username = $5, updated_at = $6 \
+                 WHERE id = $1",
+            )
+            .bind(k.id.as_str())
+            .bind(k.wa_id.as_deref())
+            .bind(k.user_id.as_deref())
+            .bind(k.profile_name.as_deref())
+            .bind(k.username.as_deref())
+            .bind(now)
+            .execute(&mut *self.conn)
+            .await?;
+        }
+        Ok(ids)
+    }
+
+    /// The open conversation of each (inbox, customer) pair, created when there is none,
+    /// with its activity moved forward. A message after a conversation was resolved starts a
+    /// new conversation: resolved threads stay closed records, the new one is routed afresh.
+    async fn conversations(
+        &mut self,
+        pairs: &[(String, String)],
+        messages: &[&InboundMessage],
+    ) -> Result<Vec<String>, StoreError> {
+        let customer_ids: Vec<&str> = pairs.iter().map(|(_, c)| c.as_str()).collect();
+        let mut open: HashMap<(String, String), String> = HashMap::new();
+        for chunk in dedup(&customer_ids).chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT id, inbox_id, customer_id FROM conversations WHERE state <> 'resolved' AND customer_id IN ({})",
+                params(self.numbered, chunk.len())
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for v in chunk {
+                query = query.bind(*v);
+            }
+            for row in query.fetch_all(&mut *self.conn).await? {
+                open.insert(
+                    (row.try_get("inbox_id")?, row.try_get("customer_id")?),
+                    row.try_get("id")?,
+                );
+            }
+        }
+        // Per conversation: latest message time and the first referral seen.
+        struct Activity<'p> {
+            id: String,
+            pair: &'p (String, String),
+            new: bool,
+            latest: i64,
+            referral: Option<String>,
+        }
+        let mut activity: Vec<Activity> = Vec::new();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut ids = Vec::with_capacity(pairs.len());
+        for (pair, message) in pairs.iter().zip(messages) {
+            let sent_at = message.sent_at.saturating_mul(1000);
+            let referral = message.referral.as_ref().map(serde_json::Value::to_string);
+            let i = match index.get(pair) {
+                Some(&i) => i,
+                None => {
+                    let (id, new) = match open.get(pair) {
+                        Some(id) => (id.clone(), false),
+                        None => (new_id(), true),
+                    };
+                    activity.push(Activity {
+                        id,
+                        pair,
+                        new,
+                        latest: sent_at,
+                        referral: None,
+                    });
+                    index.insert(pair.clone(), activity.len() - 1);
+                    activity.len() - 1
+                }
+            };
+            let a = &mut activity[i];
+            a.latest = a.latest.max(sent_at);
+            if a.referral.is_none() {
+                a.referral = referral;
+            }
+            ids.push(a.id.clone());
+        }
+        let now = now_ms();
+        let created: Vec<&Activity> = activity.iter().filter(|a| a.new).collect();
+        for chunk in created.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO conversations (id, inbox_id, customer_id, state, created_at, last_message_at, \
+                 last_inbound_at, referral) VALUES {}",
+                values_with(self.numbered, chunk.len(), &["$", "$", "$", "'open'", "$", "$", "$", "$"])
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for a in chunk {
+                let (inbox_id, customer_id) = a.pair;
+                query = query
+                    .bind(a.id.as_str())
+                    .bind(inbox_id.as_str())
+                    .bind(customer_id.as_str())
+                    .bind(now)
+                    .bind(a.latest)
+                    .bind(a.latest)
+                    .bind(a.referral.as_deref());
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        let touched: Vec<&Activity> = activity.iter().filter(|a| !a.new).collect();
+        for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+            // A customer writing moves a pending conversation (waiting on them) back to open.
+            let sql = format!(
+                "UPDATE conversations SET \
+                 last_message_at = CASE WHEN conversations.last_message_at < v.column2 THEN v.column2 ELSE conversations.last_message_at END, \
+                 last_inbound_at = CASE WHEN conversations.last_inbound_at IS NULL OR conversations.last_inbound_at < v.column2 \
+                   THEN v.column2 ELSE conversations.last_inbound_at END, \
+                 state = CASE WHEN conversations.state = 'pending' THEN 'open' ELSE conversations.state END, \
+                 referral = COALESCE(conversations.referral, v.column3) \
+                 FROM (VALUES {}) AS v WHERE conversations.id = v.column1",
+                values(self.numbered, chunk.len(), 3, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for a in chunk {
+                query = query
+                    .bind(a.id.as_str())
+                    .bind(a.latest)
+                    .bind(a.referral.as_deref());
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(ids)
+    }
+
+    async fn insert_messages(&mut self, rows: &[NewMessage<'_>]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO messages (id, wa_message_id, conversation_id, direction, message_type, content, \
+                 context, errors, raw, sent_at, received_at, webhook_event_id) VALUES {}",
+                values_with(self.numbered, chunk.len(), &["$", "$", "$", "'inbound'", "$", "$", "$", "$", "$", "$", "$", "$"])
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for row in chunk {
+                let m = row.message;
+                let context = (m.context != Default::default())
+                    .then(|| serde_json::to_string(&m.context))
+                    .transpose()?;
+                let errors = (!m.errors.is_empty())
+                    .then(|| serde_json::to_string(&m.errors))
+                    .transpose()?;
+                // The raw element is kept for what we cannot render yet; the raw event has the rest.
+                let raw = matches!(m.content, MessageContent::Unsupported { .. })
+                    .then(|| m.raw.to_string());
+                query = query
+                    .bind(new_id())
+                    .bind(m.wa_message_id.as_str())
+                    .bind(row.conversation_id.as_str())
+                    .bind(m.declared_type.as_str())
+                    .bind(serde_json::to_string(&m.content)?)
+                    .bind(context)
+                    .bind(errors)
+                    .bind(raw)
+                    .bind(m.sent_at.saturating_mul(1000))
+                    .bind(row.received_at)
+                    .bind(row.event_id);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores each (wamid, status) once and merges the new ones into the delivery state,
+    /// which only moves up in rank: read never falls back to delivered.
+    async fn statuses(
+        &mut self,
+        fresh: &[(usize, &Delivery, String)],
+        routed: &impl Fn(&str) -> Option<String>,
+        reports: &mut [IngestReport],
+    ) -> Result<(), StoreError> {
+        let mut seen = HashSet::new();
+        let mut candidates: Vec<(usize, &StatusUpdate, &str, i64)> = Vec::new();
+        for (job, delivery, event_id) in fresh {
+            for status in &delivery.webhook.statuses {
+                if routed(&status.business.phone_number_id).is_none() {
+                    reports[*job].unrouted += 1;
+                } else if seen.insert((status.wa_message_id.as_str(), status.status.as_str())) {
+                    candidates.push((*job, status, event_id.as_str(), delivery.received_at));
+                } else {
+                    reports[*job].statuses_duplicate += 1;
+                }
+            }
+        }
+        let mut inserted: HashSet<(String, String)> = HashSet::new();
+        for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO message_statuses (id, wa_message_id, status, occurred_at, recipient_id, error_code, \
+                 error_title, error_details, billing, callback_data, webhook_event_id, received_at) VALUES {} \
+                 ON CONFLICT (wa_message_id, status) DO NOTHING RETURNING wa_message_id, status",
+                values(self.numbered, chunk.len(), 12, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for (_, s, event_id, received_at) in chunk {
+                let error = s.error.as_ref();
+                query = query
+                    .bind(new_id())
+                    .bind(s.wa_message_id.as_str())
+                    .bind(s.status.as_str())
+                    .bind(s.occurred_at.saturating_mul(1000))
+                    .bind(s.recipient_id.as_deref().or(s.recipient_user_id.as_deref()))
+                    .bind(error.and_then(|e| e.code))
+                    .bind(error.and_then(|e| e.title.as_deref()))
+                    .bind(error.and_then(|e| e.details.as_deref()))
+                    .bind(s.billing.as_ref().map(serde_json::Value::to_string))
+                    .bind(s.callback_data.as_deref())
+                    .bind(*event_id)
+                    .bind(*received_at);
+            }
+            for row in query.fetch_all(&mut *self.conn).await? {
+                inserted.insert((row.try_get("wa_message_id")?, row.try_get("status")?));
+            }
+        }
+        // The best new state per wamid; one row per key, as an upsert may touch a row once.
+        let mut best: HashMap<&str, (&StatusUpdate, i64)> = HashMap::new();
+        for (job, s, _, received_at) in &candidates {
+            if !inserted.contains(&(s.wa_message_id.clone(), s.status.clone())) {
+                reports[*job].statuses_duplicate += 1;
+                continue;
+            }
+            reports[*job].statuses_stored += 1;
+            if s.state.rank() == 0 {
+                continue;
+            }
+            match best.get(s.wa_message_id.as_str()) {
+                Some((b, _)) if b.state.rank() >= s.state.rank() => {}
+                _ => {
+                    best.insert(s.wa_message_id.as_str(), (s, *received_at));
+                }
+            }
+        }
+        let merges: Vec<(&StatusUpdate, i64)> = best.into_values().collect();
+        for chunk in merges.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO message_delivery (wa_message_id, state, state_rank, occurred_at, error_code, \
+                 error_title, updated_at) VALUES {} \
+                 ON CONFLICT (wa_message_id) DO UPDATE SET state = excluded.state, \
+                 state_rank = excluded.state_rank, occurred_at = excluded.occurred_at, \
+                 error_code = COALESCE(excluded.error_code, message_delivery.error_code), \
+                 error_title = COALESCE(excluded.error_title, message_delivery.error_title), \
+                 updated_at = excluded.updated_at \
+                 WHERE excluded.state_rank > message_delivery.state_rank",
+                values(self.numbered, chunk.len(), 7, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for (s, received_at) in chunk {
+                let error = s.error.as_ref();
+                query = query
+                    .bind(s.wa_message_id.as_str())
+                    .bind(s.state.as_str())
+                    .bind(s.state.rank())
+                    .bind(s.occurred_at.saturating_mul(1000))
+                    .bind(error.and_then(|e| e.code))
+                    .bind(error.and_then(|e| e.title.as_deref()))
+                    .bind(*received_at);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+
+    /// `value.errors` and elements we could not use, for admins.
+    async fn platform_errors(
+        &mut self,
+        delivery: &Delivery,
+        event_id: &str,
+        report: &mut IngestReport,
+    ) -> Result<(), StoreError> {
+        let webhook = &delivery.webhook;
+        let rows = webhook
+            .errors
+            .iter()
+            .map(|e| {
+                (
+                    Some(e.business.phone_number_id.as_str()),
+                    e.error.code,
+                    e.error.title.clone(),
+                    e.error.message.as_deref(),
+                    e.error.details.as_deref(),
+                )
+            })
+            .chain(webhook.rejected.iter().map(|r| {
+                (
+                    r.phone_number_id.as_deref(),
+                    None,
+                    Some(format!("unusable {} element", r.element)),
+                    None,
+                    Some(r.reason),
+                )
+            }));
+        for (phone_number_id, code, title, message, details) in rows {
+            sqlx::query(
+                "INSERT INTO platform_errors (id, webhook_event_id, phone_number_id, code, title, message, details, \
+                 received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(new_id())
+            .bind(event_id)
+            .bind(phone_number_id)
+            .bind(code)
+            .bind(title)
+            .bind(message)
+            .bind(details)
+            .bind(delivery.received_at)
+            .execute(&mut *self.conn)
+            .await?;
+            report.platform_errors += 1;
+        }
+        Ok(())
+    }
+
+    /// The values of `column v` among `candidates` that exist: `sql` ends with `IN`.
+    async fn existing(
+        &mut self,
+        sql: &str,
+        candidates: &[&str],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut found = HashSet::new();
+        for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+            let statement = format!("{sql} ({})", params(self.numbered, chunk.len()));
+            let mut query = sqlx::query::<Any>(&statement);
+            for v in chunk {
+                query = query.bind(*v);
+            }
+            for row in query.fetch_all(&mut *self.conn).await? {
+                found.insert(row.try_get("v")?);
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn known_customer(row: &AnyRow) -> Result<KnownCustomer, StoreError> {
+    Ok(KnownCustomer {
+        id: row.try_get("id")?,
+        wa_id: row.try_get("wa_id")?,
+        user_id: row.try_get("user_id")?,
+        profile_name: row.try_get("profile_name")?,
+        username: row.try_get("username")?,
+    })
+}
+
+fn dedup<'s>(values: &[&'s str]) -> Vec<&'s str> {
+    let mut seen = HashSet::new();
+    values.iter().copied().filter(|v| seen.insert(*v)).collect()
+}
+
+/// `count` parameters: `$1, $2, ...` or `?, ?, ...`.
+fn params(numbered: bool, count: usize) -> String {
+    values_with(numbered, 1, &vec!["$"; count])
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .to_owned()
+}
+
+/// `($1, .., $cols[, extra]), (...)` for `rows` rows.
+fn values(numbered: bool, rows: usize, cols: usize, extra: Option<&str>) -> String {
+    let mut shape = vec!["$"; cols];
+    if let Some(extra) = extra {
+        // The extra literal goes before the last column, matching the column lists above.
+        shape.insert(cols - 1, extra);
+    }
+    values_with(numbered, rows, &shape)
+}
+
+/// Rows shaped by `shape`: each `$` is the next parameter, anything else a literal.
+fn values_with(numbered: bool, rows: usize, shape: &[&str]) -> String {
+    let mut next = 1;
+    let mut out = String::with_capacity(rows * shape.len() * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for (c, item) in shape.iter().enumerate() {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            if *item != "$" {
+                out.push_str(item);
+            } else if numbered {
+                out.push('$');
+                out.push_str(&next.to_string());
+                next += 1;
+            } else {
+                out.push('?');
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_parameters_across_rows() {
+        assert_eq!(super::values(true, 2, 2, None), "($1, $2), ($3, $4)");
+        assert_eq!(super::values(true, 1, 3, Some("1")), "($1, $2, 1, $3)");
+        assert_eq!(
+            super::values_with(true, 2, &["$", "'x'", "$"]),
+            "($1, 'x', $2), ($3, 'x', $4)"
+        );
+        assert_eq!(super::params(true, 3), "$1, $2, $3");
+        assert_eq!(
+            super::values(false, 2, 2, Some("0")),
+            "(?, 0, ?), (?, 0, ?)"
+        );
+        assert_eq!(super::params(false, 2), "?, ?");
+    }
+}

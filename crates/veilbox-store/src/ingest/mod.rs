@@ -1,0 +1,361 @@
+//! The ingest writer: one task owns every webhook write and group-commits them.
+//!
+//! HTTP handlers hand a verified, parsed delivery to [`Ingestor::ingest`] and wait for the
+//! answer. The writer drains whatever has queued up while the previous transaction was
+//! committing and writes it all in one transaction, so N concurrent webhooks cost one fsync
+//! instead of N, and a handler only answers 200 once its rows are durable.
+//!
+//! Every job is idempotent: a byte-identical body is recognised by its sha256, a message by
+//! its wamid, a status by (wamid, status). If a batch fails, its jobs are retried one by
+//! one so that a single bad delivery cannot fail its neighbours.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use veilbox_whatsapp::webhook::Webhook;
+
+mod batch;
+
+use crate::ids::new_id;
+use crate::{now_ms, Store, StoreError};
+
+/// When a webhook names a phone number id that has no inbox yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InboxPolicy {
+    /// Create an inbox on first sight only while there is none (a fresh install just
+    /// works); later unknown numbers are stored unrouted until an admin adds them.
+    #[default]
+    FirstOnly,
+    /// Create an inbox for every new number.
+    Always,
+    /// Only configured inboxes; everything else is stored unrouted.
+    Never,
+}
+
+/// A verified delivery ready to be written.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The body exactly as received (kept as the raw event).
+    pub body: Vec<u8>,
+    /// Its normalised contents.
+    pub webhook: Webhook,
+    /// Arrival time, Unix milliseconds.
+    pub received_at: i64,
+}
+
+/// What a delivery changed. All zero (and `duplicate_body`) for a redelivery.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    /// The same bytes were stored before: nothing changed.
+    pub duplicate_body: bool,
+    /// New customer messages stored.
+    pub messages_stored: u32,
+    /// Messages already stored under the same wamid.
+    pub messages_duplicate: u32,
+    /// New receipts stored.
+    pub statuses_stored: u32,
+    /// Receipts already stored under the same (wamid, status).
+    pub statuses_duplicate: u32,
+    /// Messages and receipts for numbers without an inbox (kept in the raw event).
+    pub unrouted: u32,
+    /// `value.errors` and unusable elements recorded for admins.
+    pub platform_errors: u32,
+}
+
+enum Job {
+    Webhook(Delivery),
+    DeadLetter {
+        body: Vec<u8>,
+        reason: String,
+        received_at: i64,
+    },
+}
+
+struct Pending {
+    job: Job,
+    ack: oneshot::Sender<Result<IngestReport, StoreError>>,
+}
+
+/// Handle to the writer task. Cheap to clone; the task stops when every handle is dropped.
+#[derive(Clone, Debug)]
+pub struct Ingestor {
+    queue: mpsc::Sender<Pending>,
+}
+
+/// Sends each delivery its answer: its own result, unless the batch could not be made
+/// durable, in which case nobody is told "stored" (Meta will redeliver; ingest is idempotent).
+fn acknowledge(outcomes: Vec<Outcome>, durable: Result<(), StoreError>) {
+    let failed = durable.err().map(|e| e.to_string());
+    if let Some(why) = &failed {
+        tracing::error!(error = %why, "could not make an ingest batch durable");
+    }
+    for (ack, result) in outcomes {
+        let answer = match (&failed, result) {
+            (Some(why), Ok(_)) => Err(StoreError::Sync(std::io::Error::other(why.clone()))),
+            (_, result) => result,
+        };
+        let _ = ack.send(answer);
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending")
+    }
+}
+
+/// Upper bound of deliveries per transaction: bounds the latency of the first in a batch.
+const MAX_BATCH: usize = 512;
+
+impl Ingestor {
+    /// Starts the writer on `store`.
+    pub fn spawn(store: Store, policy: InboxPolicy) -> (Ingestor, JoinHandle<()>) {
+        // The queue is bounded: when the disk cannot keep up, handlers wait (and Meta
+        // retries) instead of memory growing without limit.
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        let writer = Writer {
+            store,
+            policy,
+            inboxes: HashMap::new(),
+            conn: None,
+        };
+        let task = tokio::spawn(writer.run(rx));
+        (Ingestor { queue }, task)
+    }
+
+    /// Writes a delivery and returns once it is committed.
+    pub async fn ingest(&self, delivery: Delivery) -> Result<IngestReport, StoreError> {
+        self.submit(Job::Webhook(delivery)).await
+    }
+
+    /// Keeps a signed body that could not be parsed, so that nothing Meta sent is lost.
+    pub async fn dead_letter(&self, body: Vec<u8>, reason: String) -> Result<(), StoreError> {
+        self.submit(Job::DeadLetter {
+            body,
+            reason,
+            received_at: now_ms(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn submit(&self, job: Job) -> Result<IngestReport, StoreError> {
+        let (ack, answer) = oneshot::channel();
+        self.queue
+            .send(Pending { job, ack })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+struct Writer {
+    store: Store,
+    policy: InboxPolicy,
+    /// phone_number_id → inbox id, only for committed inboxes (inboxes are never deleted).
+    inboxes: HashMap<String, String>,
+    /// The writer's own connection, reopened after a failure.
+    conn: Option<AnyConnection>,
+}
+
+type Ack = oneshot::Sender<Result<IngestReport, StoreError>>;
+type Outcome = (Ack, Result<IngestReport, StoreError>);
+
+/// What woke the writer up.
+enum Wake {
+    Synced(Result<(), StoreError>),
+    Next(Option<Pending>),
+}
+
+impl Writer {
+    /// The group-commit loop.
+    ///
+    /// On SQLite the writer commits with `synchronous = NORMAL` and makes each batch durable
+    /// itself with an fdatasync of the WAL, which it runs while the next batch is being
+    /// written: acknowledgements still wait for the sync, but the disk flush and the next
+    /// batch's work overlap instead of taking turns. On PostgreSQL the commit is durable.
+    async fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut syncing: Option<(JoinHandle<Result<(), StoreError>>, Vec<Outcome>)> = None;
+        loop {
+            let wake = match syncing.as_mut() {
+                Some((sync, _)) => tokio::select! {
+                    biased;
+                    done = sync => Wake::Synced(done.unwrap_or(Err(StoreError::WriterGone))),
+                    next = rx.recv() => Wake::Next(next),
+                },
+                None => Wake::Next(rx.recv().await),
+            };
+            let first = match wake {
+                Wake::Synced(result) => {
+                    if let Some((_, outcomes)) = syncing.take() {
+                        acknowledge(outcomes, result);
+                    }
+                    continue;
+                }
+                Wake::Next(None) => break,
+                Wake::Next(Some(first)) => first,
+            };
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let outcomes = self.commit(&mut batch).await;
+            if let Some((sync, previous)) = syncing.take() {
+                acknowledge(previous, sync.await.unwrap_or(Err(StoreError::WriterGone)));
+            }
+            syncing = self.start_sync(outcomes);
+        }
+        if let Some((sync, previous)) = syncing.take() {
+            acknowledge(previous, sync.await.unwrap_or(Err(StoreError::WriterGone)));
+        }
+    }
+
+    /// Starts making a committed batch durable; `None` when it already is (PostgreSQL, an
+    /// in-memory database) or nothing was committed, in which case it is acknowledged now.
+    fn start_sync(
+        &self,
+        outcomes: Vec<Outcome>,
+    ) -> Option<(JoinHandle<Result<(), StoreError>>, Vec<Outcome>)> {
+        let wal = self
+            .store
+            .sqlite_wal_path()
+            .filter(|_| outcomes.iter().any(|(_, r)| r.is_ok()));
+        let Some(wal) = wal else {
+            acknowledge(outcomes, Ok(()));
+            return None;
+        };
+        let sync = tokio::task::spawn_blocking(move || {
+            // Opened afresh each time: the WAL file may be truncated or recreated between
+            // batches, and an old descriptor would then flush the wrong inode.
+            std::fs::File::open(&wal)
+                .and_then(|file| file.sync_data())
+                .map_err(StoreError::Sync)
+        });
+        Some((sync, outcomes))
+    }
+
+    /// Commits a batch in one transaction; on failure, retries each job alone so that one
+    /// poisoned delivery only fails itself.
+    async fn commit(&mut self, batch: &mut Vec<Pending>) -> Vec<Outcome> {
+        let jobs: Vec<&Job> = batch.iter().map(|p| &p.job).collect();
+        match self.apply_all(&jobs).await {
+            Ok(reports) => batch
+                .drain(..)
+                .map(|p| p.ack)
+                .zip(reports.into_iter().map(Ok))
+                .collect(),
+            Err(error) if batch.len() == 1 => {
+                tracing::error!(%error, "ingest transaction failed");
+                batch
+                    .pop()
+                    .map(|p| vec![(p.ack, Err(error))])
+                    .unwrap_or_default()
+            }
+            Err(error) => {
+                tracing::warn!(%error, size = batch.len(), "batch failed; retrying deliveries one by one");
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for pending in batch.drain(..) {
+                    let result = self.apply_all(&[&pending.job]).await;
+                    if let Err(error) = &result {
+                        tracing::error!(%error, "ingest transaction failed");
+                    }
+                    outcomes.push((pending.ack, result.map(|mut r| r.pop().unwrap_or_default())));
+                }
+                outcomes
+            }
+        }
+    }
+
+    /// The writer's connection: on SQLite with per-commit fsync turned off, because
+    /// [`Writer::start_sync`] does it for the whole batch.
+    async fn connection(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        if self.conn.is_none() {
+            let mut conn = self.store.pool().acquire().await?.detach();
+            if self.store.sqlite_wal_path().is_some() {
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut conn)
+                    .await?;
+            }
+            self.conn = Some(conn);
+        }
+        self.conn.as_mut().ok_or(StoreError::WriterGone)
+    }
+
+    async fn apply_all(&mut self, jobs: &[&Job]) -> Result<Vec<IngestReport>, StoreError> {
+        let result = self.try_apply_all(jobs).await;
+        if result.is_err() {
+            // The connection may be what failed (a dead database): start afresh next time.
+            self.conn = None;
+        }
+        result
+    }
+
+    async fn try_apply_all(&mut self, jobs: &[&Job]) -> Result<Vec<IngestReport>, StoreError> {
+        let backend = self.store.backend();
+        let policy = self.policy;
+        self.connection().await?;
+        let Writer { conn, inboxes, .. } = self;
+        let conn = conn.as_mut().ok_or(StoreError::WriterGone)?;
+        let mut tx = sqlx::Connection::begin(conn).await?;
+        let mut reports = vec![IngestReport::default(); jobs.len()];
+        let mut deliveries = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            match job {
+                Job::Webhook(delivery) => deliveries.push((i, delivery)),
+                Job::DeadLetter {
+                    body,
+                    reason,
+                    received_at,
+                } => {
+                    sqlx::query("INSERT INTO dead_letters (id, received_at, reason, body) VALUES ($1, $2, $3, $4)")
+                        .bind(new_id())
+                        .bind(*received_at)
+                        .bind(reason.as_str())
+                        .bind(body.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        let mut batch = batch::BatchWrite::new(&mut tx, backend, policy, inboxes);
+        batch.apply(&deliveries, &mut reports).await?;
+        let new_inboxes = batch.into_new_inboxes();
+        tx.commit().await?;
+        inboxes.extend(new_inboxes);
+        Ok(reports)
+    }
+}
+
+/// Inserts the inbox if its number is new; returns the inbox id either way.
+pub(crate) async fn upsert_inbox(
+    conn: &mut AnyConnection,
+    phone_number_id: &str,
+    display_phone_number: Option<&str>,
+    waba_id: Option<&str>,
+    name: &str,
+) -> Result<String, StoreError> {
+    sqlx::query(
+        "INSERT INTO inboxes (id, phone_number_id, display_phone_number, waba_id, name, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (phone_number_id) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(phone_number_id)
+    .bind(display_phone_number)
+    .bind(waba_id)
+    .bind(name)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    let row = sqlx::query("SELECT id FROM inboxes WHERE phone_number_id = $1")
+        .bind(phone_number_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get("id")?)
+}
