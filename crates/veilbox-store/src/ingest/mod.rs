@@ -163,6 +163,8 @@ struct Writer {
 
 type Ack = oneshot::Sender<Result<IngestReport, StoreError>>;
 type Outcome = (Ack, Result<IngestReport, StoreError>);
+/// A committed batch waiting for its WAL sync before it is acknowledged.
+type Syncing = (JoinHandle<Result<(), StoreError>>, Vec<Outcome>);
 
 /// What woke the writer up.
 enum Wake {
@@ -179,7 +181,7 @@ impl Writer {
     /// batch's work overlap instead of taking turns. On PostgreSQL the commit is durable.
     async fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut syncing: Option<(JoinHandle<Result<(), StoreError>>, Vec<Outcome>)> = None;
+        let mut syncing: Option<Syncing> = None;
         loop {
             let wake = match syncing.as_mut() {
                 Some((sync, _)) => tokio::select! {
@@ -219,10 +221,7 @@ impl Writer {
 
     /// Starts making a committed batch durable; `None` when it already is (PostgreSQL, an
     /// in-memory database) or nothing was committed, in which case it is acknowledged now.
-    fn start_sync(
-        &self,
-        outcomes: Vec<Outcome>,
-    ) -> Option<(JoinHandle<Result<(), StoreError>>, Vec<Outcome>)> {
+    fn start_sync(&self, outcomes: Vec<Outcome>) -> Option<Syncing> {
         let wal = self
             .store
             .sqlite_wal_path()
