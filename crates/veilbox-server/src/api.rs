@@ -92,6 +92,7 @@ struct ConversationJson {
     last_message_at: String,
     last_inbound_at: Option<String>,
     resolved_at: Option<String>,
+    assignee: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,7 +106,7 @@ struct CustomerJson {
 #[derive(Debug, Serialize)]
 struct MessageJson {
     id: String,
-    wa_message_id: String,
+    wa_message_id: Option<String>,
     #[serde(rename = "type")]
     message_type: String,
     direction: String,
@@ -116,6 +117,22 @@ struct MessageJson {
     errors: Option<Value>,
     raw: Option<Value>,
     delivery: Option<DeliveryJson>,
+    author: Option<String>,
+    send: Option<SendJson>,
+}
+
+/// Where a reply's send job stands.
+#[derive(Debug, Serialize)]
+struct SendJson {
+    state: String,
+    attempts: i64,
+    error: Option<SendErrorJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct SendErrorJson {
+    code: Option<i64>,
+    reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,6 +175,7 @@ impl From<ConversationSummary> for ConversationJson {
             last_message_at: rfc3339(c.last_message_at),
             last_inbound_at: c.last_inbound_at.map(rfc3339),
             resolved_at: c.resolved_at.map(rfc3339),
+            assignee: c.assignee,
         }
     }
 }
@@ -181,6 +199,15 @@ impl From<MessageRecord> for MessageJson {
                 error: (d.error_code.is_some() || d.error_title.is_some()).then_some(ErrorJson {
                     code: d.error_code,
                     title: d.error_title,
+                }),
+            }),
+            author: m.author,
+            send: m.outbox.map(|o| SendJson {
+                state: o.state,
+                attempts: o.attempts,
+                error: (o.error_code.is_some() || o.error_reason.is_some()).then_some(SendErrorJson {
+                    code: o.error_code,
+                    reason: o.error_reason,
                 }),
             }),
         }

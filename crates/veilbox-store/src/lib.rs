@@ -7,8 +7,10 @@
 //! * [`Store`] opens the database, applies migrations and answers reads;
 //! * [`ingest::Ingestor`] is the single writer that group-commits webhook deliveries.
 
+pub mod events;
 pub mod ids;
 pub mod ingest;
+pub mod outbox;
 pub mod reads;
 pub mod scratch;
 
@@ -64,6 +66,8 @@ pub struct Store {
     backend: Backend,
     /// The SQLite file, when the database is one (not in memory).
     sqlite_file: Option<PathBuf>,
+    /// Live events of this process.
+    events: events::EventBus,
 }
 
 /// How SQLite commits. `FULL` fsyncs the WAL at every commit, so an acknowledged webhook
@@ -113,6 +117,7 @@ impl Store {
             pool,
             backend,
             sqlite_file,
+            events: events::EventBus::default(),
         })
     }
 
@@ -146,6 +151,11 @@ impl Store {
             wal.push("-wal");
             PathBuf::from(wal)
         })
+    }
+
+    /// The live event channel.
+    pub fn events(&self) -> &events::EventBus {
+        &self.events
     }
 
     /// Which database this is.

@@ -38,6 +38,8 @@ pub struct ConversationSummary {
     pub last_inbound_at: Option<i64>,
     /// When resolved, Unix ms.
     pub resolved_at: Option<i64>,
+    /// Who the conversation is assigned to.
+    pub assignee: Option<String>,
 }
 
 /// The customer side of a conversation.
@@ -58,8 +60,8 @@ pub struct CustomerSummary {
 pub struct MessageRecord {
     /// Our id.
     pub id: String,
-    /// The WhatsApp message id (wamid).
-    pub wa_message_id: String,
+    /// The WhatsApp message id (wamid); `None` for a reply Meta has not accepted yet.
+    pub wa_message_id: Option<String>,
     /// `inbound` or `outbound`.
     pub direction: String,
     /// The declared WhatsApp type.
@@ -78,6 +80,25 @@ pub struct MessageRecord {
     pub received_at: i64,
     /// Delivery state of an outbound message, when any receipt arrived.
     pub delivery: Option<DeliveryRecord>,
+    /// Who wrote an outbound message.
+    pub author: Option<String>,
+    /// The send job of an outbound message.
+    pub outbox: Option<OutboxRecord>,
+}
+
+/// Where a reply's send job stands.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutboxRecord {
+    /// Job id.
+    pub id: String,
+    /// `queued`, `sending`, `sent`, `failed`, `unconfirmed` or `cancelled`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// Graph error code of the last failure.
+    pub error_code: Option<i64>,
+    /// A reason an agent understands.
+    pub error_reason: Option<String>,
 }
 
 /// The merged delivery state of an outbound message.
@@ -123,14 +144,17 @@ pub struct IngestBacklog {
 
 const CONVERSATION_COLUMNS: &str =
     "SELECT c.id, c.inbox_id, c.state, c.created_at, c.last_message_at, \
-     c.last_inbound_at, c.resolved_at, cu.id AS customer_id, cu.wa_id, cu.user_id, cu.profile_name \
+     c.last_inbound_at, c.resolved_at, c.assignee, cu.id AS customer_id, cu.wa_id, cu.user_id, cu.profile_name \
      FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
 
 const MESSAGE_COLUMNS: &str =
     "SELECT m.id, m.wa_message_id, m.direction, m.message_type, m.content, \
      m.context, m.errors, m.raw, m.sent_at, m.received_at, d.state AS delivery_state, \
-     d.occurred_at AS delivery_at, d.error_code, d.error_title \
-     FROM messages m LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id";
+     d.occurred_at AS delivery_at, d.error_code, d.error_title, m.author, o.id AS outbox_id, \
+     o.state AS outbox_state, o.attempts AS outbox_attempts, o.error_code AS outbox_error_code, \
+     o.error_reason AS outbox_error_reason \
+     FROM messages m LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id \
+     LEFT JOIN outbox o ON o.message_id = m.id";
 
 impl Store {
     /// Conversations, newest activity first.
@@ -226,6 +250,16 @@ impl Store {
         Ok(Some(Page { items, next_cursor }))
     }
 
+    /// One message of a conversation.
+    pub async fn message(&self, conversation_id: &str, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        let row = sqlx::query(&format!("{MESSAGE_COLUMNS} WHERE m.conversation_id = $1 AND m.id = $2"))
+            .bind(conversation_id)
+            .bind(message_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(message_row).transpose()
+    }
+
     /// The most recent platform errors, newest first.
     pub async fn platform_errors(
         &self,
@@ -283,6 +317,7 @@ fn conversation_row(r: &AnyRow) -> Result<ConversationSummary, StoreError> {
         last_message_at: r.try_get("last_message_at")?,
         last_inbound_at: r.try_get("last_inbound_at")?,
         resolved_at: r.try_get("resolved_at")?,
+        assignee: r.try_get("assignee")?,
     })
 }
 
@@ -309,6 +344,17 @@ fn message_row(r: &AnyRow) -> Result<MessageRecord, StoreError> {
                 at: r.try_get("delivery_at")?,
                 error_code: r.try_get("error_code")?,
                 error_title: r.try_get("error_title")?,
+            }),
+            None => None,
+        },
+        author: r.try_get("author")?,
+        outbox: match r.try_get::<Option<String>, _>("outbox_id")? {
+            Some(id) => Some(OutboxRecord {
+                id,
+                state: r.try_get("outbox_state")?,
+                attempts: r.try_get("outbox_attempts")?,
+                error_code: r.try_get("outbox_error_code")?,
+                error_reason: r.try_get("outbox_error_reason")?,
             }),
             None => None,
         },
@@ -410,6 +456,19 @@ impl Store {
 }
 
 impl Store {
+    /// Assigns a conversation to someone (or nobody); false when there is no such conversation.
+    pub async fn assign_conversation(&self, id: &str, assignee: Option<&str>) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE conversations SET assignee = $2 WHERE id = $1")
+            .bind(id)
+            .bind(assignee)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 1 {
+            self.events().publish(crate::events::StoreEvent::Conversation { conversation_id: id.to_owned() });
+        }
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Moves a conversation to `open`, `pending` or `resolved`; false when there is no such
     /// conversation. Reopening fails with a database error when the customer already has
     /// another open conversation in the inbox (one open per inbox and customer).

@@ -191,7 +191,7 @@ async fn every_sample_is_stored_and_read_back(open: Open) {
         for m in thread.items {
             total += 1;
             seen_types.insert(m.content["kind"].as_str().expect("kind").to_owned());
-            if m.wa_message_id == "wamid.HBgLMTU1NTU1NTAxNDIVAgASGBQ5MDk4ODgxQTVFOTRGMDU2QTRFOQA=" {
+            if m.wa_message_id.as_deref() == Some("wamid.HBgLMTU1NTU1NTAxNDIVAgASGBQ5MDk4ODgxQTVFOTRGMDU2QTRFOQA=") {
                 assert_eq!(
                     m.content["body"],
                     "Hi, my order #48213 hasn't arrived yet. Can you check?"

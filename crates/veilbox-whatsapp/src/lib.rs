@@ -6,7 +6,11 @@
 //!   anything is parsed;
 //! * [`webhook`] turns a verified body into normalised [`webhook::InboundMessage`]s,
 //!   [`webhook::StatusUpdate`]s and [`webhook::PlatformError`]s, leniently: an element it
-//!   cannot understand is reported, never allowed to fail the whole batch.
+//!   cannot understand is reported, never allowed to fail the whole batch;
+//! * [`graph`] is the Graph API client an inbox sends with, its errors classified by code
+//!   into retry, give up, pause the channel, or outcome unknown;
+//! * [`simulator`] is a fake WhatsApp Cloud API (Graph endpoints, signed webhooks, fault
+//!   injection and a phone page) for tests, benchmarks and `veilbox demo`.
 //!
 //! ```
 //! use veilbox_whatsapp::signature::{sign, verify};
@@ -17,5 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod graph;
 pub mod signature;
+pub mod simulator;
 pub mod webhook;

@@ -29,7 +29,8 @@ CREATE TABLE conversations (
     last_message_at BIGINT NOT NULL,
     last_inbound_at BIGINT,
     resolved_at BIGINT,
-    referral TEXT
+    referral TEXT,
+    assignee TEXT
 );
 -- One open (or pending) conversation per inbox and customer.
 CREATE UNIQUE INDEX conversations_one_open ON conversations (inbox_id, customer_id) WHERE state <> 'resolved';
@@ -48,7 +49,8 @@ CREATE INDEX webhook_events_unrouted ON webhook_events (routed, received_at) WHE
 
 CREATE TABLE messages (
     id TEXT PRIMARY KEY,
-    wa_message_id TEXT NOT NULL UNIQUE,
+    -- NULL for a reply until Meta accepts it and gives it a wamid.
+    wa_message_id TEXT UNIQUE,
     conversation_id TEXT NOT NULL REFERENCES conversations (id),
     direction TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
     message_type TEXT NOT NULL,
@@ -58,7 +60,9 @@ CREATE TABLE messages (
     raw TEXT,
     sent_at BIGINT NOT NULL,
     received_at BIGINT NOT NULL,
-    webhook_event_id TEXT REFERENCES webhook_events (id)
+    webhook_event_id TEXT REFERENCES webhook_events (id),
+    -- Who wrote an outbound message (an agent's id); NULL for customer messages.
+    author TEXT
 );
 CREATE INDEX messages_by_thread ON messages (conversation_id, sent_at, id);
 

@@ -18,6 +18,7 @@ use veilbox_whatsapp::webhook::{
 };
 
 use super::{upsert_inbox, Delivery, InboxPolicy, IngestReport};
+use crate::events::StoreEvent;
 use crate::ids::new_id;
 use crate::{now_ms, Backend, StoreError};
 
@@ -34,10 +35,13 @@ pub(super) struct BatchWrite<'a> {
     policy: InboxPolicy,
     committed: &'a HashMap<String, String>,
     created: HashMap<String, String>,
+    /// What changed, published once the batch is durable.
+    pub(super) events: Vec<StoreEvent>,
 }
 
 /// A message that survived deduplication, with where it goes.
 struct NewMessage<'d> {
+    id: String,
     job: usize,
     message: &'d InboundMessage,
     event_id: &'d str,
@@ -67,12 +71,14 @@ impl<'a> BatchWrite<'a> {
             policy,
             committed,
             created: HashMap::new(),
+            events: Vec::new(),
         }
     }
 
-    /// Inboxes created or first seen in this batch; valid only once it commits.
-    pub(super) fn into_new_inboxes(self) -> HashMap<String, String> {
-        self.created
+    /// Inboxes created or first seen in this batch (valid only once it commits), and the
+    /// events to publish once it is durable.
+    pub(super) fn finish(self) -> (HashMap<String, String>, Vec<StoreEvent>) {
+        (self.created, self.events)
     }
 
     pub(super) async fn apply(
@@ -282,6 +288,7 @@ impl<'a> BatchWrite<'a> {
             .map(
                 |(((job, message, event_id, received_at, _), customer_id), conversation_id)| {
                     NewMessage {
+                        id: new_id(),
                         job,
                         message,
                         event_id,
@@ -293,8 +300,16 @@ impl<'a> BatchWrite<'a> {
             )
             .collect();
         self.insert_messages(&rows).await?;
+        let mut touched = HashSet::new();
         for row in &rows {
             reports[row.job].messages_stored += 1;
+            self.events.push(StoreEvent::Message {
+                conversation_id: row.conversation_id.clone(),
+                message_id: row.id.clone(),
+            });
+            if touched.insert(row.conversation_id.as_str()) {
+                self.events.push(StoreEvent::Conversation { conversation_id: row.conversation_id.clone() });
+            }
             if let MessageContent::System {
                 new_wa_id: Some(new_wa_id),
                 ..
@@ -566,7 +581,7 @@ impl<'a> BatchWrite<'a> {
                 let raw = matches!(m.content, MessageContent::Unsupported { .. })
                     .then(|| m.raw.to_string());
                 query = query
-                    .bind(new_id())
+                    .bind(row.id.as_str())
                     .bind(m.wa_message_id.as_str())
                     .bind(row.conversation_id.as_str())
                     .bind(m.declared_type.as_str())
@@ -651,6 +666,7 @@ impl<'a> BatchWrite<'a> {
                 }
             }
         }
+        self.reconcile_outbox(&candidates.iter().map(|c| c.1).collect::<Vec<_>>()).await?;
         let merges: Vec<(&StatusUpdate, i64)> = best.into_values().collect();
         for chunk in merges.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -677,6 +693,53 @@ impl<'a> BatchWrite<'a> {
                     .bind(*received_at);
             }
             query.execute(&mut *self.conn).await?;
+        }
+        // Tell the open threads whose ticks moved.
+        let wamids: Vec<&str> = merges.iter().map(|(s, _)| s.wa_message_id.as_str()).collect();
+        for chunk in wamids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT id, conversation_id FROM messages WHERE wa_message_id IN ({})",
+                params(self.numbered, chunk.len())
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for v in chunk {
+                query = query.bind(*v);
+            }
+            for row in query.fetch_all(&mut *self.conn).await? {
+                self.events.push(StoreEvent::Message {
+                    conversation_id: row.try_get("conversation_id")?,
+                    message_id: row.try_get("id")?,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A receipt that names one of our outbox rows settles a send whose outcome was unknown
+    /// (a timeout after the request left): Meta did accept it, under this wamid.
+    async fn reconcile_outbox(&mut self, statuses: &[&StatusUpdate]) -> Result<(), StoreError> {
+        for s in statuses.iter().filter(|s| s.callback_data.is_some()) {
+            let outbox_id = s.callback_data.as_deref().unwrap_or_default();
+            let settled = sqlx::query(
+                "UPDATE outbox SET state = 'sent', error_code = NULL, error_reason = NULL, updated_at = $2 \
+                 WHERE id = $1 AND state IN ('unconfirmed', 'sending') RETURNING message_id, conversation_id",
+            )
+            .bind(outbox_id)
+            .bind(now_ms())
+            .fetch_optional(&mut *self.conn)
+            .await?;
+            if let Some(row) = settled {
+                let message_id: String = row.try_get("message_id")?;
+                sqlx::query(
+                    "UPDATE messages SET wa_message_id = $1 WHERE id = $2 AND wa_message_id IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM messages WHERE wa_message_id = $1)",
+                )
+                .bind(s.wa_message_id.as_str())
+                .bind(message_id.as_str())
+                .execute(&mut *self.conn)
+                .await?;
+                self.events.push(StoreEvent::Message { conversation_id: row.try_get("conversation_id")?, message_id });
+            }
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ use veilbox_whatsapp::webhook::Webhook;
 
 mod batch;
 
+use crate::events::StoreEvent;
 use crate::ids::new_id;
 use crate::{now_ms, Store, StoreError};
 
@@ -87,7 +88,7 @@ pub struct Ingestor {
 
 /// Sends each delivery its answer: its own result, unless the batch could not be made
 /// durable, in which case nobody is told "stored" (Meta will redeliver; ingest is idempotent).
-fn acknowledge(outcomes: Vec<Outcome>, durable: Result<(), StoreError>) {
+fn acknowledge(outcomes: Vec<Outcome>, durable: Result<(), StoreError>) -> bool {
     let failed = durable.err().map(|e| e.to_string());
     if let Some(why) = &failed {
         tracing::error!(error = %why, "could not make an ingest batch durable");
@@ -99,6 +100,7 @@ fn acknowledge(outcomes: Vec<Outcome>, durable: Result<(), StoreError>) {
         };
         let _ = ack.send(answer);
     }
+    failed.is_none()
 }
 
 impl std::fmt::Debug for Pending {
@@ -164,7 +166,7 @@ struct Writer {
 type Ack = oneshot::Sender<Result<IngestReport, StoreError>>;
 type Outcome = (Ack, Result<IngestReport, StoreError>);
 /// A committed batch waiting for its WAL sync before it is acknowledged.
-type Syncing = (JoinHandle<Result<(), StoreError>>, Vec<Outcome>);
+type Syncing = (JoinHandle<Result<(), StoreError>>, Vec<Outcome>, Vec<StoreEvent>);
 
 /// What woke the writer up.
 enum Wake {
@@ -184,7 +186,7 @@ impl Writer {
         let mut syncing: Option<Syncing> = None;
         loop {
             let wake = match syncing.as_mut() {
-                Some((sync, _)) => tokio::select! {
+                Some((sync, _, _)) => tokio::select! {
                     biased;
                     done = sync => Wake::Synced(done.unwrap_or(Err(StoreError::WriterGone))),
                     next = rx.recv() => Wake::Next(next),
@@ -193,8 +195,8 @@ impl Writer {
             };
             let first = match wake {
                 Wake::Synced(result) => {
-                    if let Some((_, outcomes)) = syncing.take() {
-                        acknowledge(outcomes, result);
+                    if let Some((_, outcomes, events)) = syncing.take() {
+                        self.acknowledge(outcomes, events, result);
                     }
                     continue;
                 }
@@ -208,26 +210,37 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let outcomes = self.commit(&mut batch).await;
-            if let Some((sync, previous)) = syncing.take() {
-                acknowledge(previous, sync.await.unwrap_or(Err(StoreError::WriterGone)));
+            let (outcomes, events) = self.commit(&mut batch).await;
+            if let Some((sync, previous, previous_events)) = syncing.take() {
+                let synced = sync.await.unwrap_or(Err(StoreError::WriterGone));
+                self.acknowledge(previous, previous_events, synced);
             }
-            syncing = self.start_sync(outcomes);
+            syncing = self.start_sync(outcomes, events);
         }
-        if let Some((sync, previous)) = syncing.take() {
-            acknowledge(previous, sync.await.unwrap_or(Err(StoreError::WriterGone)));
+        if let Some((sync, previous, events)) = syncing.take() {
+            let synced = sync.await.unwrap_or(Err(StoreError::WriterGone));
+            self.acknowledge(previous, events, synced);
+        }
+    }
+
+    /// Answers the deliveries of a batch and, once it is durable, tells live pages.
+    fn acknowledge(&self, outcomes: Vec<Outcome>, events: Vec<StoreEvent>, durable: Result<(), StoreError>) {
+        if acknowledge(outcomes, durable) {
+            for event in events {
+                self.store.events().publish(event);
+            }
         }
     }
 
     /// Starts making a committed batch durable; `None` when it already is (PostgreSQL, an
     /// in-memory database) or nothing was committed, in which case it is acknowledged now.
-    fn start_sync(&self, outcomes: Vec<Outcome>) -> Option<Syncing> {
+    fn start_sync(&self, outcomes: Vec<Outcome>, events: Vec<StoreEvent>) -> Option<Syncing> {
         let wal = self
             .store
             .sqlite_wal_path()
             .filter(|_| outcomes.iter().any(|(_, r)| r.is_ok()));
         let Some(wal) = wal else {
-            acknowledge(outcomes, Ok(()));
+            self.acknowledge(outcomes, events, Ok(()));
             return None;
         };
         let sync = tokio::task::spawn_blocking(move || {
@@ -237,14 +250,15 @@ impl Writer {
                 .and_then(|file| file.sync_data())
                 .map_err(StoreError::Sync)
         });
-        Some((sync, outcomes))
+        Some((sync, outcomes, events))
     }
 
     /// Commits a batch in one transaction; on failure, retries each job alone so that one
     /// poisoned delivery only fails itself.
-    async fn commit(&mut self, batch: &mut Vec<Pending>) -> Vec<Outcome> {
+    async fn commit(&mut self, batch: &mut Vec<Pending>) -> (Vec<Outcome>, Vec<StoreEvent>) {
         let jobs: Vec<&Job> = batch.iter().map(|p| &p.job).collect();
-        match self.apply_all(&jobs).await {
+        let mut events = Vec::new();
+        let outcomes = match self.apply_all(&jobs, &mut events).await {
             Ok(reports) => batch
                 .drain(..)
                 .map(|p| p.ack)
@@ -261,7 +275,7 @@ impl Writer {
                 tracing::warn!(%error, size = batch.len(), "batch failed; retrying deliveries one by one");
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for pending in batch.drain(..) {
-                    let result = self.apply_all(&[&pending.job]).await;
+                    let result = self.apply_all(&[&pending.job], &mut events).await;
                     if let Err(error) = &result {
                         tracing::error!(%error, "ingest transaction failed");
                     }
@@ -269,7 +283,8 @@ impl Writer {
                 }
                 outcomes
             }
-        }
+        };
+        (outcomes, events)
     }
 
     /// The writer's connection: on SQLite with per-commit fsync turned off, because
@@ -287,8 +302,12 @@ impl Writer {
         self.conn.as_mut().ok_or(StoreError::WriterGone)
     }
 
-    async fn apply_all(&mut self, jobs: &[&Job]) -> Result<Vec<IngestReport>, StoreError> {
-        let result = self.try_apply_all(jobs).await;
+    async fn apply_all(
+        &mut self,
+        jobs: &[&Job],
+        events: &mut Vec<StoreEvent>,
+    ) -> Result<Vec<IngestReport>, StoreError> {
+        let result = self.try_apply_all(jobs, events).await;
         if result.is_err() {
             // The connection may be what failed (a dead database): start afresh next time.
             self.conn = None;
@@ -296,7 +315,11 @@ impl Writer {
         result
     }
 
-    async fn try_apply_all(&mut self, jobs: &[&Job]) -> Result<Vec<IngestReport>, StoreError> {
+    async fn try_apply_all(
+        &mut self,
+        jobs: &[&Job],
+        events: &mut Vec<StoreEvent>,
+    ) -> Result<Vec<IngestReport>, StoreError> {
         let backend = self.store.backend();
         let policy = self.policy;
         self.connection().await?;
@@ -325,9 +348,10 @@ impl Writer {
         }
         let mut batch = batch::BatchWrite::new(&mut tx, backend, policy, inboxes);
         batch.apply(&deliveries, &mut reports).await?;
-        let new_inboxes = batch.into_new_inboxes();
+        let (new_inboxes, new_events) = batch.finish();
         tx.commit().await?;
         inboxes.extend(new_inboxes);
+        events.extend(new_events);
         Ok(reports)
     }
 }
