@@ -32,6 +32,28 @@ pub struct Config {
     pub api_token: Option<SecretString>,
     /// The WhatsApp Cloud API connection.
     pub whatsapp: WhatsAppConfig,
+    /// The interim single admin sign-in of the web inbox (replaced by accounts later).
+    pub admin: Option<AdminLogin>,
+}
+
+/// The one person who may sign in to the web inbox until accounts exist.
+#[derive(Debug, Clone)]
+pub struct AdminLogin {
+    /// Sign-in e-mail.
+    pub email: String,
+    /// Sign-in password (at least 12 characters).
+    pub password: SecretString,
+}
+
+/// An approved WhatsApp template agents may send, e.g. outside the 24-hour window.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct TemplateConfig {
+    /// Template name as approved in WhatsApp Manager.
+    pub name: String,
+    /// Language code, e.g. `en_GB`.
+    pub language: String,
+    /// The template's text as the customer will read it, shown to the agent.
+    pub text: String,
 }
 
 /// The WhatsApp Cloud API connection.
@@ -51,6 +73,11 @@ pub struct WhatsAppConfig {
     pub auto_inbox: InboxPolicy,
     /// Inboxes created at start.
     pub inboxes: Vec<InboxConfig>,
+    /// Templates offered to agents.
+    pub templates: Vec<TemplateConfig>,
+    /// Sends per second per business number (Meta's default throughput is 80); `None` lifts
+    /// the limit (benchmarks).
+    pub send_rate: Option<u32>,
 }
 
 /// An inbox declared in configuration.
@@ -88,6 +115,8 @@ struct FileConfig {
     database_url: Option<String>,
     listen: Option<String>,
     api_token: Option<String>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
     #[serde(default)]
     whatsapp: FileWhatsApp,
 }
@@ -101,8 +130,11 @@ struct FileWhatsApp {
     graph_url: Option<String>,
     graph_version: Option<String>,
     auto_inbox: Option<String>,
+    send_rate: Option<u32>,
     #[serde(default)]
     inboxes: Vec<InboxConfig>,
+    #[serde(default)]
+    templates: Vec<TemplateConfig>,
 }
 
 impl Config {
@@ -202,6 +234,28 @@ impl Config {
             }
         }
 
+        let send_rate = match env("VEILBOX_WHATSAPP_SEND_RATE") {
+            Some(text) => Some(text.trim().parse::<u32>().map_err(|_| {
+                ConfigError::new(
+                    "VEILBOX_WHATSAPP_SEND_RATE",
+                    "must be a whole number of messages per second (0 = no limit)",
+                )
+            })?),
+            None => file.whatsapp.send_rate,
+        };
+        let send_rate = match send_rate {
+            None => Some(80),
+            Some(0) => None,
+            Some(rate) => Some(rate),
+        };
+        for template in &file.whatsapp.templates {
+            if template.name.trim().is_empty() || template.language.trim().is_empty() {
+                return Err(ConfigError::new(
+                    "whatsapp.templates",
+                    "each template needs a name and a language",
+                ));
+            }
+        }
         let secret = |name: &str, file_value: Option<String>, min_len: usize| match layer(
             name, file_value,
         ) {
@@ -232,6 +286,16 @@ impl Config {
                 graph_version,
                 auto_inbox,
                 inboxes: file.whatsapp.inboxes,
+                templates: file.whatsapp.templates,
+                send_rate,
+            },
+            admin: match secret("VEILBOX_ADMIN_PASSWORD", file.admin_password, 12)? {
+                Some(password) => Some(AdminLogin {
+                    email: layer("VEILBOX_ADMIN_EMAIL", file.admin_email)
+                        .unwrap_or_else(|| "admin@veilbox.local".to_owned()),
+                    password,
+                }),
+                None => None,
             },
         })
     }

@@ -7,6 +7,8 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod error;
+pub mod outbox;
+pub mod replies;
 pub mod telemetry;
 pub mod webhook;
 
@@ -29,6 +31,8 @@ pub struct AppState {
     pub ingestor: Ingestor,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Wakes the reply sender.
+    pub outbox: outbox::OutboxHandle,
 }
 
 /// Builds the router: the webhook, the JSON API and health.
@@ -64,20 +68,52 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
+    let (outbox, sender) = start_sender(&config, &store).await?;
     let state = AppState {
         store: store.clone(),
         ingestor,
         config: Arc::new(config),
+        outbox,
     };
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
+    if let Some(sender) = sender {
+        // Sends in flight are abandoned mid-request; the next start marks them unconfirmed.
+        sender.abort();
+    }
     // The router (and with it every Ingestor handle) is gone: the writer ends after its
     // last batch.
     let _ = writer.await;
     store.close().await;
     Ok(())
+}
+
+/// Starts the reply sender when an access token is configured; without one, replies wait
+/// in the outbox (and say so) until it is.
+async fn start_sender(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<(outbox::OutboxHandle, Option<tokio::task::JoinHandle<()>>)> {
+    let Some(token) = config.whatsapp.access_token.clone() else {
+        tracing::warn!("VEILBOX_WHATSAPP_ACCESS_TOKEN is not set: replies are queued but not sent");
+        return Ok((outbox::OutboxHandle::default(), None));
+    };
+    let graph = veilbox_whatsapp::graph::GraphClient::new(veilbox_whatsapp::graph::GraphConfig {
+        base_url: config.whatsapp.graph_url.clone(),
+        version: config.whatsapp.graph_version.clone(),
+        access_token: token,
+        timeout: std::time::Duration::from_secs(20),
+    })?;
+    // A restart is how a replaced token takes effect: let paused numbers send again.
+    store.resume_sending().await?;
+    let settings = outbox::SenderSettings {
+        rate_per_number: config.whatsapp.send_rate,
+        backoff: veilbox_whatsapp::graph::Backoff::default(),
+    };
+    let (handle, task) = outbox::spawn(store.clone(), graph, settings).await?;
+    Ok((handle, Some(task)))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -156,6 +156,15 @@ const MESSAGE_COLUMNS: &str =
      FROM messages m LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id \
      LEFT JOIN outbox o ON o.message_id = m.id";
 
+/// Which conversations a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationFilter {
+    /// Only this state (`open`, `pending`, `resolved`).
+    pub state: Option<ConversationState>,
+    /// Only those assigned to this person, or (`Some(None)`) only unassigned ones.
+    pub assignee: Option<Option<String>>,
+}
+
 impl Store {
     /// Conversations, newest activity first.
     pub async fn conversations(
@@ -163,38 +172,56 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<ConversationSummary>, StoreError> {
-        let limit = limit.clamp(1, 200);
-        let rows = match cursor.map(Cursor::parse).transpose()? {
-            Some(after) => {
-                sqlx::query(&format!(
-                    "{CONVERSATION_COLUMNS} WHERE c.last_message_at < $1 OR (c.last_message_at = $1 AND c.id < $2) \
-                     ORDER BY c.last_message_at DESC, c.id DESC LIMIT $3"
-                ))
-                .bind(after.at)
-                .bind(after.id)
-                .bind(i64::from(limit))
-                .fetch_all(self.pool())
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "{CONVERSATION_COLUMNS} ORDER BY c.last_message_at DESC, c.id DESC LIMIT $1"
-                ))
-                .bind(i64::from(limit))
-                .fetch_all(self.pool())
-                .await?
-            }
+        self.conversations_where(&ConversationFilter::default(), cursor, limit).await
+    }
+
+    /// Conversations matching `filter`, newest activity first.
+    pub async fn conversations_where(
+        &self,
+        filter: &ConversationFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ConversationSummary>, StoreError> {
+        let cursor = cursor.map(Cursor::parse).transpose()?;
+        let mut conditions = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
         };
-        let items = rows
-            .iter()
-            .map(conversation_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        if filter.state.is_some() {
+            conditions.push(format!("c.state = {}", next()));
+        }
+        match &filter.assignee {
+            Some(Some(_)) => conditions.push(format!("c.assignee = {}", next())),
+            Some(None) => conditions.push("c.assignee IS NULL".to_owned()),
+            None => {}
+        }
+        if cursor.is_some() {
+            let (a, b) = (next(), next());
+            conditions.push(format!("(c.last_message_at < {a} OR (c.last_message_at = {a} AND c.id < {b}))"));
+        }
+        let limit_param = next();
+        let where_clause =
+            if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+        let sql = format!(
+            "{CONVERSATION_COLUMNS}{where_clause} ORDER BY c.last_message_at DESC, c.id DESC LIMIT {limit_param}"
+        );
+        let limit = limit.clamp(1, 200);
+        let mut query = sqlx::query(&sql);
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some(Some(assignee)) = &filter.assignee {
+            query = query.bind(assignee.as_str());
+        }
+        if let Some(after) = &cursor {
+            query = query.bind(after.at).bind(after.id.as_str());
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        let items = rows.iter().map(conversation_row).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = (items.len() == limit as usize)
-            .then(|| {
-                items
-                    .last()
-                    .map(|c| Cursor::format(c.last_message_at, &c.id))
-            })
+            .then(|| items.last().map(|c| Cursor::format(c.last_message_at, &c.id)))
             .flatten();
         Ok(Page { items, next_cursor })
     }
