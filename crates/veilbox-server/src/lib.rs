@@ -6,6 +6,7 @@
 pub mod api;
 pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod outbox;
 pub mod replies;

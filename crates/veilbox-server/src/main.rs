@@ -23,8 +23,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: webhook, JSON API.
+    /// Run the server: webhook, JSON API, agent inbox.
     Serve,
+    /// Run Veilbox with the WhatsApp simulator and a demo courier company (embedded SQLite).
+    Demo(veilbox_server::demo::DemoArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Find and mask sensitive data in JSONL messages (stdin or FILE).
@@ -73,6 +75,10 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
             open_store(&config).await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::Demo(args) => {
+            let config = Config::load(config_file.as_deref())?;
+            veilbox_server::demo::run(args, config).await
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Mask(_) => Ok(()),

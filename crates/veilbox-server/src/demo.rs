@@ -1,0 +1,254 @@
+//! `veilbox demo`: Veilbox and the WhatsApp simulator wired to each other on the embedded
+//! SQLite database, with a demo courier company's customers and conversations.
+//!
+//! It honours the `VEILBOX_*` settings like `serve`; what is not set gets a demo value
+//! (the database under `veilbox-data/demo/`, fresh random secrets, the simulator as the
+//! Graph API). Rerunning keeps the data; `--reset` starts clean.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::Row;
+use tokio::net::TcpListener;
+use veilbox_store::outbox::ReplyPayload;
+use veilbox_store::Store;
+use veilbox_whatsapp::simulator::{self, CustomerMessage, SimCustomer, Simulator, SimulatorConfig};
+
+use crate::config::{AdminLogin, Config, TemplateConfig, DEFAULT_DATABASE_URL};
+
+/// Where the demo keeps its database unless `VEILBOX_DATABASE_URL` says otherwise.
+pub const DEMO_DATABASE_URL: &str = "sqlite://veilbox-data/demo/veilbox.db";
+
+/// Options of `veilbox demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Delete the demo database first and seed it again.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+/// The demo courier's customers: the spec's three plus two more locales.
+fn demo_customers() -> Vec<SimCustomer> {
+    let mut customers = simulator::demo_customers();
+    customers.push(SimCustomer::new("919876543210", "Rahul Verma"));
+    customers.push(SimCustomer::new("6281234567890", "Siti Rahmawati"));
+    customers
+}
+
+/// What the demo customers wrote: realistic courier chat, with the data masking must hide
+/// (addresses, phones, a card number, an OTP) next to what agents need (tracking numbers,
+/// delivery slots).
+const SCRIPT: &[(&str, &str)] = &[
+    ("15555550142", "Hi, my parcel 1Z999AA10123456784 was due yesterday and still hasn't arrived. Can you check?"),
+    ("15555550142", "I'm at 221B Baker Street, London NW1 6XE. Please deliver in the 14:00-16:00 slot, I'm working from home."),
+    ("447700900461", "The driver is asking for the delivery code, it's 482913. Also I was charged twice on my card 4111 1111 1111 1111 for the COD fee?"),
+    ("5511987650123", "Olá! Meu pedido BR123456785BR está parado. Endereço: Av. Paulista 1578, Bela Vista, São Paulo, CEP 01310-200."),
+    ("919876543210", "Please call me on +91 98765 43210 before delivery. Flat 12B, Sea View Apartments, Hill Road, Bandra West, Mumbai 400050"),
+    ("6281234567890", "Halo, paket saya JNE 8825091234567 belum sampai. Alamat: Jl. Sudirman No. 45, Jakarta Selatan 12190"),
+];
+
+/// Templates the demo business has "approved".
+fn demo_templates() -> Vec<TemplateConfig> {
+    vec![
+        TemplateConfig {
+            name: "delivery_update".into(),
+            language: "en_GB".into(),
+            text: "Hello, this is Veilbox Couriers with an update on your delivery. Reply to this message to continue.".into(),
+        },
+        TemplateConfig {
+            name: "missed_delivery".into(),
+            language: "en_GB".into(),
+            text: "We tried to deliver your parcel today. Reply to choose a new delivery slot.".into(),
+        },
+    ]
+}
+
+fn random_secret(len: usize) -> String {
+    rand::rngs::OsRng.sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// Runs the demo until Ctrl-C.
+pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
+    if config.database_url == DEFAULT_DATABASE_URL {
+        config.database_url = DEMO_DATABASE_URL.to_owned();
+    }
+    if args.reset {
+        reset(&config.database_url)?;
+    }
+    let app_secret = config.whatsapp.app_secret.clone().unwrap_or_else(|| SecretString::from(random_secret(32)));
+    let access_token = config.whatsapp.access_token.clone().unwrap_or_else(|| SecretString::from(random_secret(40)));
+    config.whatsapp.app_secret = Some(app_secret.clone());
+    config.whatsapp.access_token = Some(access_token.clone());
+    if config.whatsapp.verify_token.is_none() {
+        config.whatsapp.verify_token = Some(SecretString::from(random_secret(16)));
+    }
+    if config.whatsapp.templates.is_empty() {
+        config.whatsapp.templates = demo_templates();
+    }
+    let admin = match config.admin.clone() {
+        Some(admin) => admin,
+        None => AdminLogin { email: "admin@veilbox.local".into(), password: SecretString::from(random_secret(16)) },
+    };
+    config.admin = Some(admin.clone());
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("configuration error: VEILBOX_LISTEN: cannot bind {}: {e}", config.listen))?;
+    let address = listener.local_addr()?;
+    let simulator_listener = bind_simulator(address).await?;
+    let simulator_address = simulator_listener.local_addr()?;
+    config.whatsapp.graph_url = format!("http://{simulator_address}");
+
+    let store = crate::open_store(&config).await?;
+    let mut sim_config = SimulatorConfig::new(
+        app_secret,
+        access_token,
+        format!("http://{address}/webhooks/whatsapp"),
+    );
+    sim_config.verify_token = config.whatsapp.verify_token.clone();
+    sim_config.public_url = Some(format!("http://{simulator_address}"));
+    sim_config.templates = config.whatsapp.templates.iter().map(|t| t.name.clone()).collect();
+    sim_config.customers = remembered_windows(&store, demo_customers()).await?;
+    let simulator = Simulator::new(sim_config);
+
+    let seeded = conversation_count(&store).await? == 0;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sim_task = {
+        let mut stopped = stopped.clone();
+        tokio::spawn(simulator::serve(simulator.clone(), simulator_listener, async move {
+            let _ = stopped.changed().await;
+        }))
+    };
+    let server = {
+        let mut stopped = stopped.clone();
+        tokio::spawn(crate::launch(config.clone(), store.clone(), listener, async move {
+            let _ = stopped.changed().await;
+        }))
+    };
+    if seeded {
+        seed(&simulator, &store, &admin.email).await.context("seeding the demo")?;
+    }
+
+    println!("Veilbox demo: a courier company's WhatsApp inbox, with a simulated WhatsApp.");
+    println!("  inbox:      http://{address}/inbox");
+    println!("  sign in:    {} / {}", admin.email, admin.password.expose_secret());
+    println!("  simulator:  http://{simulator_address}/simulator   (chat as a demo customer)");
+    println!("  database:   {}{}", config.database_url, if seeded { " (seeded)" } else { "" });
+    println!("listening on http://{address}");
+
+    crate::shutdown_signal().await;
+    let _ = stop.send(true);
+    server.await.context("server task")??;
+    let _ = sim_task.await;
+    Ok(())
+}
+
+/// The simulator listens on the next port after Veilbox's (any free port when Veilbox's
+/// was chosen by the system or the next one is taken).
+async fn bind_simulator(veilbox: SocketAddr) -> anyhow::Result<TcpListener> {
+    let mut address = veilbox;
+    if let Some(next) = veilbox.port().checked_add(1) {
+        address.set_port(next);
+        if let Ok(listener) = TcpListener::bind(address).await {
+            return Ok(listener);
+        }
+    }
+    address.set_port(0);
+    Ok(TcpListener::bind(address).await?)
+}
+
+/// Deletes a SQLite demo database and its WAL.
+fn reset(database_url: &str) -> anyhow::Result<()> {
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        bail!("--reset only works on a SQLite database; empty the PostgreSQL database yourself");
+    };
+    let path = PathBuf::from(path.split('?').next().unwrap_or(path));
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).context("removing the demo database"),
+        }
+    }
+    Ok(())
+}
+
+async fn conversation_count(store: &Store) -> anyhow::Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM conversations").fetch_one(store.pool()).await?.try_get("n")?)
+}
+
+/// The simulator plays Meta, which remembers when each customer last wrote: on a rerun,
+/// take that from the stored conversations so the 24-hour windows agree.
+async fn remembered_windows(store: &Store, mut customers: Vec<SimCustomer>) -> anyhow::Result<Vec<SimCustomer>> {
+    for customer in &mut customers {
+        let row = sqlx::query(
+            "SELECT MAX(c.last_inbound_at) AS at FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
+             WHERE cu.wa_id = $1",
+        )
+        .bind(customer.wa_id.as_str())
+        .fetch_one(store.pool())
+        .await?;
+        let at: Option<i64> = row.try_get("at")?;
+        customer.last_inbound_at = at.map(|ms| ms / 1000);
+    }
+    Ok(customers)
+}
+
+/// Customers write through the simulator (signed webhooks, as in production); an agent
+/// answers two of them.
+async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Result<()> {
+    for (wa_id, text) in SCRIPT {
+        simulator.customer_says(wa_id, text).await.map_err(|e| anyhow::anyhow!("simulated customer: {e}"))?;
+    }
+    simulator
+        .customer_sends(
+            "6281234567890",
+            CustomerMessage::Location {
+                latitude: -6.2253,
+                longitude: 106.8022,
+                name: Some("Rumah".into()),
+                address: Some("Jl. Sudirman No. 45, Jakarta Selatan".into()),
+            },
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("simulated customer: {e}"))?;
+    // Webhooks are acknowledged asynchronously by the running server: wait for them.
+    let expected = SCRIPT.len() as i64 + 1;
+    for _ in 0..100 {
+        let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'inbound'")
+            .fetch_one(store.pool())
+            .await?
+            .try_get("n")?;
+        if stored >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let replies = [
+        ("15555550142", "Thanks Priya, your parcel is out for delivery today in the 14:00-16:00 slot."),
+        ("5511987650123", "Olá Ana, seu pedido sai para entrega amanhã de manhã."),
+    ];
+    for (wa_id, text) in replies {
+        let row = sqlx::query(
+            "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
+             WHERE cu.wa_id = $1 AND c.state <> 'resolved'",
+        )
+        .bind(wa_id)
+        .fetch_optional(store.pool())
+        .await?;
+        if let Some(row) = row {
+            let id: String = row.try_get("id")?;
+            let payload = ReplyPayload::Text { body: text.into(), preview_url: false, reply_to: None };
+            store.queue_reply(&id, agent, &payload).await?.map_err(|e| anyhow::anyhow!("seed reply: {e:?}"))?;
+        }
+    }
+    Ok(())
+}
