@@ -8,7 +8,10 @@
 //! that holds a non-address word is dropped whole.
 
 use crate::cues::Cue;
-use crate::lexicon::{WordTable, ABBREV, ADDR_STOP, BUILDING, HOUSE, IN_WORD, KIND_NAME, PARTICLE, PREFIX, SUFFIX, WEAK_SUFFIX};
+use crate::lexicon::{
+    WordTable, ABBREV, ADDR_STOP, BUILDING, HOUSE, IN_WORD, KIND_NAME, PARTICLE, PREFIX, SUFFIX,
+    WEAK_SUFFIX,
+};
 use crate::scan::{Ctx, MaybePostcode, P_ADDRESS, P_CUE};
 use crate::{Kind, Why};
 
@@ -22,6 +25,8 @@ enum Anchor {
     InWord,
     /// "Flat 12", "House No. 45", "Apt 5".
     House,
+    /// A named building: "Shanti Apartments", "Prestige Towers".
+    Building,
 }
 
 /// What an address word is.
@@ -33,11 +38,15 @@ enum Tok {
     Particle,
     Lower,
     Stop,
+    /// Inside something already found (a phone, a key): a hard edge.
+    Taken,
 }
 
 struct Addr<'c, 'a> {
     ctx: &'c Ctx<'a>,
     wt: &'c WordTable,
+    /// Spans already found by the lexer (phones, cards, references): not address words.
+    taken: Vec<(usize, usize)>,
 }
 
 impl Addr<'_, '_> {
@@ -47,18 +56,43 @@ impl Addr<'_, '_> {
     }
 
     fn tok(&self, i: usize) -> Tok {
+        let word = self.wt.words[i];
+        let k = self.taken.partition_point(|&(_, e)| e <= word.s);
+        if self.taken.get(k).is_some_and(|&(s, _)| s < word.e) {
+            return Tok::Taken;
+        }
         let w = self.text(i);
         let first = w.chars().next().unwrap_or(' ');
         if first.is_ascii_digit() {
+            // "18:00" is a time
+            if word.s > 0 && self.ctx.b[word.s - 1] == b':' {
+                return Tok::Stop;
+            }
             let digits = w.bytes().take_while(u8::is_ascii_digit).count();
-            return if w.len() <= 6 && digits <= 5 { Tok::Num } else { Tok::Stop };
+            return if w.len() <= 6 && digits <= 5 {
+                Tok::Num
+            } else {
+                Tok::Stop
+            };
         }
         let wt = self.wt;
         if wt.has(i, KIND_NAME) {
-            return Tok::Stop;
+            // a mask tag stands where the value stood: a name reads like a name, anything
+            // else was found by the lexer and is a hard edge
+            return if w == "PERSON" {
+                Tok::Title
+            } else {
+                Tok::Taken
+            };
         }
         // state and province codes: "TX", "SP", "MG"
-        if w.len() == 2 && w.bytes().all(|c| c.is_ascii_uppercase()) && !matches!(w, "NO" | "OK" | "HI" | "PM" | "AM" | "TO" | "AT" | "IN" | "ON" | "OR" | "MY" | "IS") {
+        if w.len() == 2
+            && w.bytes().all(|c| c.is_ascii_uppercase())
+            && !matches!(
+                w,
+                "NO" | "OK" | "HI" | "PM" | "AM" | "TO" | "AT" | "IN" | "ON" | "OR" | "MY" | "IS"
+            )
+        {
             return Tok::Title;
         }
         if wt.has(i, ADDR_STOP) {
@@ -84,13 +118,13 @@ impl Addr<'_, '_> {
     fn gap(&self, i: usize) -> Option<bool> {
         let (a, b) = (self.wt.words[i].e, self.wt.words[i + 1].s);
         let g = &self.ctx.b[a..b];
-        if g.len() > 4 || g.is_empty() {
+        if g.len() > 5 || g.is_empty() {
             return None;
         }
         let mut comma = false;
         for &c in g {
             match c {
-                b' ' | b'/' | b'-' | b'#' => {}
+                b' ' | b'/' | b'-' | b'#' | b'[' | b']' => {}
                 b',' => {
                     if comma {
                         return None;
@@ -98,18 +132,25 @@ impl Addr<'_, '_> {
                     comma = true;
                 }
                 b'.' => {
-                    if !self.wt.has(i, ABBREV) || comma {
+                    let str_abbrev = self.wt.has(i, IN_WORD) && self.wt.low(i).ends_with("str");
+                    if !(self.wt.has(i, ABBREV) || str_abbrev) || comma {
                         return None;
                     }
                 }
                 _ => return None,
             }
         }
-        // " - " joins only a state code: "São Paulo - SP"
+        // " - " joins a state code ("São Paulo - SP") or, in title case, a district
+        // ("3477 - Itaim Bibi")
         if g.contains(&b'-') && g.len() > 1 {
             let next = self.text(i + 1);
             let code = next.len() == 2 && next.chars().all(char::is_alphabetic);
-            if !code || (!self.ctx.lower_only && !next.chars().all(|c| c.is_ascii_uppercase())) {
+            let upper_code =
+                code && (self.ctx.lower_only || next.chars().all(|c| c.is_ascii_uppercase()));
+            let district = !self.ctx.lower_only
+                && next.chars().next().is_some_and(char::is_uppercase)
+                && !self.wt.has(i + 1, ADDR_STOP);
+            if !upper_code && !district {
                 return None;
             }
         }
@@ -119,14 +160,30 @@ impl Addr<'_, '_> {
     fn anchor(&self, i: usize) -> Option<Anchor> {
         let wt = self.wt;
         let n = wt.len();
-        let ok_name = |j: usize| matches!(self.tok(j), Tok::Title | Tok::Num | Tok::Lower | Tok::Keyword);
-        if wt.has(i, SUFFIX) && i > 0 && self.gap(i - 1) == Some(false) && ok_name(i - 1) && !wt.has(i - 1, HOUSE) {
+        let ok_name = |j: usize| {
+            matches!(
+                self.tok(j),
+                Tok::Title | Tok::Num | Tok::Lower | Tok::Keyword
+            )
+        };
+        if wt.has(i, SUFFIX)
+            && i > 0
+            && self.gap(i - 1) == Some(false)
+            && ok_name(i - 1)
+            && !wt.has(i - 1, HOUSE)
+        {
             return Some(Anchor::Suffix);
         }
         if wt.has(i, PREFIX) && i + 1 < n && self.gap(i) == Some(false) {
             let next = self.tok(i + 1);
             let next_ok = matches!(next, Tok::Title | Tok::Num | Tok::Lower)
-                || (next == Tok::Particle && i + 2 < n && matches!(self.tok(i + 2), Tok::Title | Tok::Lower));
+                || (next == Tok::Particle
+                    && i + 2 < n
+                    && matches!(self.tok(i + 2), Tok::Title | Tok::Lower))
+                || (next == Tok::Particle
+                    && i + 3 < n
+                    && self.tok(i + 2) == Tok::Particle
+                    && matches!(self.tok(i + 3), Tok::Title | Tok::Lower));
             if next_ok {
                 return Some(Anchor::Prefix);
             }
@@ -137,6 +194,14 @@ impl Addr<'_, '_> {
             if num_next || num_prev {
                 return Some(Anchor::InWord);
             }
+        }
+        if wt.has(i, BUILDING)
+            && !wt.has(i, HOUSE)
+            && i > 0
+            && self.gap(i - 1) == Some(false)
+            && self.tok(i - 1) == Tok::Title
+        {
+            return Some(Anchor::Building);
         }
         if wt.has(i, HOUSE) && i + 1 < n && self.gap(i).is_some() {
             let next_num = self.tok(i + 1) == Tok::Num
@@ -152,8 +217,18 @@ impl Addr<'_, '_> {
         let w = self.text(j);
         let n = self.wt.len();
         (w.len() >= 5 && w.bytes().all(|c| c.is_ascii_digit()))
+            || (w.len() == 4 && w.bytes().all(|c| c.is_ascii_digit()) && j + 1 < n && {
+                let x = self.text(j + 1);
+                x.len() == 2
+                    && x.bytes().all(|c| {
+                        c.is_ascii_uppercase() || (self.ctx.lower_only && c.is_ascii_lowercase())
+                    })
+            })
             || uk_outward(w) && j + 1 < n && uk_inward(self.text(j + 1))
-            || (5..=7).contains(&w.len()) && uk_inward(&w[w.len() - 3..]) && uk_outward(&w[..w.len() - 3])
+            || (5..=7).contains(&w.len())
+                && w.is_ascii()
+                && uk_inward(&w[w.len() - 3..])
+                && uk_outward(&w[..w.len() - 3])
     }
 }
 
@@ -161,7 +236,26 @@ impl Addr<'_, '_> {
 pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
     let mut found: Vec<(usize, usize)> = Vec::new();
     {
-        let a = Addr { ctx, wt };
+        let mut taken: Vec<(usize, usize)> = ctx
+            .cands
+            .iter()
+            .filter(|c| c.kind != Kind::Person)
+            .map(|c| (c.s, c.e))
+            .collect();
+        taken.sort_unstable();
+        // keep the list sorted by end too: drop spans nested in an earlier one
+        let mut flat: Vec<(usize, usize)> = Vec::with_capacity(taken.len());
+        for (s, e) in taken {
+            match flat.last_mut() {
+                Some(last) if s < last.1 => last.1 = last.1.max(e),
+                _ => flat.push((s, e)),
+            }
+        }
+        let a = Addr {
+            ctx,
+            wt,
+            taken: flat,
+        };
         let words = &wt.words;
         let n = wt.len();
         let mut i = 0;
@@ -175,8 +269,12 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
             while left > 0 && i - left < 14 {
                 let Some(_) = a.gap(left - 1) else { break };
                 match a.tok(left - 1) {
-                    Tok::Stop => break,
-                    Tok::Particle if left < 2 || a.tok(left - 2) == Tok::Stop => break,
+                    Tok::Stop | Tok::Taken => break,
+                    Tok::Particle
+                        if left < 2 || matches!(a.tok(left - 2), Tok::Stop | Tok::Taken) =>
+                    {
+                        break
+                    }
                     _ => left -= 1,
                 }
             }
@@ -184,22 +282,45 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
             let mut right = i;
             let mut seg_end = i;
             let mut rolled = false;
+            let mut in_seg = 0;
             while right + 1 < n && right - i < 16 {
                 let Some(comma) = a.gap(right) else { break };
                 if comma {
                     seg_end = right;
+                    in_seg = 0;
                 }
                 if a.postcode_at(right + 1) {
                     break;
                 }
+                in_seg += 1;
+                if a.ctx.lower_only && in_seg > 3 && seg_end > i {
+                    rolled = true;
+                    break;
+                }
                 match a.tok(right + 1) {
+                    Tok::Taken => break,
                     Tok::Stop => {
-                        if !comma {
+                        // a capitalised stop word starts a new sentence; a lower-case one
+                        // shows the segment was not part of the address
+                        let capital = a
+                            .text(right + 1)
+                            .chars()
+                            .next()
+                            .is_some_and(char::is_uppercase);
+                        if !comma && (!capital || a.ctx.lower_only) {
                             rolled = true;
                         }
                         break;
                     }
-                    Tok::Particle if right + 2 >= n || !matches!(a.tok(right + 2), Tok::Title | Tok::Lower) => break,
+                    Tok::Particle
+                        if right + 2 >= n
+                            || !matches!(
+                                a.tok(right + 2),
+                                Tok::Title | Tok::Lower | Tok::Particle
+                            ) =>
+                    {
+                        break
+                    }
                     _ => right += 1,
                 }
             }
@@ -233,7 +354,9 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
             let weak = kind == Anchor::Suffix && wt.has(i, WEAK_SUFFIX);
             let ok = words_n >= 2
                 && (has_num || (segments >= 3 && !weak))
-                && (kind != Anchor::House || segments >= 2 || words_n >= 5)
+                && (!matches!(kind, Anchor::House | Anchor::Building)
+                    || segments >= 2
+                    || words_n >= 5)
                 && !(a.ctx.lower_only && !has_num && segments < 3);
             if ok {
                 let mut s = words[left].s;
@@ -252,9 +375,53 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
         }
     }
     for &(s, e) in &found {
-        ctx.emit(Kind::Address, s, e, 0.8, Why::Format("street address"), P_ADDRESS);
+        ctx.emit(
+            Kind::Address,
+            s,
+            e,
+            0.8,
+            Why::Format("street address"),
+            P_ADDRESS,
+        );
     }
     postcodes(ctx, &found);
+}
+
+/// One or two capitalised words right after `e` that end a clause: a city.
+fn city_after(ctx: &Ctx<'_>, e: usize) -> Option<(usize, usize)> {
+    let b = ctx.b;
+    if b.get(e) != Some(&b' ') {
+        return None;
+    }
+    let s = e + 1;
+    let mut p = s;
+    for _ in 0..2 {
+        let c = ctx.t[p..].chars().next()?;
+        if !c.is_uppercase() {
+            break;
+        }
+        let w = ctx.t[p..]
+            .find(|c: char| !c.is_alphabetic())
+            .map_or(ctx.t.len(), |x| p + x);
+        if w - p < 3 {
+            return None;
+        }
+        p = w;
+        if b.get(p) == Some(&b' ')
+            && ctx.t[p + 1..]
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase)
+        {
+            p += 1;
+        } else {
+            break;
+        }
+    }
+    let end = if p > s && b[p - 1] == b' ' { p - 1 } else { p };
+    let ok =
+        end > s && (end == b.len() || matches!(b[end], b',' | b'.' | b'\n' | b'!' | b'?' | b';'));
+    ok.then_some((s, end))
 }
 
 fn uk_outward(w: &str) -> bool {
@@ -265,7 +432,10 @@ fn uk_outward(w: &str) -> bool {
 
 fn uk_inward(w: &str) -> bool {
     let b = w.as_bytes();
-    b.len() == 3 && b[0].is_ascii_digit() && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphabetic()
+    b.len() == 3
+        && b[0].is_ascii_digit()
+        && b[1].is_ascii_alphabetic()
+        && b[2].is_ascii_alphabetic()
 }
 
 fn postcodes(ctx: &mut Ctx<'_>, found: &[(usize, usize)]) {
@@ -276,22 +446,57 @@ fn postcodes(ctx: &mut Ctx<'_>, found: &[(usize, usize)]) {
         let after_address = found.iter().any(|&(_, ae)| {
             ae <= s && s - ae <= 16 && {
                 let gap = &ctx.t[ae..s];
-                let cleaned: String = gap.chars().filter(|c| c.is_alphabetic()).collect::<String>().to_ascii_lowercase();
+                let cleaned: String = gap
+                    .chars()
+                    .filter(|c| c.is_alphabetic())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
                 !gap.contains('\n')
                     && !gap.contains('.')
-                    && matches!(cleaned.as_str(), "" | "pin" | "cep" | "zip" | "pincode" | "postcode" | "kodepos" | "plz")
+                    && matches!(
+                        cleaned.as_str(),
+                        "" | "pin" | "cep" | "zip" | "pincode" | "postcode" | "kodepos" | "plz"
+                    )
             }
         });
-        let state_before = s >= 3 && b[s - 1] == b' ' && b[s - 3].is_ascii_uppercase() && b[s - 2].is_ascii_uppercase()
+        let state_before = s >= 3
+            && b[s - 1] == b' '
+            && b[s - 3].is_ascii_uppercase()
+            && b[s - 2].is_ascii_uppercase()
             && (s == 3 || !b[s - 4].is_ascii_alphanumeric());
         let after_cue = ctx.cues_after(e, 24).find(|h| h.cue == Cue::PostcodeAfter);
         let cep = e - s == 9 && b[s + 5] == b'-';
         if after_address {
-            ctx.emit(Kind::Postcode, s, e, 0.85, Why::Format("after address"), P_CUE);
+            ctx.emit(
+                Kind::Postcode,
+                s,
+                e,
+                0.85,
+                Why::Format("after address"),
+                P_CUE,
+            );
+            // "75002 Paris", "10115 Berlin": the city written after the postcode
+            if let Some((cs, ce)) = city_after(ctx, e) {
+                ctx.emit(
+                    Kind::Address,
+                    cs,
+                    ce,
+                    0.75,
+                    Why::Format("city after postcode"),
+                    P_ADDRESS,
+                );
+            }
         } else if let Some(h) = after_cue {
             ctx.emit(Kind::Postcode, s, e, 0.8, Why::Cue(h.word), P_CUE);
         } else if state_before && e - s >= 5 {
-            ctx.emit(Kind::Postcode, s, e, 0.8, Why::Format("after state code"), P_CUE);
+            ctx.emit(
+                Kind::Postcode,
+                s,
+                e,
+                0.8,
+                Why::Format("after state code"),
+                P_CUE,
+            );
         } else if cep {
             ctx.emit(Kind::Postcode, s, e, 0.7, Why::Format("cep"), P_CUE);
         } else if let Some(c) = otherwise {

@@ -62,7 +62,9 @@ pub(crate) fn cpf(d: &[u8]) -> bool {
     let v: Vec<u32> = d.iter().map(|&c| u32::from(c - b'0')).collect();
     let s1: u32 = (0..9).map(|i| v[i] * (10 - i as u32)).sum();
     let c1 = (s1 * 10) % 11 % 10;
-    let s2: u32 = (0..10).map(|i| if i < 9 { v[i] } else { c1 } * (11 - i as u32)).sum();
+    let s2: u32 = (0..10)
+        .map(|i| if i < 9 { v[i] } else { c1 } * (11 - i as u32))
+        .sum();
     let c2 = (s2 * 10) % 11 % 10;
     c1 == v[9] && c2 == v[10]
 }
@@ -72,31 +74,111 @@ pub(crate) fn ssn(d: &[u8]) -> bool {
     if d.len() != 9 {
         return false;
     }
-    let n = |a: &[u8]| a.iter().fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
+    let n = |a: &[u8]| {
+        a.iter()
+            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
+    };
     let (area, group, serial) = (n(&d[0..3]), n(&d[3..5]), n(&d[5..9]));
     area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
 }
 
 /// Country code and total length of every IBAN country (SWIFT IBAN registry).
 const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
-    (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16),
-    (b"BG", 22), (b"BH", 22), (b"BI", 27), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22),
-    (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DJ", 27), (b"DK", 18), (b"DO", 28), (b"EE", 20),
-    (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FK", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22),
-    (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28),
-    (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30),
-    (b"KZ", 20), (b"LB", 28), (b"LC", 32), (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21),
-    (b"LY", 25), (b"MC", 27), (b"MD", 24), (b"ME", 22), (b"MK", 19), (b"MN", 20), (b"MR", 27),
-    (b"MT", 31), (b"MU", 30), (b"NI", 28), (b"NL", 18), (b"NO", 15), (b"OM", 23), (b"PK", 24),
-    (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"RU", 33),
-    (b"SA", 24), (b"SC", 31), (b"SD", 18), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27),
-    (b"SO", 23), (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29),
-    (b"VA", 22), (b"VG", 24), (b"XK", 20),
+    (b"AD", 24),
+    (b"AE", 23),
+    (b"AL", 28),
+    (b"AT", 20),
+    (b"AZ", 28),
+    (b"BA", 20),
+    (b"BE", 16),
+    (b"BG", 22),
+    (b"BH", 22),
+    (b"BI", 27),
+    (b"BR", 29),
+    (b"BY", 28),
+    (b"CH", 21),
+    (b"CR", 22),
+    (b"CY", 28),
+    (b"CZ", 24),
+    (b"DE", 22),
+    (b"DJ", 27),
+    (b"DK", 18),
+    (b"DO", 28),
+    (b"EE", 20),
+    (b"EG", 29),
+    (b"ES", 24),
+    (b"FI", 18),
+    (b"FK", 18),
+    (b"FO", 18),
+    (b"FR", 27),
+    (b"GB", 22),
+    (b"GE", 22),
+    (b"GI", 23),
+    (b"GL", 18),
+    (b"GR", 27),
+    (b"GT", 28),
+    (b"HR", 21),
+    (b"HU", 28),
+    (b"IE", 22),
+    (b"IL", 23),
+    (b"IQ", 23),
+    (b"IS", 26),
+    (b"IT", 27),
+    (b"JO", 30),
+    (b"KW", 30),
+    (b"KZ", 20),
+    (b"LB", 28),
+    (b"LC", 32),
+    (b"LI", 21),
+    (b"LT", 20),
+    (b"LU", 20),
+    (b"LV", 21),
+    (b"LY", 25),
+    (b"MC", 27),
+    (b"MD", 24),
+    (b"ME", 22),
+    (b"MK", 19),
+    (b"MN", 20),
+    (b"MR", 27),
+    (b"MT", 31),
+    (b"MU", 30),
+    (b"NI", 28),
+    (b"NL", 18),
+    (b"NO", 15),
+    (b"OM", 23),
+    (b"PK", 24),
+    (b"PL", 28),
+    (b"PS", 29),
+    (b"PT", 25),
+    (b"QA", 29),
+    (b"RO", 24),
+    (b"RS", 22),
+    (b"RU", 33),
+    (b"SA", 24),
+    (b"SC", 31),
+    (b"SD", 18),
+    (b"SE", 24),
+    (b"SI", 19),
+    (b"SK", 24),
+    (b"SM", 27),
+    (b"SO", 23),
+    (b"ST", 25),
+    (b"SV", 28),
+    (b"TL", 23),
+    (b"TN", 24),
+    (b"TR", 26),
+    (b"UA", 29),
+    (b"VA", 22),
+    (b"VG", 24),
+    (b"XK", 20),
 ];
 
 /// The IBAN length of a country (upper-case code), if it issues IBANs.
 pub(crate) fn iban_length(cc: [u8; 2]) -> Option<usize> {
-    IBAN_LENGTHS.iter().find(|(c, _)| **c == cc).map(|(_, n)| *n)
+    IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| **c == cc)
+        .map(|(_, n)| *n)
 }
 
 /// ISO 13616 mod-97 over upper-case alphanumerics (country, check digits, BBAN).
@@ -111,7 +193,11 @@ pub(crate) fn iban_mod97(s: &[u8]) -> bool {
             b'A'..=b'Z' => u32::from(c - b'A') + 10,
             _ => return false,
         };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -122,7 +208,11 @@ pub(crate) fn s10(d: &[u8]) -> bool {
         return false;
     }
     const W: [u32; 8] = [8, 6, 4, 2, 3, 5, 9, 7];
-    let sum: u32 = d[..8].iter().zip(W).map(|(&c, w)| u32::from(c - b'0') * w).sum();
+    let sum: u32 = d[..8]
+        .iter()
+        .zip(W)
+        .map(|(&c, w)| u32::from(c - b'0') * w)
+        .sum();
     let cd = match 11 - sum % 11 {
         10 => 0,
         11 => 5,
@@ -136,7 +226,9 @@ pub(crate) fn awb(serial: &[u8]) -> bool {
     if serial.len() != 8 {
         return false;
     }
-    let n = serial[..7].iter().fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
+    let n = serial[..7]
+        .iter()
+        .fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
     n % 7 == u64::from(serial[7] - b'0')
 }
 
@@ -162,7 +254,10 @@ pub(crate) fn nino(s: &[u8]) -> bool {
         && b.is_ascii_uppercase()
         && !bad1.contains(&a)
         && !bad2.contains(&b)
-        && !matches!(&s[..2], b"BG" | b"GB" | b"NK" | b"KN" | b"TN" | b"NT" | b"ZZ")
+        && !matches!(
+            &s[..2],
+            b"BG" | b"GB" | b"NK" | b"KN" | b"TN" | b"NT" | b"ZZ"
+        )
         && s[2..8].iter().all(u8::is_ascii_digit)
         && (b'A'..=b'D').contains(&s[8])
 }
@@ -171,12 +266,20 @@ pub(crate) fn nino(s: &[u8]) -> bool {
 pub(crate) fn card_prefix(d: &[u8]) -> bool {
     let n = d.len();
     let p2 = u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0');
-    let p4 = d[..4].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    let p4 = d[..4]
+        .iter()
+        .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
     match d[0] {
         b'4' => matches!(n, 13 | 16 | 19),
-        b'5' => (51..=55).contains(&p2) && n == 16 || (p2 == 50 || p2 >= 56) && (12..=19).contains(&n),
+        b'5' => {
+            (51..=55).contains(&p2) && n == 16 || (p2 == 50 || p2 >= 56) && (12..=19).contains(&n)
+        }
         b'2' => (2221..=2720).contains(&p4) && n == 16,
-        b'3' => (p2 == 34 || p2 == 37) && n == 15 || p2 == 35 && (16..=19).contains(&n) || (p2 == 36 || p2 == 38 || p2 == 30) && (14..=19).contains(&n),
+        b'3' => {
+            (p2 == 34 || p2 == 37) && n == 15
+                || p2 == 35 && (16..=19).contains(&n)
+                || (p2 == 36 || p2 == 38 || p2 == 30) && (14..=19).contains(&n)
+        }
         b'6' => (16..=19).contains(&n),
         b'8' => p2 == 81 || p2 == 82 && n == 16,
         _ => false,

@@ -3,8 +3,8 @@
 //! punctuation, another case, accents dropped, a country code added or removed, one typo
 //! in a long name word.
 
-use crate::scan::{Ctx, P_HINT};
 use crate::lexicon::WordTable;
+use crate::scan::{Ctx, P_HINT};
 use crate::text::folded;
 use crate::{Kind, Why};
 
@@ -113,19 +113,30 @@ pub(crate) fn find(ctx: &mut Ctx<'_>, wt: &WordTable, hints: &Hints) {
                 let hw: Vec<String> = {
                     let mut v = Vec::new();
                     crate::words::words(&h.value, &mut v);
-                    v.iter().map(|w| folded(&h.value[w.s..w.e], &mut buf).to_string()).collect()
+                    v.iter()
+                        .map(|w| folded(&h.value[w.s..w.e], &mut buf).to_string())
+                        .collect()
                 };
-                let hw: Vec<&str> = hw.iter().map(String::as_str).filter(|w| w.chars().count() >= 2).collect();
+                let hw: Vec<&str> = hw
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|w| w.chars().count() >= 2)
+                    .collect();
                 if hw.is_empty() {
                     continue;
                 }
                 if h.kind == Kind::Person {
                     let mut i = 0;
                     while i < words.len() {
-                        let ok = |k: usize| low[k].chars().count() >= 3 && hw.iter().any(|w| word_match(low[k], w));
+                        let ok = |k: usize| {
+                            low[k].chars().count() >= 3 && hw.iter().any(|w| word_match(low[k], w))
+                        };
                         if ok(i) {
                             let mut e = i;
-                            while e + 1 < words.len() && ok(e + 1) && ctx.b[words[e].e..words[e + 1].s].iter().all(|&c| c == b' ') {
+                            while e + 1 < words.len()
+                                && ok(e + 1)
+                                && ctx.b[words[e].e..words[e + 1].s].iter().all(|&c| c == b' ')
+                            {
                                 e += 1;
                             }
                             out.push((Kind::Person, words[i].s, words[e].e));
@@ -144,12 +155,16 @@ pub(crate) fn find(ctx: &mut Ctx<'_>, wt: &WordTable, hints: &Hints) {
                                 continue;
                             }
                             let mut m = 1;
-                            while i + m < words.len() && k + m < hw.len() && word_match(low[i + m], hw[k + m]) {
+                            while i + m < words.len()
+                                && k + m < hw.len()
+                                && word_match(low[i + m], hw[k + m])
+                            {
                                 m += 1;
                             }
                             best = best.max(m);
                         }
-                        let wordy = (i..i + best).any(|k| low[k].chars().filter(|c| c.is_alphabetic()).count() >= 3);
+                        let wordy = (i..i + best)
+                            .any(|k| low[k].chars().filter(|c| c.is_alphabetic()).count() >= 3);
                         if best >= 3.min(hw.len()) && best >= 2 && wordy {
                             out.push((Kind::Address, words[i].s, words[i + best - 1].e));
                             i += best;
@@ -160,7 +175,11 @@ pub(crate) fn find(ctx: &mut Ctx<'_>, wt: &WordTable, hints: &Hints) {
                 }
             }
             _ if digits.len() >= 6 && digits.len() * 2 > letters => {
-                let want: &[u8] = if h.kind == Kind::Phone && digits.len() > 10 { &digits[digits.len() - 10..] } else { &digits };
+                let want: &[u8] = if h.kind == Kind::Phone && digits.len() > 10 {
+                    &digits[digits.len() - 10..]
+                } else {
+                    &digits
+                };
                 digit_runs(ctx.b, |pos: &[usize], ds: &[u8]| {
                     if let Some(p) = ds.windows(want.len()).position(|w| w == want) {
                         out.push((h.kind, pos[p], pos[p + want.len() - 1] + 1));
@@ -195,7 +214,8 @@ fn digit_runs(b: &[u8], mut f: impl FnMut(&[usize], &[u8])) {
         }
         let joins = !ds.is_empty()
             && matches!(b[i], b' ' | b'-' | b'.' | b'(' | b')' | b'/')
-            && b.get(i + 1).is_some_and(|c| c.is_ascii_digit() || matches!(c, b' ' | b'(' | b'-'));
+            && b.get(i + 1)
+                .is_some_and(|c| c.is_ascii_digit() || matches!(c, b' ' | b'(' | b'-'));
         if !joins && !ds.is_empty() {
             f(&pos, &ds);
             pos.clear();
@@ -213,5 +233,9 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     if n.is_empty() || n.len() > h.len() {
         return None;
     }
-    (0..=h.len() - n.len()).find(|&i| hay.is_char_boundary(i) && h[i..i + n.len()].eq_ignore_ascii_case(n) && hay.is_char_boundary(i + n.len()))
+    (0..=h.len() - n.len()).find(|&i| {
+        hay.is_char_boundary(i)
+            && h[i..i + n.len()].eq_ignore_ascii_case(n)
+            && hay.is_char_boundary(i + n.len())
+    })
 }

@@ -3,6 +3,7 @@
 //! up once.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::text::fold_char;
 use crate::words::Word;
@@ -23,77 +24,418 @@ pub(crate) const NAME_PARTICLE: u32 = 1 << 12;
 
 /// Street types that follow the name: "MG Road", "Main St".
 const SUFFIX_WORDS: &[&str] = &[
-    "road", "rd", "street", "st", "lane", "ln", "avenue", "ave", "drive", "dr", "boulevard", "blvd", "court",
-    "ct", "way", "close", "crescent", "cres", "place", "pl", "terrace", "tce", "highway", "hwy", "parkway",
-    "pkwy", "square", "sq", "marg", "salai", "path", "gali", "chowk", "cross", "main", "circle", "row", "walk",
-    "gardens", "grove", "mews", "parade", "esplanade", "quay", "wharf", "broadway", "queensway", "nagar",
-    "layout", "colony", "vihar", "enclave", "bagh", "ganj", "puram", "peth", "raya", "alley", "pike", "trail",
+    "road",
+    "rd",
+    "street",
+    "st",
+    "lane",
+    "ln",
+    "avenue",
+    "ave",
+    "drive",
+    "dr",
+    "boulevard",
+    "blvd",
+    "court",
+    "ct",
+    "way",
+    "close",
+    "crescent",
+    "cres",
+    "place",
+    "pl",
+    "terrace",
+    "tce",
+    "highway",
+    "hwy",
+    "parkway",
+    "pkwy",
+    "square",
+    "sq",
+    "marg",
+    "salai",
+    "path",
+    "gali",
+    "chowk",
+    "cross",
+    "main",
+    "circle",
+    "row",
+    "walk",
+    "gardens",
+    "grove",
+    "mews",
+    "parade",
+    "esplanade",
+    "quay",
+    "wharf",
+    "broadway",
+    "queensway",
+    "nagar",
+    "layout",
+    "colony",
+    "vihar",
+    "enclave",
+    "bagh",
+    "ganj",
+    "puram",
+    "peth",
+    "raya",
+    "alley",
+    "pike",
+    "trail",
 ];
 /// Suffix streets that are also everyday words: they need a house number in the address.
 const WEAK_SUFFIX_WORDS: &[&str] = &[
-    "place", "pl", "way", "close", "court", "ct", "row", "walk", "main", "cross", "circle", "path", "square",
-    "sq", "gardens", "grove", "dr", "st", "colony", "layout", "trail", "alley",
+    "place", "pl", "way", "close", "court", "ct", "row", "walk", "main", "cross", "circle", "path",
+    "square", "sq", "gardens", "grove", "dr", "st", "colony", "layout", "trail", "alley",
 ];
 /// Street types before the name: "Rua Augusta", "Jl. Merdeka", "Rue de Rivoli".
 const PREFIX_WORDS: &[&str] = &[
-    "rua", "avenida", "av", "travessa", "tv", "alameda", "praça", "praca", "estrada", "rodovia", "largo", "jl",
-    "jalan", "gang", "gg", "via", "viale", "piazza", "corso", "vicolo", "calle", "paseo", "plaza", "carrer",
-    "camino", "rue", "avenue", "boulevard", "bd", "chemin", "allée", "allee", "quai", "impasse", "route",
-    "strada", "sector", "sec", "block", "phase", "lorong",
+    "rua",
+    "avenida",
+    "av",
+    "travessa",
+    "tv",
+    "alameda",
+    "praça",
+    "praca",
+    "estrada",
+    "rodovia",
+    "largo",
+    "jl",
+    "jalan",
+    "gang",
+    "gg",
+    "via",
+    "viale",
+    "piazza",
+    "corso",
+    "vicolo",
+    "calle",
+    "paseo",
+    "plaza",
+    "carrer",
+    "camino",
+    "rue",
+    "avenue",
+    "boulevard",
+    "bd",
+    "chemin",
+    "allée",
+    "allee",
+    "quai",
+    "impasse",
+    "route",
+    "strada",
+    "sector",
+    "sec",
+    "block",
+    "phase",
+    "lorong",
 ];
 /// Street types inside a word: "Hauptstraße", "Keizersgracht" (matched as suffixes).
 pub(crate) const IN_WORD_SUFFIXES: &[&str] = &[
-    "strase", "strasse", "straße", "str", "gasse", "weg", "allee", "platz", "damm", "ufer", "gracht", "straat",
-    "laan", "kade", "singel", "plein", "dijk", "steeg",
+    "strase", "strasse", "straße", "str", "gasse", "weg", "allee", "platz", "damm", "ufer",
+    "gracht", "straat", "laan", "kade", "singel", "plein", "dijk", "steeg",
 ];
 const HOUSE_WORDS: &[&str] = &[
-    "flat", "apt", "apartment", "apto", "ap", "unit", "suite", "ste", "house", "hno", "plot", "door", "blk",
-    "floor", "no", "nº", "room", "villa", "casa", "lote", "quadra", "bloco", "andar", "rt", "rw", "kav", "blok",
-    "lantai", "lt", "shop", "wing", "h",
+    "flat",
+    "apt",
+    "apartment",
+    "apto",
+    "ap",
+    "unit",
+    "suite",
+    "ste",
+    "house",
+    "hno",
+    "plot",
+    "door",
+    "blk",
+    "floor",
+    "no",
+    "nº",
+    "room",
+    "villa",
+    "casa",
+    "lote",
+    "quadra",
+    "bloco",
+    "andar",
+    "rt",
+    "rw",
+    "kav",
+    "blok",
+    "lantai",
+    "lt",
+    "shop",
+    "wing",
+    "h",
 ];
 const BUILDING_WORDS: &[&str] = &[
-    "apartments", "apts", "residency", "towers", "tower", "complex", "enclave", "heights", "society", "estate",
-    "residence", "residences", "villas", "building", "bldg", "mansion", "mansions", "plaza", "phase", "house",
-    "niwas", "bhavan", "sadan", "kunj", "dham", "condominio", "edificio", "residencial", "perumahan",
-    "komplek", "griya", "wisma",
+    "apartments",
+    "apts",
+    "residency",
+    "towers",
+    "tower",
+    "complex",
+    "enclave",
+    "heights",
+    "society",
+    "estate",
+    "residence",
+    "residences",
+    "villas",
+    "building",
+    "bldg",
+    "mansion",
+    "mansions",
+    "plaza",
+    "phase",
+    "house",
+    "niwas",
+    "bhavan",
+    "sadan",
+    "kunj",
+    "dham",
+    "condominio",
+    "edificio",
+    "residencial",
+    "perumahan",
+    "komplek",
+    "griya",
+    "wisma",
 ];
 const PARTICLE_WORDS: &[&str] = &[
-    "de", "da", "das", "do", "dos", "di", "del", "della", "van", "von", "der", "den", "la", "le", "les", "du",
-    "des", "y", "e", "of",
+    "de", "da", "das", "do", "dos", "di", "del", "della", "van", "von", "der", "den", "la", "le",
+    "les", "du", "des", "y", "e", "of",
 ];
 const NAME_PARTICLE_WORDS: &[&str] = &[
-    "de", "da", "das", "do", "dos", "van", "von", "der", "den", "bin", "binti", "al", "el", "di", "del", "la", "le",
+    "de", "da", "das", "do", "dos", "van", "von", "der", "den", "bin", "binti", "al", "el", "di",
+    "del", "la", "le",
 ];
 /// Words that end an address when met: function words, cue words, chat words.
 const ADDR_STOP_WORDS: &[&str] = &[
-    "to", "at", "in", "on", "for", "from", "with", "by", "and", "or", "but", "the", "a", "an", "is", "are",
-    "was", "be", "it", "its", "please", "pls", "plz", "deliver", "delivery", "address", "ship", "send", "leave",
-    "near", "landmark", "opposite", "opp", "behind", "beside", "next", "ring", "call", "bell", "hai", "ke",
-    "ki", "ka", "ko", "se", "mein", "par", "pe", "saya", "dan", "yang", "pin", "pincode", "cep", "zip",
-    "postcode", "kode", "pos", "plz", "code", "my", "your", "our", "i", "we", "you", "he", "she", "they",
-    "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "sir", "madam", "mr", "mrs", "ms", "dear", "can",
-    "could", "will", "would", "should", "this", "that", "here", "there", "not", "gate", "temple",
-    "correct", "wrong", "label", "entregar", "endereço", "endereco", "alamat", "kirim", "lieferadresse",
-    "rumah", "pagar", "portaria", "receiver", "name", "mobile", "phone", "email", "customer", "driver",
-    "rider", "courier", "parcel", "order", "tracking", "shipment", "today", "tomorrow", "before",
-    "after", "between", "around", "pm", "am", "ground", "left", "right", "side", "back", "front",
-    "safe", "neighbour", "neighbor", "reception", "security", "guard", "office", "hub", "when", "if", "so",
-    "then", "also", "still", "yet", "now", "pls", "kindly", "asap", "urgent", "cod", "otp", "paid", "rs",
-    "landmark", "ph", "mob", "tel", "contact", "whatsapp", "wa", "hp", "no.", "nr", "via",
+    "to",
+    "at",
+    "in",
+    "on",
+    "for",
+    "from",
+    "with",
+    "by",
+    "and",
+    "or",
+    "but",
+    "the",
+    "a",
+    "an",
+    "is",
+    "are",
+    "was",
+    "be",
+    "it",
+    "its",
+    "please",
+    "pls",
+    "plz",
+    "deliver",
+    "delivery",
+    "address",
+    "ship",
+    "send",
+    "leave",
+    "near",
+    "landmark",
+    "opposite",
+    "opp",
+    "behind",
+    "beside",
+    "next",
+    "ring",
+    "call",
+    "bell",
+    "hai",
+    "ke",
+    "ki",
+    "ka",
+    "ko",
+    "se",
+    "mein",
+    "par",
+    "pe",
+    "saya",
+    "dan",
+    "yang",
+    "pin",
+    "pincode",
+    "cep",
+    "zip",
+    "postcode",
+    "kode",
+    "pos",
+    "plz",
+    "code",
+    "my",
+    "your",
+    "our",
+    "i",
+    "we",
+    "you",
+    "he",
+    "she",
+    "they",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank",
+    "ok",
+    "okay",
+    "sir",
+    "madam",
+    "mr",
+    "mrs",
+    "ms",
+    "dear",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "this",
+    "that",
+    "here",
+    "there",
+    "not",
+    "gate",
+    "temple",
+    "correct",
+    "wrong",
+    "label",
+    "entregar",
+    "endereço",
+    "endereco",
+    "alamat",
+    "kirim",
+    "lieferadresse",
+    "rumah",
+    "pagar",
+    "portaria",
+    "receiver",
+    "name",
+    "mobile",
+    "phone",
+    "email",
+    "customer",
+    "driver",
+    "rider",
+    "courier",
+    "parcel",
+    "order",
+    "tracking",
+    "shipment",
+    "today",
+    "tomorrow",
+    "before",
+    "after",
+    "between",
+    "around",
+    "pm",
+    "am",
+    "ground",
+    "left",
+    "right",
+    "side",
+    "back",
+    "front",
+    "safe",
+    "neighbour",
+    "neighbor",
+    "reception",
+    "security",
+    "guard",
+    "office",
+    "hub",
+    "when",
+    "if",
+    "so",
+    "then",
+    "also",
+    "still",
+    "yet",
+    "now",
+    "pls",
+    "kindly",
+    "asap",
+    "urgent",
+    "cod",
+    "otp",
+    "paid",
+    "rs",
+    "landmark",
+    "ph",
+    "mob",
+    "tel",
+    "contact",
+    "whatsapp",
+    "hp",
+    "date",
+    "birth",
+    "born",
+    "dob",
+    "dates",
+    "thanks",
+    "ticket",
+    "refund",
+    "card",
+    "account",
+    "bank",
+    "amount",
+    "time",
+    "reached",
+    "waiting",
 ];
 const ABBREV_WORDS: &[&str] = &[
-    "jl", "no", "st", "dr", "rd", "ave", "apt", "av", "r", "h", "al", "gg", "tv", "nr", "str", "blk", "ste", "bd",
-    "sec", "rt", "rw", "lt", "n",
+    "jl", "no", "st", "dr", "rd", "ave", "apt", "av", "r", "h", "al", "gg", "tv", "nr", "str",
+    "blk", "ste", "bd", "sec", "rt", "rw", "lt", "n", "kel", "kec", "kab", "ds", "desa", "kav",
+    "bl", "qd", "lj", "cj", "apt",
 ];
+
+/// FNV-1a: the keys are short words, SipHash's DoS resistance buys nothing here (the
+/// table is fixed) and costs a third of the lookup.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap = HashMap<&'static str, u32, BuildHasherDefault<Fnv>>;
 
 /// The shared word table.
 pub(crate) struct Lexicon {
-    map: HashMap<&'static str, u32>,
+    map: FastMap,
 }
 
 impl Lexicon {
     pub(crate) fn new() -> Self {
-        let mut map: HashMap<&'static str, u32> = HashMap::new();
+        let mut map: FastMap = FastMap::default();
         let mut add = |words: &[&'static str], flag: u32| {
             for w in words {
                 *map.entry(*w).or_insert(0) |= flag;
@@ -114,6 +456,10 @@ impl Lexicon {
     }
 
     fn flags(&self, folded: &str) -> u32 {
+        // no entry is longer than 16 bytes or starts with a digit
+        if folded.len() > 16 || folded.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+            return 0;
+        }
         let mut f = self.map.get(folded).copied().unwrap_or(0);
         if folded.len() > 5 && IN_WORD_SUFFIXES.iter().any(|s| folded.ends_with(s)) {
             f |= IN_WORD;
@@ -147,13 +493,21 @@ impl WordTable {
                 buf.extend(src.chars().map(fold_char));
             }
             let mut f = lex.flags(&buf[s..]);
-            if crate::Kind::ALL.iter().any(|k| k.as_str() == src) {
+            if src.len() >= 2
+                && src.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
+                && crate::Kind::ALL.iter().any(|k| k.as_str() == src)
+            {
                 f |= KIND_NAME;
             }
             spans.push((s as u32, buf.len() as u32));
             flags.push(f);
         }
-        WordTable { words, buf, spans, flags }
+        WordTable {
+            words,
+            buf,
+            spans,
+            flags,
+        }
     }
 
     /// Word `i`, folded.

@@ -116,20 +116,21 @@ pub fn char_spans(text: &str, findings: &[Finding]) -> Vec<(usize, usize)> {
     }
     marks.sort_unstable();
     let mut out = vec![(0usize, 0usize); findings.len()];
-    let mut chars = 0usize;
     let mut m = 0;
-    for (byte, _) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+    let ends = text
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(text.len()));
+    for (chars, byte) in ends.enumerate() {
         while m < marks.len() && marks[m].0 <= byte {
-            let (_, slot) = marks[m];
-            let cp = if marks[m].0 == byte { chars } else { chars.saturating_sub(0) };
+            let slot = marks[m].1;
             if slot % 2 == 0 {
-                out[slot / 2].0 = cp;
+                out[slot / 2].0 = chars;
             } else {
-                out[slot / 2].1 = cp;
+                out[slot / 2].1 = chars;
             }
             m += 1;
         }
-        chars += 1;
     }
     out
 }

@@ -31,7 +31,10 @@ pub struct Policy {
 
 impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Policy").field("styles", &self.styles).field("key", &self.key.map(|_| "<redacted>")).finish()
+        f.debug_struct("Policy")
+            .field("styles", &self.styles)
+            .field("key", &self.key.map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -51,7 +54,10 @@ fn base(sensitive: Style) -> [Style; Kind::COUNT] {
 impl Policy {
     /// Every sensitive kind in full; tracking numbers and order ids kept.
     pub fn full() -> Self {
-        Policy { styles: base(Style::Full), key: None }
+        Policy {
+            styles: base(Style::Full),
+            key: None,
+        }
     }
 
     /// Numbers (phones, cards, accounts, ids) partially, everything else in full.
@@ -69,7 +75,10 @@ impl Policy {
     /// (a tenant, a conversation): the same value gives the same token within a scope and
     /// unrelated tokens across scopes.
     pub fn token(secret: &[u8], scope: &[u8]) -> Self {
-        let mut p = Policy { styles: base(Style::Token), key: None };
+        let mut p = Policy {
+            styles: base(Style::Token),
+            key: None,
+        };
         if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) {
             mac.update(b"veilbox-mask token scope\0");
             mac.update(scope);
@@ -159,7 +168,12 @@ fn render(out: &mut String, kind: Kind, value: &str, policy: &Policy) {
 pub fn mask(text: &str, findings: &[Finding], policy: &Policy) -> String {
     let mut order: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.start < f.end && f.end <= text.len() && text.is_char_boundary(f.start) && text.is_char_boundary(f.end))
+        .filter(|f| {
+            f.start < f.end
+                && f.end <= text.len()
+                && text.is_char_boundary(f.start)
+                && text.is_char_boundary(f.end)
+        })
         .collect();
     order.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
     let mut out = String::with_capacity(text.len() + 16);
@@ -183,7 +197,13 @@ mod tests {
     use crate::Why;
 
     fn f(kind: Kind, start: usize, end: usize) -> Finding {
-        Finding { kind, start, end, confidence: 1.0, why: Why::Hint }
+        Finding {
+            kind,
+            start,
+            end,
+            confidence: 1.0,
+            why: Why::Hint,
+        }
     }
 
     #[test]
@@ -193,7 +213,11 @@ mod tests {
         assert_eq!(mask(t, &fs, &Policy::full()), "card [CARD] ok");
         assert_eq!(mask(t, &fs, &Policy::partial()), "card [CARD …1111] ok");
         let a = mask(t, &fs, &Policy::token(b"k", b"tenant-1"));
-        let b = mask("card 4111-1111-1111-1111 ok", &[f(Kind::Card, 5, 24)], &Policy::token(b"k", b"tenant-1"));
+        let b = mask(
+            "card 4111-1111-1111-1111 ok",
+            &[f(Kind::Card, 5, 24)],
+            &Policy::token(b"k", b"tenant-1"),
+        );
         let c = mask(t, &fs, &Policy::token(b"k", b"tenant-2"));
         assert!(a.starts_with("card CARD·"));
         assert_eq!(a, b);

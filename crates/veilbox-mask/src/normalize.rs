@@ -80,7 +80,10 @@ const DIGIT_WORDS: [(&str, u8); 11] = [
 
 /// A spelled digit word at `b[i..]` (whole word): (digits it stands for, repeat, length).
 fn digit_word(b: &[u8], i: usize) -> Option<(u8, u8, usize)> {
-    let end = b[i..].iter().position(|c| !c.is_ascii_alphabetic()).map_or(b.len(), |p| i + p);
+    let end = b[i..]
+        .iter()
+        .position(|c| !c.is_ascii_alphabetic())
+        .map_or(b.len(), |p| i + p);
     let w = &b[i..end];
     if w.len() < 2 || w.len() > 6 {
         return None;
@@ -104,7 +107,9 @@ fn spelled_run(b: &[u8], i: usize) -> Option<(Vec<u8>, usize)> {
     let mut end = i;
     let mut repeat = 1u8;
     while p < b.len() {
-        let Some((d, r, len)) = digit_word(b, p) else { break };
+        let Some((d, r, len)) = digit_word(b, p) else {
+            break;
+        };
         if d == 255 {
             repeat = r;
         } else {
@@ -168,7 +173,10 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
     let mut out: Option<Out> = None;
     let mut i = 0;
     let start_out = |i: usize| {
-        let mut o = Out { text: String::with_capacity(text.len() + 8), map: Vec::with_capacity(text.len() + 8) };
+        let mut o = Out {
+            text: String::with_capacity(text.len() + 8),
+            map: Vec::with_capacity(text.len() + 8),
+        };
         o.text.push_str(&text[..i]);
         o.map.extend((0..i).map(|k| (k as u32, k as u32 + 1)));
         o
@@ -178,7 +186,11 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
         if c < 0x80 {
             // spelled-out digits, at a word start
             if c.is_ascii_alphabetic() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-                if let Some((digits, end)) = spelled_run(b, i) {
+                let maybe_digit = matches!(
+                    c | 0x20,
+                    b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd'
+                );
+                if let Some((digits, end)) = if maybe_digit { spelled_run(b, i) } else { None } {
                     let o = out.get_or_insert_with(|| start_out(i));
                     // each digit maps to the whole run, so spans cover the words
                     for d in digits {
@@ -255,8 +267,14 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
         i += len;
     }
     match out {
-        None => Folded { text: Cow::Borrowed(text), map: Vec::new() },
-        Some(o) => Folded { text: Cow::Owned(o.text), map: o.map },
+        None => Folded {
+            text: Cow::Borrowed(text),
+            map: Vec::new(),
+        },
+        Some(o) => Folded {
+            text: Cow::Owned(o.text),
+            map: o.map,
+        },
     }
 }
 
@@ -276,7 +294,10 @@ mod tests {
         let f = fold(t);
         assert_eq!(f.text, "9876543210 pls");
         let (s, e) = f.original(0, 10);
-        assert_eq!(&t[s..e], "nine eight seven six five four three two one zero");
+        assert_eq!(
+            &t[s..e],
+            "nine eight seven six five four three two one zero"
+        );
 
         let t = "rahul [at] gmail [dot] com";
         let f = fold(t);

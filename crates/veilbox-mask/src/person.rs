@@ -3,18 +3,62 @@
 //! ("- Rahul"), and a common given name followed by a capitalised surname.
 
 use crate::cues::Cue;
-use crate::lexicon::{WordTable, GIVEN, IN_WORD, KIND_NAME, NAME_PARTICLE, NOT_NAME, PREFIX, SUFFIX};
+use crate::lexicon::{
+    WordTable, GIVEN, IN_WORD, KIND_NAME, NAME_PARTICLE, NOT_NAME, PREFIX, SUFFIX,
+};
 use crate::scan::{Ctx, P_PERSON, P_WEAK};
 use crate::{Kind, Why};
 
 /// Cues that say outright that a name follows, so a lower-case word may be one.
 const EXPLICIT: &[&str] = &[
-    "my name is", "name is", "name", "name:", "full name", "naam", "mera naam", "my naam", "nama", "nama saya",
-    "atas nama", "a.n.", "a/n", "meu nome é", "meu nome e", "me chamo", "mein name ist", "je m'appelle",
-    "receiver", "receiver name", "recipient", "consignee", "account holder", "titular", "kontoinhaber",
-    "customer name", "my wife", "my husband", "my brother", "my sister", "my son", "my daughter", "my mother",
-    "my father", "my mom", "my dad", "my friend", "my neighbour", "my neighbor", "my colleague", "my bhai",
-    "me llamo", "mi nombre es", "mi chiamo", "penerima", "destinatário", "destinatario", "empfänger",
+    "my name is",
+    "name is",
+    "name",
+    "name:",
+    "full name",
+    "naam",
+    "mera naam",
+    "my naam",
+    "nama",
+    "nama saya",
+    "atas nama",
+    "a.n.",
+    "a/n",
+    "meu nome é",
+    "meu nome e",
+    "me chamo",
+    "mein name ist",
+    "je m'appelle",
+    "receiver",
+    "receiver name",
+    "recipient",
+    "consignee",
+    "account holder",
+    "titular",
+    "kontoinhaber",
+    "customer name",
+    "my wife",
+    "my husband",
+    "my brother",
+    "my sister",
+    "my son",
+    "my daughter",
+    "my mother",
+    "my father",
+    "my mom",
+    "my dad",
+    "my friend",
+    "my neighbour",
+    "my neighbor",
+    "my colleague",
+    "my bhai",
+    "me llamo",
+    "mi nombre es",
+    "mi chiamo",
+    "penerima",
+    "destinatário",
+    "destinatario",
+    "empfänger",
 ];
 
 struct P<'c, 'a> {
@@ -36,7 +80,9 @@ impl P<'_, '_> {
 
     fn alpha(&self, i: usize) -> bool {
         let w = self.text(i);
-        w.len() >= 2 && w.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '-' || c == '’')
+        w.len() >= 2
+            && w.chars()
+                .all(|c| c.is_alphabetic() || c == '\'' || c == '-' || c == '’')
     }
 
     fn title(&self, i: usize) -> bool {
@@ -47,7 +93,10 @@ impl P<'_, '_> {
     }
 
     fn plain(&self, i: usize) -> bool {
-        self.alpha(i) && !self.wt.has(i, NOT_NAME | KIND_NAME | SUFFIX | PREFIX | IN_WORD)
+        self.alpha(i)
+            && !self
+                .wt
+                .has(i, NOT_NAME | KIND_NAME | SUFFIX | PREFIX | IN_WORD)
     }
 
     fn single_space(&self, i: usize) -> bool {
@@ -57,10 +106,12 @@ impl P<'_, '_> {
     /// Name words from `j`: title-case ones, or lower-case ones when `lower` allows.
     fn run(&self, j: usize, lower: bool, max: usize) -> Option<usize> {
         let n = self.wt.len();
-        let ok = |k: usize| self.plain(k) && (self.title(k) || lower);
-        if j >= n || !ok(j) {
+        if j >= n || !(self.plain(j) && (self.title(j) || lower)) {
             return None;
         }
+        // "Budi Santoso ya": after a capitalised name, only capitalised words continue it
+        let lower = lower && !self.title(j);
+        let ok = |k: usize| self.plain(k) && (self.title(k) || lower);
         let mut end = j;
         while end + 1 < n && end + 1 - j < max && self.single_space(end) {
             let k = end + 1;
@@ -96,7 +147,11 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
             let gap = &ctx.b[h.end..words[j].s];
             match h.cue {
                 Cue::Name => {
-                    if gap.len() > 4 || !gap.iter().all(|c| matches!(c, b' ' | b':' | b',' | b'-' | b'\n' | b'(')) {
+                    if gap.len() > 4
+                        || !gap
+                            .iter()
+                            .all(|c| matches!(c, b' ' | b':' | b',' | b'-' | b'\n' | b'('))
+                    {
                         continue;
                     }
                     let explicit = EXPLICIT.iter().any(|e| h.word.eq_ignore_ascii_case(e));
@@ -119,7 +174,9 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
                     }
                     if let Some(end) = p.run(j, caseless, 3) {
                         let after = ctx.b.get(words[end].e).copied();
-                        if after.is_none() || matches!(after, Some(b',' | b'!' | b'.' | b'\n' | b' ' | b'?')) {
+                        if after.is_none()
+                            || matches!(after, Some(b',' | b'!' | b'.' | b'\n' | b' ' | b'?'))
+                        {
                             out.push((words[j].s, words[end].e, 0.8, Why::Cue(h.word), P_PERSON));
                         }
                     }
@@ -144,9 +201,19 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
                     let lead = ctx.t[..words[first].s].trim_end_matches(' ');
                     let clause_start = lead.is_empty()
                         || lead.ends_with([',', '.', '!', '\n', ':', '-'])
-                        || (first > 0 && matches!(wt.low(first - 1), "hey" | "hi" | "hello" | "hallo" | "oi" | "ola" | "halo"));
+                        || (first > 0
+                            && matches!(
+                                wt.low(first - 1),
+                                "hey" | "hi" | "hello" | "hallo" | "oi" | "ola" | "halo"
+                            ));
                     if clause_start {
-                        out.push((words[first].s, words[k - 1].e, 0.85, Why::Cue(h.word), P_PERSON));
+                        out.push((
+                            words[first].s,
+                            words[k - 1].e,
+                            0.85,
+                            Why::Cue(h.word),
+                            P_PERSON,
+                        ));
                     }
                 }
                 _ => {}
@@ -161,8 +228,10 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
                         out.push((words[i].s, words[end].e, 0.75, Why::Lexicon, P_PERSON - 5));
                     } else if !caseless {
                         let lead = ctx.t[..words[i].s].trim_end_matches(' ');
-                        let sentence_start = lead.is_empty() || lead.ends_with(['.', '!', '?', '\n']);
-                        let verbish = sentence_start && i + 1 < n && p.single_space(i) && !p.title(i + 1);
+                        let sentence_start =
+                            lead.is_empty() || lead.ends_with(['.', '!', '?', '\n']);
+                        let verbish =
+                            sentence_start && i + 1 < n && p.single_space(i) && !p.title(i + 1);
                         let after_digit = lead.ends_with(|c: char| c.is_ascii_digit());
                         if !verbish && !after_digit {
                             out.push((words[i].s, words[i].e, 0.6, Why::Lexicon, P_WEAK));
@@ -181,7 +250,13 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
                 let j = words.partition_point(|w| w.s <= last_nl);
                 if let Some(end) = p.run(j, false, 3) {
                     if end + 1 == n {
-                        out.push((words[j].s, words[end].e, 0.75, Why::Format("signature"), P_PERSON));
+                        out.push((
+                            words[j].s,
+                            words[end].e,
+                            0.75,
+                            Why::Format("signature"),
+                            P_PERSON,
+                        ));
                     }
                 }
             }

@@ -48,8 +48,12 @@ pub(crate) struct Ctx<'a> {
     pub(crate) cands: Vec<Cand>,
     pub(crate) maybe_postcodes: Vec<MaybePostcode>,
     pub(crate) tracking: Option<&'a regex_automata::meta::Regex>,
+    /// No lower-case or no upper-case letter: case says nothing about key prefixes.
+    caseless: bool,
     card_seen: bool,
     last_expiry_end: Option<usize>,
+    /// End of the last mask tag (`[PHONE]`) read.
+    last_tag_end: usize,
 }
 
 #[derive(Clone, Copy, Default, Debug)]
@@ -112,7 +116,11 @@ fn has_break(s: &[u8]) -> bool {
             b'\n' | b'!' | b'?' => return true,
             b'.' if i + 1 < s.len() && s[i + 1] == b' ' => {
                 // "No. 5", "Jl. X", "Rs. 40": short abbreviations do not end a sentence
-                let w = s[..i].iter().rev().take_while(|c| c.is_ascii_alphabetic()).count();
+                let w = s[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .count();
                 if w == 0 || w > 3 {
                     return true;
                 }
@@ -124,7 +132,9 @@ fn has_break(s: &[u8]) -> bool {
 }
 
 fn num(d: &[u8]) -> u32 {
-    d.iter().fold(0u32, |a, &c| a.saturating_mul(10).saturating_add(u32::from(c - b'0')))
+    d.iter().fold(0u32, |a, &c| {
+        a.saturating_mul(10).saturating_add(u32::from(c - b'0'))
+    })
 }
 
 /// North American number: area and exchange codes start 2-9.
@@ -132,7 +142,8 @@ fn nanp(d: &[u8]) -> bool {
     d.len() == 10 && d[0] >= b'2' && d[3] >= b'2' && &d[1..3] != b"11" && &d[4..6] != b"11"
 }
 
-fn toll_free(d: &[u8], plus: bool) -> bool {
+fn toll_free(v: &View, plus: bool) -> bool {
+    let d = v.digits();
     let s = |p: &[u8]| d.starts_with(p);
     if plus {
         return (s(b"1") && d.len() == 11 && d[1] == b'8' && d[2] == d[3] && d[2] != b'1')
@@ -140,51 +151,198 @@ fn toll_free(d: &[u8], plus: bool) -> bool {
             || s(b"44808")
             || s(b"911800");
     }
-    s(b"1800") || s(b"1860") || s(b"0800") || s(b"0808") || s(b"0500")
-        || (d.len() == 10 && d[0] == b'8' && d[1] == d[2] && matches!(d[1], b'0' | b'3'..=b'8'))
+    s(b"1800")
+        || s(b"1860")
+        || s(b"0800")
+        || s(b"0808")
+        || s(b"0500")
+        || (d.len() == 10
+            && d[0] == b'8'
+            && d[1] == d[2]
+            && matches!(d[1], b'0' | b'3'..=b'8')
+            && v.k >= 2
+            && v.lens[0] == 3)
         || (d.len() == 11 && d[0] == b'1' && d[1] == b'8' && d[2] == d[3] && d[2] != b'1')
 }
 
 const UNITS: &[&str] = &[
-    "kg", "kgs", "g", "gm", "gms", "gram", "grams", "lb", "lbs", "oz", "km", "kms", "cm", "mm", "ml", "m",
-    "pm", "am", "hrs", "hr", "h", "hours", "hour", "mins", "min", "minutes", "sec", "secs", "days", "day",
-    "dias", "hari", "jam", "x", "pcs", "pc", "items", "item", "boxes", "box", "packages", "parcels", "rs",
-    "rupees", "reais", "euro", "euros", "dollars", "usd", "inr", "eur", "gbp", "idr", "brl", "rb", "ribu",
-    "k", "lakh", "lakhs", "crore", "mb", "gb", "th", "st", "nd", "rd", "times", "weeks", "week", "months",
-    "years", "yrs", "floor", "pax", "people", "orders", "tickets", "%",
+    "kg", "kgs", "g", "gm", "gms", "gram", "grams", "lb", "lbs", "oz", "km", "kms", "cm", "mm",
+    "ml", "m", "pm", "am", "hrs", "hr", "h", "hours", "hour", "mins", "min", "minutes", "sec",
+    "secs", "days", "day", "dias", "hari", "jam", "x", "pcs", "pc", "items", "item", "boxes",
+    "box", "packages", "parcels", "rs", "rupees", "reais", "euro", "euros", "dollars", "usd",
+    "inr", "eur", "gbp", "idr", "brl", "rb", "ribu", "k", "lakh", "lakhs", "crore", "mb", "gb",
+    "th", "st", "nd", "rd", "times", "weeks", "week", "months", "years", "yrs", "floor", "pax",
+    "people", "orders", "tickets", "%",
 ];
 
 const MONTHS: &[(&str, u8)] = &[
-    ("jan", 1), ("january", 1), ("janeiro", 1), ("januari", 1), ("janvier", 1), ("enero", 1), ("januar", 1),
-    ("feb", 2), ("february", 2), ("fevereiro", 2), ("fev", 2), ("februari", 2), ("février", 2), ("febrero", 2),
-    ("februar", 2), ("mar", 3), ("march", 3), ("março", 3), ("marco", 3), ("maret", 3), ("mars", 3),
-    ("marzo", 3), ("märz", 3), ("apr", 4), ("april", 4), ("abril", 4), ("avril", 4), ("abr", 4), ("may", 5),
-    ("mai", 5), ("mei", 5), ("maio", 5), ("mayo", 5), ("jun", 6), ("june", 6), ("junho", 6), ("juni", 6),
-    ("juin", 6), ("junio", 6), ("jul", 7), ("july", 7), ("julho", 7), ("juli", 7), ("juillet", 7),
-    ("julio", 7), ("aug", 8), ("august", 8), ("agosto", 8), ("agustus", 8), ("ago", 8), ("sep", 9),
-    ("sept", 9), ("september", 9), ("setembro", 9), ("set", 9), ("septembre", 9), ("septiembre", 9),
-    ("oct", 10), ("october", 10), ("outubro", 10), ("out", 10), ("oktober", 10), ("octobre", 10),
-    ("octubre", 10), ("okt", 10), ("nov", 11), ("november", 11), ("novembro", 11), ("novembre", 11),
-    ("noviembre", 11), ("dec", 12), ("december", 12), ("dezembro", 12), ("dez", 12), ("desember", 12),
-    ("dezember", 12), ("décembre", 12), ("diciembre", 12), ("des", 12),
+    ("jan", 1),
+    ("january", 1),
+    ("janeiro", 1),
+    ("januari", 1),
+    ("janvier", 1),
+    ("enero", 1),
+    ("januar", 1),
+    ("feb", 2),
+    ("february", 2),
+    ("fevereiro", 2),
+    ("fev", 2),
+    ("februari", 2),
+    ("février", 2),
+    ("febrero", 2),
+    ("februar", 2),
+    ("mar", 3),
+    ("march", 3),
+    ("março", 3),
+    ("marco", 3),
+    ("maret", 3),
+    ("mars", 3),
+    ("marzo", 3),
+    ("märz", 3),
+    ("apr", 4),
+    ("april", 4),
+    ("abril", 4),
+    ("avril", 4),
+    ("abr", 4),
+    ("may", 5),
+    ("mai", 5),
+    ("mei", 5),
+    ("maio", 5),
+    ("mayo", 5),
+    ("jun", 6),
+    ("june", 6),
+    ("junho", 6),
+    ("juni", 6),
+    ("juin", 6),
+    ("junio", 6),
+    ("jul", 7),
+    ("july", 7),
+    ("julho", 7),
+    ("juli", 7),
+    ("juillet", 7),
+    ("julio", 7),
+    ("aug", 8),
+    ("august", 8),
+    ("agosto", 8),
+    ("agustus", 8),
+    ("ago", 8),
+    ("sep", 9),
+    ("sept", 9),
+    ("september", 9),
+    ("setembro", 9),
+    ("set", 9),
+    ("septembre", 9),
+    ("septiembre", 9),
+    ("oct", 10),
+    ("october", 10),
+    ("outubro", 10),
+    ("out", 10),
+    ("oktober", 10),
+    ("octobre", 10),
+    ("octubre", 10),
+    ("okt", 10),
+    ("nov", 11),
+    ("november", 11),
+    ("novembro", 11),
+    ("novembre", 11),
+    ("noviembre", 11),
+    ("dec", 12),
+    ("december", 12),
+    ("dezembro", 12),
+    ("dez", 12),
+    ("desember", 12),
+    ("dezember", 12),
+    ("décembre", 12),
+    ("diciembre", 12),
+    ("des", 12),
 ];
 
-fn month(w: &str) -> Option<u8> {
-    MONTHS.iter().find(|(m, _)| crate::text::folded_eq(w, m) || w.eq_ignore_ascii_case(m)).map(|(_, n)| *n)
+fn ascii_month(w: &[u8]) -> Option<u8> {
+    Some(match w {
+        b"jan" | b"january" | b"janeiro" | b"januari" | b"janvier" | b"enero" | b"januar" => 1,
+        b"feb" | b"february" | b"fevereiro" | b"fev" | b"februari" | b"febrero" | b"februar" => 2,
+        b"mar" | b"march" | b"marco" | b"maret" | b"mars" | b"marzo" => 3,
+        b"apr" | b"april" | b"abril" | b"avril" | b"abr" => 4,
+        b"may" | b"mai" | b"mei" | b"maio" | b"mayo" => 5,
+        b"jun" | b"june" | b"junho" | b"juni" | b"juin" | b"junio" => 6,
+        b"jul" | b"july" | b"julho" | b"juli" | b"juillet" | b"julio" => 7,
+        b"aug" | b"august" | b"agosto" | b"agustus" | b"ago" => 8,
+        b"sep" | b"sept" | b"september" | b"setembro" | b"set" | b"septembre" | b"septiembre" => 9,
+        b"oct" | b"october" | b"outubro" | b"out" | b"oktober" | b"octobre" | b"octubre"
+        | b"okt" => 10,
+        b"nov" | b"november" | b"novembro" | b"novembre" | b"noviembre" => 11,
+        b"dec" | b"december" | b"dezembro" | b"dez" | b"desember" | b"dezember" | b"diciembre"
+        | b"des" => 12,
+        _ => return None,
+    })
 }
 
+fn month(w: &str) -> Option<u8> {
+    if !(3..=10).contains(&w.len()) {
+        return None;
+    }
+    let first = w.as_bytes()[0].to_ascii_lowercase();
+    if !matches!(first, b'j' | b'f' | b'm' | b'a' | b's' | b'o' | b'n' | b'd') {
+        return None;
+    }
+    if w.is_ascii() {
+        let mut buf = [0u8; 10];
+        for (d, c) in buf.iter_mut().zip(w.bytes()) {
+            *d = c.to_ascii_lowercase();
+        }
+        return ascii_month(&buf[..w.len()]);
+    }
+    MONTHS
+        .iter()
+        .find(|(m, _)| crate::text::folded_eq(w, m) || w == *m)
+        .map(|(_, n)| *n)
+}
+
+/// Phone cues that are just "number": a more specific cue before them decides.
+const GENERIC_PHONE_CUES: &[&str] = &[
+    "number", "no", "no.", "num", "nbr", "número", "numero", "nomor",
+];
+
 const TLDS: &[&str] = &[
-    "com", "net", "org", "in", "co", "uk", "br", "id", "de", "fr", "nl", "es", "it", "io", "me", "edu", "gov",
-    "info", "biz", "us", "ca", "au", "eu", "be", "at", "ch", "pt", "pl", "se", "ie", "sg", "my", "ai", "app",
+    "com", "net", "org", "in", "co", "uk", "br", "id", "de", "fr", "nl", "es", "it", "io", "me",
+    "edu", "gov", "info", "biz", "us", "ca", "au", "eu", "be", "at", "ch", "pt", "pl", "se", "ie",
+    "sg", "my", "ai", "app",
 ];
 
 const SECRET_PREFIXES: &[(&str, usize)] = &[
-    ("sk_live_", 16), ("sk_test_", 16), ("pk_live_", 16), ("pk_test_", 16), ("rk_live_", 16),
-    ("rk_test_", 16), ("whsec_", 16), ("ghp_", 30), ("gho_", 30), ("ghu_", 30), ("ghs_", 30), ("ghr_", 30),
-    ("github_pat_", 30), ("glpat-", 20), ("xoxb-", 20), ("xoxp-", 20), ("xoxa-", 20), ("xoxs-", 20),
-    ("xoxe-", 20), ("xapp-", 20), ("AIza", 35), ("sk-proj-", 20), ("sk-", 32), ("SG.", 40), ("shpat_", 30),
-    ("shpss_", 30), ("npm_", 30), ("hf_", 30), ("sq0atp-", 20), ("sq0csp-", 20), ("dop_v1_", 40),
-    ("AKIA", 16), ("ASIA", 16),
+    ("sk_live_", 16),
+    ("sk_test_", 16),
+    ("pk_live_", 16),
+    ("pk_test_", 16),
+    ("rk_live_", 16),
+    ("rk_test_", 16),
+    ("whsec_", 16),
+    ("ghp_", 30),
+    ("gho_", 30),
+    ("ghu_", 30),
+    ("ghs_", 30),
+    ("ghr_", 30),
+    ("github_pat_", 30),
+    ("glpat-", 20),
+    ("xoxb-", 20),
+    ("xoxp-", 20),
+    ("xoxa-", 20),
+    ("xoxs-", 20),
+    ("xoxe-", 20),
+    ("xapp-", 20),
+    ("AIza", 35),
+    ("sk-proj-", 20),
+    ("sk-", 32),
+    ("SG.", 40),
+    ("shpat_", 30),
+    ("shpss_", 30),
+    ("npm_", 30),
+    ("hf_", 30),
+    ("sq0atp-", 20),
+    ("sq0csp-", 20),
+    ("dop_v1_", 40),
+    ("AKIA", 16),
+    ("ASIA", 16),
 ];
 
 fn secret_char(c: u8) -> bool {
@@ -198,7 +356,9 @@ impl<'a> Ctx<'a> {
         tracking: Option<&'a regex_automata::meta::Regex>,
     ) -> Self {
         let lower_only = !t.chars().any(char::is_uppercase);
+        let caseless = lower_only || !t.bytes().any(|c| c.is_ascii_lowercase());
         Ctx {
+            caseless,
             t,
             b: t.as_bytes(),
             cues,
@@ -208,17 +368,29 @@ impl<'a> Ctx<'a> {
             tracking,
             card_seen: false,
             last_expiry_end: None,
+            last_tag_end: 0,
         }
     }
 
     pub(crate) fn emit(&mut self, kind: Kind, s: usize, e: usize, conf: f32, why: Why, prio: u8) {
         if s < e {
-            self.cands.push(Cand { kind, s, e, conf, why, prio });
+            self.cands.push(Cand {
+                kind,
+                s,
+                e,
+                conf,
+                why,
+                prio,
+            });
         }
     }
 
     /// Cues ending at most `win` bytes before `pos`, nearest first, within the sentence.
-    pub(crate) fn cues_before(&self, pos: usize, win: usize) -> impl Iterator<Item = &'a CueHit> + 'a {
+    pub(crate) fn cues_before(
+        &self,
+        pos: usize,
+        win: usize,
+    ) -> impl Iterator<Item = &'a CueHit> + 'a {
         let cues = self.cues;
         let b = self.b;
         let idx = cues.partition_point(|h| h.end <= pos);
@@ -233,7 +405,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// Cues starting at most `win` bytes after `pos`, nearest first, within the sentence.
-    pub(crate) fn cues_after(&self, pos: usize, win: usize) -> impl Iterator<Item = &'a CueHit> + 'a {
+    pub(crate) fn cues_after(
+        &self,
+        pos: usize,
+        win: usize,
+    ) -> impl Iterator<Item = &'a CueHit> + 'a {
         let cues = self.cues;
         let b = self.b;
         let idx = cues.partition_point(|h| h.start < pos);
@@ -260,7 +436,10 @@ impl<'a> Ctx<'a> {
                 i += 1;
                 continue;
             }
-            let we = self.b[i..].iter().position(u8::is_ascii_whitespace).map_or(n, |p| i + p);
+            let we = self.b[i..]
+                .iter()
+                .position(u8::is_ascii_whitespace)
+                .map_or(n, |p| i + p);
             let next = self.word(i, we);
             i = next.max(i + 1);
             while i < n && !self.t.is_char_boundary(i) {
@@ -278,13 +457,17 @@ impl<'a> Ctx<'a> {
         let close = b[s..].iter().take(40).position(|&c| c == b']')? + s;
         let inner = &self.t[s + 1..close];
         let name = inner.split(' ').next().unwrap_or("");
-        Kind::ALL.iter().any(|k| k.as_str() == name).then_some(close + 1)
+        Kind::ALL
+            .iter()
+            .any(|k| k.as_str() == name)
+            .then_some(close + 1)
     }
 
     /// Reads the word `[ws, we)`; returns where to go on (may be past `we`).
     fn word(&mut self, ws: usize, we: usize) -> usize {
         let b = self.b;
         if let Some(end) = self.mask_tag(ws) {
+            self.last_tag_end = end;
             return end;
         }
         let mut s = ws;
@@ -296,7 +479,22 @@ impl<'a> Ctx<'a> {
         }
         let mut e = we;
         while e > s
-            && matches!(b[e - 1], b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']' | b'"' | b'\'' | b'>' | b'*' | b'}' | b'|')
+            && matches!(
+                b[e - 1],
+                b'.' | b','
+                    | b';'
+                    | b':'
+                    | b'!'
+                    | b'?'
+                    | b')'
+                    | b']'
+                    | b'"'
+                    | b'\''
+                    | b'>'
+                    | b'*'
+                    | b'}'
+                    | b'|'
+            )
         {
             e -= 1;
         }
@@ -304,6 +502,25 @@ impl<'a> Ctx<'a> {
             return we;
         }
         let core = &b[s..e];
+        // the common case, a plain short word: nothing but months, "at" and NINO prefixes
+        if core.len() < 16 && core.iter().all(u8::is_ascii_alphabetic) {
+            let len = core.len();
+            if len == 2 {
+                if let Some(end) = self.nino_spaced(s) {
+                    return end;
+                }
+                if core.eq_ignore_ascii_case(b"at") {
+                    if let Some(end) = self.spelled_email(s, e) {
+                        return end;
+                    }
+                }
+            } else if month(&self.t[s..e]).is_some() {
+                if let Some(end) = self.word_date(s, e) {
+                    return end.max(we);
+                }
+            }
+            return we;
+        }
         // "Phone:9876543210", "otp=1234": the value after an alphabetic key
         if let Some(p) = core.iter().position(|&c| c == b':' || c == b'=') {
             if p > 0 && core[..p].iter().all(u8::is_ascii_alphabetic) && p + 1 < core.len() {
@@ -314,8 +531,13 @@ impl<'a> Ctx<'a> {
             self.email(s, e);
             return we;
         }
-        if starts_ci(core, b"http://") || starts_ci(core, b"https://") || starts_ci(core, b"www.")
-            || contains_ci(core, b"maps.") || contains_ci(core, b"goo.gl/")
+        let dotted = core.iter().any(|&c| c == b'.' || c == b'/');
+        if dotted
+            && (starts_ci(core, b"http://")
+                || starts_ci(core, b"https://")
+                || starts_ci(core, b"www.")
+                || contains_ci(core, b"maps.")
+                || contains_ci(core, b"goo.gl/"))
         {
             return self.url(s, e, we);
         }
@@ -352,10 +574,8 @@ impl<'a> Ctx<'a> {
             return self.alnum(s, e, we);
         }
         // digits with punctuation
-        if core.iter().filter(|&&c| c == b':').count() >= 2 {
-            if self.ipv6(s, e) {
-                return we;
-            }
+        if core.iter().filter(|&&c| c == b':').count() >= 2 && self.ipv6(s, e) {
+            return we;
         }
         let mut p = s;
         while p < e && !b[p].is_ascii_digit() {
@@ -384,7 +604,12 @@ impl<'a> Ctx<'a> {
     fn lex_group(&self, start: usize) -> Group {
         let b = self.b;
         let n = b.len();
-        let mut g = Group { start, plus: false, segs: [Seg::default(); MAX_SEGS], k: 0 };
+        let mut g = Group {
+            start,
+            plus: false,
+            segs: [Seg::default(); MAX_SEGS],
+            k: 0,
+        };
         let mut p = start;
         if b[p] == b'+' {
             g.plus = true;
@@ -395,7 +620,8 @@ impl<'a> Ctx<'a> {
             paren_open = true;
             p += 1;
         }
-        let (mut used_slash, mut used_dot, mut used_space, mut used_other) = (false, false, false, false);
+        let (mut used_slash, mut used_dot, mut used_space, mut used_other) =
+            (false, false, false, false);
         let mut total = 0usize;
         let mut sep = 0u8;
         loop {
@@ -462,6 +688,24 @@ impl<'a> Ctx<'a> {
             if q2 < n && b[q2].is_ascii_alphabetic() {
                 break;
             }
+            // a space joins short chunks ("98765 43210", "4111 1111"), or a country or
+            // area code to a number ("+91 9876543210", "11 987654321"), not two long
+            // numbers side by side
+            let so_far: usize = g.segs[..g.k].iter().map(|x| x.e - x.s).sum();
+            if next_sep == b' ' && (q - p > 6 || (q2 - r > 6 && !(q - p <= 4 && so_far <= 6))) {
+                break;
+            }
+            // "2346 103.21.244.7": a space does not join a number that goes on as a
+            // dotted, slashed or colon number of its own
+            if matches!(next_sep, b' ' | b'(' | b')')
+                && q2 + 1 < n
+                && matches!(b[q2], b'.' | b'/' | b':')
+                && b[q2 + 1].is_ascii_digit()
+                && !used_dot
+                && !used_slash
+            {
+                break;
+            }
             // do not mix date/decimal separators with phone spacing
             let ok = match next_sep {
                 b'/' => !used_space && !used_dot && !used_other,
@@ -508,7 +752,8 @@ impl<'a> Ctx<'a> {
                 v.paren = true;
             }
         }
-        if i == 0 && (self.b[g.start] == b'(' || (g.plus && self.b.get(g.start + 1) == Some(&b'('))) {
+        if i == 0 && (self.b[g.start] == b'(' || (g.plus && self.b.get(g.start + 1) == Some(&b'(')))
+        {
             v.paren = true;
         }
         // a closing parenthesis right after belongs to the number: "(11)"
@@ -528,7 +773,13 @@ impl<'a> Ctx<'a> {
         // glued to letters after ("5kg", "3pm"): a quantity, not an identifier
         if end < self.b.len() && self.b[end].is_ascii_alphabetic() {
             let v = self.view(&g, 0, g.k);
-            if !self.unit_after(v.e) && self.b[end..].iter().take_while(|c| c.is_ascii_alphabetic()).count() > 3 {
+            if !self.unit_after(v.e)
+                && self.b[end..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .count()
+                    > 3
+            {
                 // "9876543210pls": still read it
             } else {
                 return end;
@@ -579,13 +830,31 @@ impl<'a> Ctx<'a> {
         }
         let w: &[u8] = {
             let wb = before.as_bytes();
-            let k = wb.iter().rev().take_while(|c| c.is_ascii_alphabetic() || **c == b'.' || **c == b'$').count();
+            let k = wb
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_alphabetic() || **c == b'.' || **c == b'$')
+                .count();
             &wb[wb.len() - k..]
         };
         let w = w.strip_suffix(b".").unwrap_or(w);
-        [&b"rs"[..], b"inr", b"r$", b"rp", b"usd", b"eur", b"gbp", b"idr", b"brl", b"mrp", b"us$", b"rmb", b"sgd"]
-            .iter()
-            .any(|c| w.eq_ignore_ascii_case(c))
+        [
+            &b"rs"[..],
+            b"inr",
+            b"r$",
+            b"rp",
+            b"usd",
+            b"eur",
+            b"gbp",
+            b"idr",
+            b"brl",
+            b"mrp",
+            b"us$",
+            b"rmb",
+            b"sgd",
+        ]
+        .iter()
+        .any(|c| w.eq_ignore_ascii_case(c))
     }
 
     fn unit_after(&self, e: usize) -> bool {
@@ -597,7 +866,10 @@ impl<'a> Ctx<'a> {
         if p < b.len() && b[p] == b' ' {
             p += 1;
         }
-        let q = b[p..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+        let q = b[p..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
         if q == 0 {
             return false;
         }
@@ -607,7 +879,8 @@ impl<'a> Ctx<'a> {
 
     fn postcode_shape(&self, v: &View) -> bool {
         let l = v.lens();
-        (v.k == 1 && (v.n == 5 || v.n == 6 || v.n == 8 || v.n == 4 && self.nl_suffix(v.e).is_some()))
+        (v.k == 1
+            && (v.n == 5 || v.n == 6 || v.n == 8 || v.n == 4 && self.nl_suffix(v.e).is_some()))
             || (v.k == 2 && v.seps()[0] == b'-' && l[0] == 5 && (l[1] == 4 || l[1] == 3))
             || (v.k == 2 && v.seps()[0] == b' ' && l[0] == 3 && l[1] == 3)
     }
@@ -617,28 +890,54 @@ impl<'a> Ctx<'a> {
         let b = self.b;
         let p = if b.get(e) == Some(&b' ') { e + 1 } else { e };
         let ok = p + 2 <= b.len()
-            && b[p].is_ascii_uppercase()
-            && b[p + 1].is_ascii_uppercase()
+            && (b[p].is_ascii_uppercase() || self.lower_only && b[p].is_ascii_lowercase())
+            && (b[p + 1].is_ascii_uppercase() || self.lower_only && b[p + 1].is_ascii_lowercase())
             && (p + 2 == b.len() || !b[p + 2].is_ascii_alphanumeric());
         ok.then_some(p + 2)
     }
 
     fn maybe_postcode(&self, v: &View, otherwise: Option<Cand>) -> Out {
-        let e = if v.n == 4 { self.nl_suffix(v.e).unwrap_or(v.e) } else { v.e };
-        Out::Maybe(MaybePostcode { s: v.s, e, otherwise })
+        let e = if v.n == 4 {
+            self.nl_suffix(v.e).unwrap_or(v.e)
+        } else {
+            v.e
+        };
+        Out::Maybe(MaybePostcode {
+            s: v.s,
+            e,
+            otherwise,
+        })
     }
 
     fn classify(&self, v: &View) -> Out {
         let d = v.digits();
         let n = v.n;
         let l = v.lens();
-        let emit = |kind, conf, why, prio| Out::Emit(Cand { kind, s: v.s, e: v.e, conf, why, prio });
+        // a run longer than any identifier: nothing to classify (and the digit buffer
+        // holds only its start)
+        if l.iter().map(|&x| usize::from(x)).sum::<usize>() != n || n > 32 {
+            return Out::Skip;
+        }
+        let emit = |kind, conf, why, prio| {
+            Out::Emit(Cand {
+                kind,
+                s: v.s,
+                e: v.e,
+                conf,
+                why,
+                prio,
+            })
+        };
         if let Some(c) = char_before(self.t, v.s) {
             if matches!(c, '…' | '·' | '•') {
                 return Out::Skip;
             }
             if c == '#' {
-                return if n >= 5 { emit(Kind::Order, 0.7, Why::Format("#id"), P_KEEP) } else { Out::Skip };
+                return if n >= 5 {
+                    emit(Kind::Order, 0.7, Why::Format("#id"), P_KEEP)
+                } else {
+                    Out::Skip
+                };
             }
             if c.is_alphabetic() {
                 return Out::Skip;
@@ -660,7 +959,11 @@ impl<'a> Ctx<'a> {
             }
         }
         // card expiry MM/YY
-        if v.k == 2 && (v.all_seps(b'/') || v.all_seps(b'-')) && l[0] == 2 && (l[1] == 2 || l[1] == 4) {
+        if v.k == 2
+            && (v.all_seps(b'/') || v.all_seps(b'-'))
+            && l[0] == 2
+            && (l[1] == 2 || l[1] == 4)
+        {
             let m = num(&d[..2]);
             let y = num(&d[2..]);
             let y = if l[1] == 2 { 2000 + y } else { y };
@@ -690,16 +993,31 @@ impl<'a> Ctx<'a> {
         let cpf_dotted = v.k == 4 && l == [3, 3, 3, 2] && v.seps() == [b'.', b'.', b'-'];
         if cpf_dotted {
             let ok = checks::cpf(d);
-            return emit(Kind::Cpf, if ok { 0.97 } else { 0.7 }, Why::Checksum("cpf"), if ok { P_CHECKSUM } else { P_CUE });
+            return emit(
+                Kind::Cpf,
+                if ok { 0.97 } else { 0.7 },
+                Why::Checksum("cpf"),
+                if ok { P_CHECKSUM } else { P_CUE },
+            );
         }
         if v.seps().contains(&b',') || (v.seps().contains(&b'.') && (v.k < 3 || n < 9)) {
             // decimals and thousands: amounts, weights, versions
             return Out::Skip;
         }
+        // ZIP+4 ("73339-1835") and CEP ("01310-100") are postcodes, whatever the cue
+        if v.k == 2 && v.all_seps(b'-') && l[0] == 5 && (l[1] == 4 || l[1] == 3) {
+            if let Some(h) = self.cue_before(v.s, 32, Cue::Postcode) {
+                return emit(Kind::Postcode, 0.9, Why::Cue(h.word), P_CUE);
+            }
+            return self.maybe_postcode(v, None);
+        }
         // after an expiry on the next line: the security code ("4111…\n06/26\n737")
         if (3..=4).contains(&n) && v.k == 1 {
             if let Some(x) = self.last_expiry_end {
-                if v.s >= x && v.s - x <= 4 && self.b[x..v.s].iter().all(|c| !c.is_ascii_alphanumeric()) {
+                if v.s >= x
+                    && v.s - x <= 4
+                    && self.b[x..v.s].iter().all(|c| !c.is_ascii_alphanumeric())
+                {
                     return emit(Kind::Cvv, 0.85, Why::Format("after expiry"), P_CUE);
                 }
             }
@@ -715,55 +1033,120 @@ impl<'a> Ctx<'a> {
             .filter(|c| c.kind.is_kept() && c.e <= v.s)
             .map(|c| c.e - c.s)
             .sum();
-        for h in self.cues_before(v.s, 40 + kept) {
+        // a cue does not reach across a value already found (or masked): what a cue says
+        // is about the value next to it, and masking must not change it
+        let barrier = self
+            .cands
+            .iter()
+            .rev()
+            .find(|c| !c.kind.is_kept() && c.e <= v.s)
+            .map_or(0, |c| c.e)
+            .max(self.last_tag_end);
+        let mut generic: Option<&CueHit> = None;
+        for h in self
+            .cues_before(v.s, 40 + kept)
+            .take_while(|h| h.start >= barrier)
+        {
             let gap = v.s - h.end;
             let why = Why::Cue(h.word);
             match h.cue {
-                Cue::Cvv if (3..=4).contains(&n) && v.k == 1 => return emit(Kind::Cvv, 0.92, why, P_CUE),
+                Cue::Cvv if (3..=4).contains(&n) && v.k == 1 => {
+                    return emit(Kind::Cvv, 0.92, why, P_CUE)
+                }
                 Cue::Otp if (4..=8).contains(&n) => return emit(Kind::Otp, 0.9, why, P_CUE),
                 Cue::Pin if (4..=8).contains(&n) => {
-                    let otp = Cand { kind: Kind::Otp, s: v.s, e: v.e, conf: 0.85, why, prio: P_CUE };
+                    let otp = Cand {
+                        kind: Kind::Otp,
+                        s: v.s,
+                        e: v.e,
+                        conf: 0.85,
+                        why,
+                        prio: P_CUE,
+                    };
                     if n == 6 && v.k == 1 {
                         return self.maybe_postcode(v, Some(otp));
                     }
                     return Out::Emit(otp);
                 }
-                Cue::Account if (6..=20).contains(&n) => return emit(Kind::BankAccount, 0.85, why, P_CUE),
+                Cue::Account if (6..=20).contains(&n) => {
+                    return emit(Kind::BankAccount, 0.85, why, P_CUE)
+                }
                 Cue::Aadhaar if n == 12 => {
                     let ok = checks::aadhaar(d);
                     return emit(Kind::Aadhaar, if ok { 0.97 } else { 0.7 }, why, P_CUE);
                 }
                 Cue::Ssn if n == 9 => {
-                    return emit(Kind::Ssn, if checks::ssn(d) { 0.95 } else { 0.6 }, why, P_CUE);
+                    return emit(
+                        Kind::Ssn,
+                        if checks::ssn(d) { 0.95 } else { 0.6 },
+                        why,
+                        P_CUE,
+                    );
                 }
                 Cue::Cpf if n == 11 => {
-                    return emit(Kind::Cpf, if checks::cpf(d) { 0.97 } else { 0.7 }, why, P_CUE);
+                    return emit(
+                        Kind::Cpf,
+                        if checks::cpf(d) { 0.97 } else { 0.7 },
+                        why,
+                        P_CUE,
+                    );
                 }
                 Cue::Card if (13..=19).contains(&n) => {
-                    return emit(Kind::Card, if checks::luhn(d) { 0.97 } else { 0.6 }, why, P_CUE);
+                    return emit(
+                        Kind::Card,
+                        if checks::luhn(d) { 0.97 } else { 0.6 },
+                        why,
+                        P_CUE,
+                    );
                 }
-                Cue::Phone if (7..=15).contains(&n) => {
-                    if toll_free(d, v.plus) {
+                Cue::Phone if (7..=13).contains(&n) || (v.plus && n <= 15) => {
+                    if toll_free(v, v.plus) {
                         return Out::Skip;
+                    }
+                    // "aadhaar card number is …": a bare "number" defers to a more
+                    // specific cue just before it
+                    if generic.is_none()
+                        && GENERIC_PHONE_CUES
+                            .iter()
+                            .any(|g| h.word.eq_ignore_ascii_case(g))
+                    {
+                        generic = Some(h);
+                        continue;
                     }
                     return emit(Kind::Phone, 0.9, why, P_CUE);
                 }
                 Cue::Postcode if self.postcode_shape(v) => {
-                    let e = if n == 4 { self.nl_suffix(v.e).unwrap_or(v.e) } else { v.e };
-                    return Out::Emit(Cand { kind: Kind::Postcode, s: v.s, e, conf: 0.9, why, prio: P_CUE });
+                    let e = if n == 4 {
+                        self.nl_suffix(v.e).unwrap_or(v.e)
+                    } else {
+                        v.e
+                    };
+                    return Out::Emit(Cand {
+                        kind: Kind::Postcode,
+                        s: v.s,
+                        e,
+                        conf: 0.9,
+                        why,
+                        prio: P_CUE,
+                    });
                 }
                 Cue::Tracking if n >= 8 && !v.plus && gap <= 20 => {
                     return emit(Kind::Tracking, 0.8, why, P_KEEP);
                 }
-                Cue::Order if n >= 4 && !v.plus && gap <= 20 => return emit(Kind::Order, 0.8, why, P_KEEP),
+                Cue::Order if n >= 4 && !v.plus && gap <= 20 => {
+                    return emit(Kind::Order, 0.8, why, P_KEEP)
+                }
                 Cue::BankPublic | Cue::Helpline if gap <= 24 => return Out::Skip,
                 Cue::Amount if n <= 7 && gap <= 16 => return Out::Skip,
                 _ => continue,
             }
         }
+        if let Some(h) = generic {
+            return emit(Kind::Phone, 0.85, Why::Cue(h.word), P_CUE);
+        }
         // what the digits themselves say
         if v.plus {
-            if toll_free(d, true) {
+            if toll_free(v, true) {
                 return Out::Skip;
             }
             if (8..=15).contains(&n) {
@@ -786,7 +1169,7 @@ impl<'a> Ctx<'a> {
         if v.k == 3 && l == [3, 2, 4] && (v.all_seps(b'-') || v.all_seps(b' ')) && checks::ssn(d) {
             return emit(Kind::Ssn, 0.85, Why::Format("ssn"), P_FORMAT);
         }
-        if toll_free(d, false) && (10..=11).contains(&n) {
+        if toll_free(v, false) && (10..=11).contains(&n) {
             return Out::Skip;
         }
         if let Some(conf) = phone_national(v) {
@@ -825,13 +1208,19 @@ impl<'a> Ctx<'a> {
         let core = &b[s..e];
         let len = e - s;
         if let Some(re) = self.tracking {
-            let input = regex_automata::Input::new(&self.t[s..e]).anchored(regex_automata::Anchored::Yes);
+            let input =
+                regex_automata::Input::new(&self.t[s..e]).anchored(regex_automata::Anchored::Yes);
             if re.find(input).is_some_and(|m| m.end() == len) {
                 self.emit(Kind::Tracking, s, e, 0.95, Why::Configured, P_KEEP);
                 return we;
             }
         }
-        if len >= 4 && core[0].is_ascii_alphabetic() && core[1].is_ascii_alphabetic() && core[2].is_ascii_digit() && core[3].is_ascii_digit() {
+        if len >= 4
+            && core[0].is_ascii_alphabetic()
+            && core[1].is_ascii_alphabetic()
+            && core[2].is_ascii_digit()
+            && core[3].is_ascii_digit()
+        {
             if let Some(end) = self.iban(s) {
                 return end.max(we);
             }
@@ -850,7 +1239,13 @@ impl<'a> Ctx<'a> {
         if len == 10 && checks::pan(core) {
             let cue = self.cue_before(s, 24, Cue::Pan).is_some();
             if is_upper || cue || self.lower_only {
-                let conf = if cue { 0.97 } else if is_upper { 0.9 } else { 0.7 };
+                let conf = if cue {
+                    0.97
+                } else if is_upper {
+                    0.9
+                } else {
+                    0.7
+                };
                 self.emit(Kind::Pan, s, e, conf, Why::Format("pan"), P_FORMAT);
                 return we;
             }
@@ -865,8 +1260,19 @@ impl<'a> Ctx<'a> {
             && up[11..].iter().all(u8::is_ascii_alphabetic)
         {
             let ok = checks::s10(&up[2..11]);
-            let why = if ok { Why::Checksum("s10") } else { Why::Format("s10") };
-            self.emit(Kind::Tracking, s, e, if ok { 0.97 } else { 0.7 }, why, P_KEEP);
+            let why = if ok {
+                Why::Checksum("s10")
+            } else {
+                Why::Format("s10")
+            };
+            self.emit(
+                Kind::Tracking,
+                s,
+                e,
+                if ok { 0.97 } else { 0.7 },
+                why,
+                P_KEEP,
+            );
             return we;
         }
         if len == 18 && starts_ci(core, b"1z") && core.iter().all(u8::is_ascii_alphanumeric) {
@@ -881,7 +1287,10 @@ impl<'a> Ctx<'a> {
         }
         // an alphanumeric code after an OTP cue ("code: A7K9Q2")
         if (4..=8).contains(&len) && core.iter().all(u8::is_ascii_alphanumeric) {
-            if let Some(h) = self.cues_before(s, 24).find(|h| matches!(h.cue, Cue::Otp | Cue::Pin)) {
+            if let Some(h) = self
+                .cues_before(s, 24)
+                .find(|h| matches!(h.cue, Cue::Otp | Cue::Pin))
+            {
                 self.emit(Kind::Otp, s, e, 0.75, Why::Cue(h.word), P_CUE);
                 return we;
             }
@@ -891,7 +1300,10 @@ impl<'a> Ctx<'a> {
         let lead = core.iter().take_while(|c| c.is_ascii_alphabetic()).count();
         if starts_ci(core, b"od") && digits >= 12 || starts_ci(core, b"ord") && digits >= 4 {
             self.emit(Kind::Order, s, e, 0.85, Why::Format("order id"), P_KEEP);
-        } else if digits >= 8 && lead <= 6 && core.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
+        } else if digits >= 8
+            && lead <= 6
+            && core.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        {
             self.emit(Kind::Tracking, s, e, 0.6, Why::Format("reference"), P_KEEP);
         }
         we
@@ -910,7 +1322,11 @@ impl<'a> Ctx<'a> {
                 count += 1;
                 i += 1;
                 last = i;
-            } else if c == b' ' && count % 4 == 0 && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric() {
+            } else if c == b' '
+                && count % 4 == 0
+                && i + 1 < b.len()
+                && b[i + 1].is_ascii_alphanumeric()
+            {
                 i += 1;
             } else {
                 break;
@@ -920,7 +1336,14 @@ impl<'a> Ctx<'a> {
             return None;
         }
         if checks::iban_mod97(&buf[..len]) {
-            self.emit(Kind::Iban, s, last, 0.97, Why::Checksum("mod97"), P_CHECKSUM);
+            self.emit(
+                Kind::Iban,
+                s,
+                last,
+                0.97,
+                Why::Checksum("mod97"),
+                P_CHECKSUM,
+            );
         } else if let Some(h) = self.cue_before(s, 24, Cue::Iban) {
             self.emit(Kind::Iban, s, last, 0.6, Why::Cue(h.word), P_CUE);
         } else {
@@ -945,19 +1368,31 @@ impl<'a> Ctx<'a> {
             return false;
         }
         let _ = e;
-        let caseless = self.lower_only || !self.t.bytes().any(|c| c.is_ascii_lowercase());
+        let caseless = self.caseless;
         for (prefix, min) in SECRET_PREFIXES {
             let pre = prefix.as_bytes();
             let starts = tok.starts_with(pre) || (caseless && starts_ci(tok, pre));
             if starts && len - prefix.len() >= *min {
                 let rest = &tok[prefix.len()..];
                 let ok = if prefix.starts_with("AKIA") || prefix.starts_with("ASIA") {
-                    rest.len() == 16 && rest.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || (caseless && c.is_ascii_alphabetic()))
+                    rest.len() == 16
+                        && rest.iter().all(|c| {
+                            c.is_ascii_uppercase()
+                                || c.is_ascii_digit()
+                                || (caseless && c.is_ascii_alphabetic())
+                        })
                 } else {
                     rest.iter().any(u8::is_ascii_digit) || rest.len() >= 24
                 };
                 if ok {
-                    self.emit(Kind::Secret, s, end, 0.97, Why::Format("key prefix"), P_FORMAT);
+                    self.emit(
+                        Kind::Secret,
+                        s,
+                        end,
+                        0.97,
+                        Why::Format("key prefix"),
+                        P_FORMAT,
+                    );
                     return true;
                 }
             }
@@ -982,7 +1417,14 @@ impl<'a> Ctx<'a> {
                     return true;
                 }
                 if len >= 32 && up && lo && dg {
-                    self.emit(Kind::Secret, s, end, 0.6, Why::Format("random token"), P_WEAK);
+                    self.emit(
+                        Kind::Secret,
+                        s,
+                        end,
+                        0.6,
+                        Why::Format("random token"),
+                        P_WEAK,
+                    );
                     return true;
                 }
             }
@@ -996,11 +1438,16 @@ impl<'a> Ctx<'a> {
             return false;
         }
         let colons = tok.iter().filter(|&&c| c == b':').count();
-        let groups: Vec<&[u8]> = tok.split(|&c| c == b':').filter(|g| !g.is_empty()).collect();
+        let groups: Vec<&[u8]> = tok
+            .split(|&c| c == b':')
+            .filter(|g| !g.is_empty())
+            .collect();
         let ok = groups.iter().all(|g| g.len() <= 4)
             && groups.len() >= 3
             && (colons == 7 || (tok.windows(2).any(|w| w == b"::") && colons <= 7))
-            && groups.iter().any(|g| g.len() >= 3 || g.iter().any(u8::is_ascii_alphabetic));
+            && groups
+                .iter()
+                .any(|g| g.len() >= 3 || g.iter().any(u8::is_ascii_alphabetic));
         if ok {
             self.emit(Kind::Ip, s, e, 0.9, Why::Format("ipv6"), P_FORMAT);
         }
@@ -1009,8 +1456,12 @@ impl<'a> Ctx<'a> {
 
     fn email(&mut self, s: usize, e: usize) {
         let b = self.b;
-        let Some(at) = b[s..e].iter().position(|&c| c == b'@').map(|p| s + p) else { return };
-        let local_ok = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-') || c >= 0x80;
+        let Some(at) = b[s..e].iter().position(|&c| c == b'@').map(|p| s + p) else {
+            return;
+        };
+        let local_ok = |c: u8| {
+            c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-') || c >= 0x80
+        };
         let mut ls = at;
         while ls > s && local_ok(b[ls - 1]) {
             ls -= 1;
@@ -1045,7 +1496,12 @@ impl<'a> Ctx<'a> {
     /// "john dot smith at gmail dot com"
     fn spelled_email(&mut self, s: usize, e: usize) -> Option<usize> {
         let b = self.b;
-        let word_at = |p: usize| -> usize { b[p..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'-').count() };
+        let word_at = |p: usize| -> usize {
+            b[p..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'-')
+                .count()
+        };
         // right: word ((" dot " | ".") word)+
         let mut p = e + 1;
         if e >= b.len() || b[e] != b' ' || p >= b.len() {
@@ -1068,12 +1524,22 @@ impl<'a> Ctx<'a> {
             }
             dots += 1;
         }
-        let tld_len = b[..end].iter().rev().take_while(|c| c.is_ascii_alphabetic()).count();
+        let tld_len = b[..end]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
         let tld = &self.t[end - tld_len..end];
-        if dots == 0 || !TLDS.iter().any(|t| tld.eq_ignore_ascii_case(t)) || b.get(end) == Some(&b'@') {
+        if dots == 0
+            || !TLDS.iter().any(|t| tld.eq_ignore_ascii_case(t))
+            || b.get(end) == Some(&b'@')
+        {
             return None;
         }
-        let next_ws = b[e + 1..].iter().position(u8::is_ascii_whitespace).map_or(b.len(), |x| e + 1 + x);
+        let next_ws = b[e + 1..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(b.len(), |x| e + 1 + x);
         if b[e + 1..next_ws].contains(&b'@') {
             return None;
         }
@@ -1081,7 +1547,13 @@ impl<'a> Ctx<'a> {
         if s < 2 || b[s - 1] != b' ' {
             return None;
         }
-        let back = |q: usize| b[..q].iter().rev().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'.').count();
+        let back = |q: usize| {
+            b[..q]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'.')
+                .count()
+        };
         let mut start = s - 1 - back(s - 1);
         if start == s - 1 {
             return None;
@@ -1093,17 +1565,29 @@ impl<'a> Ctx<'a> {
             }
             start = start - 5 - w;
         }
-        self.emit(Kind::Email, start, end, 0.85, Why::Format("spelled email"), P_FORMAT);
+        self.emit(
+            Kind::Email,
+            start,
+            end,
+            0.85,
+            Why::Format("spelled email"),
+            P_FORMAT,
+        );
         Some(end)
     }
 
     fn url(&mut self, s: usize, e: usize, we: usize) -> usize {
         let b = self.b;
         let u = &b[s..e];
-        let is_map = contains_ci(u, b"maps") || contains_ci(u, b"goo.gl") || contains_ci(u, b"openstreetmap")
-            || contains_ci(u, b"waze.com") || contains_ci(u, b"map.");
+        let is_map = contains_ci(u, b"maps")
+            || contains_ci(u, b"goo.gl")
+            || contains_ci(u, b"openstreetmap")
+            || contains_ci(u, b"waze.com")
+            || contains_ci(u, b"map.");
         for q in s + 1..e {
-            if matches!(b[q - 1], b'=' | b'@' | b'/' | b',') && (b[q].is_ascii_digit() || b[q] == b'-') {
+            if matches!(b[q - 1], b'=' | b'@' | b'/' | b',')
+                && (b[q].is_ascii_digit() || b[q] == b'-')
+            {
                 if let Some(end) = self.gps(q) {
                     return end.max(we);
                 }
@@ -1113,15 +1597,32 @@ impl<'a> Ctx<'a> {
             self.emit(Kind::Gps, s, e, 0.75, Why::Format("map link"), P_FORMAT);
             return we;
         }
-        for key in [&b"token="[..], b"key=", b"apikey=", b"api_key=", b"access_token=", b"secret=", b"password=", b"pwd=", b"sig="] {
+        for key in [
+            &b"token="[..],
+            b"key=",
+            b"apikey=",
+            b"api_key=",
+            b"access_token=",
+            b"secret=",
+            b"password=",
+            b"pwd=",
+            b"sig=",
+        ] {
             if let Some(p) = find_ci(u, key) {
                 if p > 0 && !matches!(u[p - 1], b'?' | b'&' | b'_') {
                     continue;
                 }
                 let vs = s + p + key.len();
-                let ve = b[vs..e].iter().position(|&c| c == b'&' || c == b'#').map_or(e, |x| vs + x);
+                let ve = b[vs..e]
+                    .iter()
+                    .position(|&c| c == b'&' || c == b'#')
+                    .map_or(e, |x| vs + x);
                 if ve - vs >= 8 {
-                    let kind = if key.starts_with(b"pass") || key.starts_with(b"pwd") { Kind::Password } else { Kind::Secret };
+                    let kind = if key.starts_with(b"pass") || key.starts_with(b"pwd") {
+                        Kind::Password
+                    } else {
+                        Kind::Secret
+                    };
                     self.emit(kind, vs, ve, 0.85, Why::Format("url parameter"), P_FORMAT);
                 }
             }
@@ -1170,7 +1671,9 @@ impl<'a> Ctx<'a> {
         }
         if let Some(&c) = b.get(h) {
             let c = c.to_ascii_uppercase();
-            if matches!(c, b'N' | b'S' | b'E' | b'W') && b.get(h + 1).is_none_or(|x| !x.is_ascii_alphanumeric()) {
+            if matches!(c, b'N' | b'S' | b'E' | b'W')
+                && b.get(h + 1).is_none_or(|x| !x.is_ascii_alphanumeric())
+            {
                 hemi = Some(c);
                 i = h + 1;
             }
@@ -1231,7 +1734,10 @@ impl<'a> Ctx<'a> {
         if n != 9 || !checks::nino(&buf) || (i < b.len() && b[i].is_ascii_alphanumeric()) {
             return None;
         }
-        if !(b[s].is_ascii_uppercase() || self.lower_only || self.cue_before(s, 24, Cue::Nino).is_some()) {
+        if !(b[s].is_ascii_uppercase()
+            || self.lower_only
+            || self.cue_before(s, 24, Cue::Nino).is_some())
+        {
             return None;
         }
         self.emit(Kind::UkNino, s, i, 0.93, Why::Format("nino"), P_FORMAT);
@@ -1243,16 +1749,28 @@ impl<'a> Ctx<'a> {
         let b = self.b;
         let outward = |w: &[u8]| -> bool {
             let l = w.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-            if !(1..=2).contains(&l) || w.len() < l + 1 || w.len() > l + 2 || !w[l].is_ascii_digit() {
+            if !(1..=2).contains(&l) || w.len() < l + 1 || w.len() > l + 2 || !w[l].is_ascii_digit()
+            {
                 return false;
             }
             w.len() == l + 1 || w[l + 1].is_ascii_alphanumeric()
         };
-        let inward = |w: &[u8]| w.len() == 3 && w[0].is_ascii_digit() && w[1].is_ascii_alphabetic() && w[2].is_ascii_alphabetic();
+        let inward = |w: &[u8]| {
+            w.len() == 3
+                && w[0].is_ascii_digit()
+                && w[1].is_ascii_alphabetic()
+                && w[2].is_ascii_alphabetic()
+        };
         let w = &b[s..e];
-        let (end, ok) = if (5..=7).contains(&w.len()) && inward(&w[w.len() - 3..]) && outward(&w[..w.len() - 3]) {
+        let (end, ok) = if (5..=7).contains(&w.len())
+            && inward(&w[w.len() - 3..])
+            && outward(&w[..w.len() - 3])
+        {
             (e, true)
-        } else if outward(w) && e + 4 <= b.len() && b[e] == b' ' && inward(&b[e + 1..e + 4])
+        } else if outward(w)
+            && e + 4 <= b.len()
+            && b[e] == b' '
+            && inward(&b[e + 1..e + 4])
             && (e + 4 == b.len() || !b[e + 4].is_ascii_alphanumeric())
         {
             (e + 4, true)
@@ -1269,15 +1787,34 @@ impl<'a> Ctx<'a> {
             return None;
         }
         let why = cue.map_or(Why::Format("uk postcode"), |h| Why::Cue(h.word));
-        self.emit(Kind::Postcode, s, end, if cue.is_some() { 0.95 } else { 0.85 }, why, P_FORMAT);
+        self.emit(
+            Kind::Postcode,
+            s,
+            end,
+            if cue.is_some() { 0.95 } else { 0.85 },
+            why,
+            P_FORMAT,
+        );
         Some(end)
     }
 
     /// "5 Jan 1990", "Jan 5, 1990", "5 de janeiro de 1990" at the month word `[s, e)`.
     fn word_date(&mut self, s: usize, e: usize) -> Option<usize> {
         let b = self.b;
-        let digits_back = |q: usize| b[..q].iter().rev().take_while(|c| c.is_ascii_digit()).count();
-        let skip_de_back = |q: usize| if q >= 4 && b[q - 4..q].eq_ignore_ascii_case(b" de ") { q - 3 } else { q };
+        let digits_back = |q: usize| {
+            b[..q]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_digit())
+                .count()
+        };
+        let skip_de_back = |q: usize| {
+            if q >= 4 && b[q - 4..q].eq_ignore_ascii_case(b" de ") {
+                q - 3
+            } else {
+                q
+            }
+        };
         let mut start = None;
         // day before: "5 Jan", "5th Jan", "5 de janeiro"
         let q = skip_de_back(s);
@@ -1352,15 +1889,33 @@ impl<'a> Ctx<'a> {
             let b = self.b;
             let mut p = h.end;
             let mut explicit = false;
+            // "senha do app: x", "password for the portal = x": the value follows the colon
+            if let Some(c) = b[p..b.len().min(p + 20)]
+                .iter()
+                .position(|&c| c == b':' || c == b'=' || c == b'\n')
+            {
+                if b[p + c] != b'\n' {
+                    p += c;
+                }
+            }
             loop {
                 while p < b.len() && matches!(b[p], b' ' | b':' | b'=' | b'-') {
                     explicit |= b[p] == b':' || b[p] == b'=';
                     p += 1;
                 }
-                let w = b[p..].iter().take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80).count();
+                let w = b[p..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
+                    .count();
                 let word = &self.t[p..p + w];
-                let filler = ["is", "was", "é", "e", "adalah", "ist", "est", "hai", "será", "now", "as"];
-                if w > 0 && w < 8 && b.get(p + w).is_some_and(|c| *c == b' ' || *c == b':') && filler.iter().any(|f| word.eq_ignore_ascii_case(f)) {
+                let filler = [
+                    "is", "was", "é", "e", "adalah", "ist", "est", "hai", "será", "now", "as",
+                ];
+                if w > 0
+                    && w < 8
+                    && b.get(p + w).is_some_and(|c| *c == b' ' || *c == b':')
+                    && filler.iter().any(|f| word.eq_ignore_ascii_case(f))
+                {
                     p += w;
                     continue;
                 }
@@ -1384,12 +1939,21 @@ impl<'a> Ctx<'a> {
             let has_digit = tok.iter().any(u8::is_ascii_digit);
             let has_sym = tok.iter().any(|c| c.is_ascii_punctuation());
             let inner_upper = tok.iter().skip(1).any(u8::is_ascii_uppercase);
-            let stop = crate::names::NOT_NAMES.iter().any(|w| tok.eq_ignore_ascii_case(w.as_bytes()));
+            let stop = crate::names::NOT_NAMES
+                .iter()
+                .any(|w| tok.eq_ignore_ascii_case(w.as_bytes()));
             if h.cue == Cue::Password {
-                if (4..=64).contains(&len) && !stop && (has_digit || has_sym || inner_upper || (explicit && len >= 6)) {
+                if (4..=64).contains(&len)
+                    && !stop
+                    && (has_digit || has_sym || inner_upper || (explicit && len >= 6))
+                {
                     self.emit(Kind::Password, p, e, 0.88, Why::Cue(h.word), P_CUE + 5);
                 }
-            } else if len >= 16 && has_digit && tok.iter().any(u8::is_ascii_alphabetic) && !tok.contains(&b'@') {
+            } else if len >= 16
+                && has_digit
+                && tok.iter().any(u8::is_ascii_alphabetic)
+                && !tok.contains(&b'@')
+            {
                 self.emit(Kind::Secret, p, e, 0.8, Why::Cue(h.word), P_CUE);
             }
         }
@@ -1403,11 +1967,21 @@ fn date_year(l: &[u8], d: &[u8]) -> Option<u32> {
     let p2 = num(&d[a..a + bb]);
     let p3 = num(&d[a + bb..a + bb + c]);
     if a == 4 && (1..=2).contains(&bb) && (1..=2).contains(&c) {
-        return ((1..=12).contains(&p2) && (1..=31).contains(&p3) && (1900..=2099).contains(&p1)).then_some(p1);
+        return ((1..=12).contains(&p2) && (1..=31).contains(&p3) && (1900..=2099).contains(&p1))
+            .then_some(p1);
     }
     if (1..=2).contains(&a) && (1..=2).contains(&bb) && (c == 4 || c == 2) {
-        let valid = ((1..=31).contains(&p1) && (1..=12).contains(&p2)) || ((1..=12).contains(&p1) && (1..=31).contains(&p2));
-        let year = if c == 2 { if p3 > 30 { 1900 + p3 } else { 2000 + p3 } } else { p3 };
+        let valid = ((1..=31).contains(&p1) && (1..=12).contains(&p2))
+            || ((1..=12).contains(&p1) && (1..=31).contains(&p2));
+        let year = if c == 2 {
+            if p3 > 30 {
+                1900 + p3
+            } else {
+                2000 + p3
+            }
+        } else {
+            p3
+        };
         return (valid && (1900..=2099).contains(&year)).then_some(year);
     }
     None
@@ -1433,13 +2007,11 @@ fn phone_national(v: &View) -> Option<f32> {
             }
         }
         11 => {
-            if d[0] == b'0' && d[1] != b'0' {
+            let trunk = d[0] == b'0' && d[1] != b'0';
+            let brazil = grouped && l[0] == 2 && d[2] == b'9' && d[0] != b'0' && d[1] != b'0';
+            if trunk || brazil {
                 Some(0.85)
-            } else if grouped && l[0] == 2 && d[2] == b'9' && d[0] != b'0' && d[1] != b'0' {
-                Some(0.85)
-            } else if v.paren && l[0] == 2 {
-                Some(0.8)
-            } else if grouped && d[0] == b'1' && nanp(&d[1..]) {
+            } else if (v.paren && l[0] == 2) || (grouped && d[0] == b'1' && nanp(&d[1..])) {
                 Some(0.8)
             } else {
                 None
@@ -1459,7 +2031,10 @@ fn phone_national(v: &View) -> Option<f32> {
             }
         }
         13 => {
-            if d.starts_with(b"08") || (d.starts_with(b"628") && grouped) || (d.starts_with(b"55") && grouped) {
+            if d.starts_with(b"08")
+                || (d.starts_with(b"628") && grouped)
+                || (d.starts_with(b"55") && grouped)
+            {
                 Some(0.7)
             } else {
                 None

@@ -22,7 +22,9 @@ pub struct Scanner {
 
 impl std::fmt::Debug for Scanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scanner").field("disabled", &self.disabled).finish_non_exhaustive()
+        f.debug_struct("Scanner")
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,13 +42,21 @@ impl Scanner {
             None
         } else {
             let pats: Vec<&str> = config.tracking_formats.iter().map(String::as_str).collect();
-            Some(Regex::new_many(&pats).map_err(|e| ConfigError::new(format!("tracking format: {e}")))?)
+            Some(
+                Regex::new_many(&pats)
+                    .map_err(|e| ConfigError::new(format!("tracking format: {e}")))?,
+            )
         };
         let mut disabled = [false; Kind::COUNT];
         for k in config.disabled {
             disabled[k.index()] = true;
         }
-        Ok(Scanner { cues, lexicon: Lexicon::new(), tracking, disabled })
+        Ok(Scanner {
+            cues,
+            lexicon: Lexicon::new(),
+            tracking,
+            disabled,
+        })
     }
 
     /// Finds everything sensitive (and every tracking number and order id) in `text`.
@@ -82,7 +92,13 @@ impl Scanner {
             }
             let e = e.min(text.len());
             if s < e {
-                out.push(Finding { kind: c.kind, start: s, end: e, confidence: c.conf, why: c.why });
+                out.push(Finding {
+                    kind: c.kind,
+                    start: s,
+                    end: e,
+                    confidence: c.conf,
+                    why: c.why,
+                });
             }
         }
         out

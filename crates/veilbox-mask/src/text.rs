@@ -2,7 +2,11 @@
 
 /// Lower-cases and strips common Latin accents, so "João" compares equal to "joao".
 pub(crate) fn fold_char(c: char) -> char {
-    let c = if c.is_ascii() { c.to_ascii_lowercase() } else { c.to_lowercase().next().unwrap_or(c) };
+    let c = if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        c.to_lowercase().next().unwrap_or(c)
+    };
     match c {
         'á' | 'à' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => 'a',
         'ç' | 'č' | 'ć' => 'c',

@@ -10,22 +10,54 @@ pub(crate) struct Word {
 
 /// Splits `t` into words.
 pub(crate) fn words(t: &str, out: &mut Vec<Word>) {
-    let mut start: Option<usize> = None;
-    let mut it = t.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let inner = matches!(c, '\'' | '’' | '-')
-            && start.is_some()
-            && it.peek().is_some_and(|&(_, n)| n.is_alphabetic())
-            && t[..i].chars().next_back().is_some_and(char::is_alphabetic);
-        if c.is_alphanumeric() || inner {
-            if start.is_none() {
-                start = Some(i);
-            }
-        } else if let Some(s) = start.take() {
-            out.push(Word { s, e: i });
+    let b = t.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        // skip to a word start
+        while i < n && b[i] < 0x80 && !b[i].is_ascii_alphanumeric() {
+            i += 1;
         }
-    }
-    if let Some(s) = start {
-        out.push(Word { s, e: t.len() });
+        if i >= n {
+            break;
+        }
+        if b[i] >= 0x80 {
+            let c = t[i..].chars().next().unwrap_or(' ');
+            if !c.is_alphanumeric() {
+                i += c.len_utf8();
+                continue;
+            }
+        }
+        let s = i;
+        loop {
+            if i >= n {
+                break;
+            }
+            let c = b[i];
+            if c < 0x80 {
+                if c.is_ascii_alphanumeric() {
+                    i += 1;
+                    continue;
+                }
+                // inner apostrophe or hyphen between letters
+                if (c == b'\'' || c == b'-')
+                    && i > s
+                    && b[i - 1].is_ascii_alphabetic()
+                    && i + 1 < n
+                    && b[i + 1].is_ascii_alphabetic()
+                {
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            let ch = t[i..].chars().next().unwrap_or(' ');
+            if ch.is_alphanumeric() {
+                i += ch.len_utf8();
+                continue;
+            }
+            break;
+        }
+        out.push(Word { s, e: i });
     }
 }

@@ -10,13 +10,16 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
+use veilbox_store::outbox::ReplyPayload;
 use veilbox_store::reads::{ConversationSummary, MessageRecord};
+
+use crate::replies::{send_reply, ReplyOutcome};
 
 use crate::error::WebError;
 use crate::AppState;
@@ -28,6 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/conversations", get(list_conversations))
         .route("/api/v1/conversations/{id}", get(show_conversation))
         .route("/api/v1/conversations/{id}/messages", get(list_messages))
+        .route("/api/v1/conversations/{id}/replies", post(create_reply))
+        .route("/api/v1/outbox/{id}/decision", post(decide_send))
+        .route("/api/v1/admin/alerts", get(list_alerts))
+        .route("/api/v1/admin/outbox", get(outbox_counts))
         .route("/api/v1/deliveries/{wa_message_id}", get(show_delivery))
         .route("/api/v1/admin/platform-errors", get(list_platform_errors))
         .route("/api/v1/admin/ingest-backlog", get(ingest_backlog))
@@ -205,10 +212,12 @@ impl From<MessageRecord> for MessageJson {
             send: m.outbox.map(|o| SendJson {
                 state: o.state,
                 attempts: o.attempts,
-                error: (o.error_code.is_some() || o.error_reason.is_some()).then_some(SendErrorJson {
-                    code: o.error_code,
-                    reason: o.error_reason,
-                }),
+                error: (o.error_code.is_some() || o.error_reason.is_some()).then_some(
+                    SendErrorJson {
+                        code: o.error_code,
+                        reason: o.error_reason,
+                    },
+                ),
             }),
         }
     }
@@ -308,6 +317,89 @@ async fn show_delivery(
             "error": r.error_code.map(|code| serde_json::json!({"code": code, "title": r.error_title})),
         })).collect::<Vec<_>>(),
     })))
+}
+
+/// `POST /api/v1/conversations/{id}/replies` with `{"type":"text","body":..}` or
+/// `{"type":"template","name":..,"language":..}`: 202 with the queued ids; 409 when free
+/// text is outside the 24-hour window.
+async fn create_reply(
+    _: ServiceToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    let payload: ReplyPayload = serde_json::from_slice(&body).map_err(|_| {
+        WebError::BadRequest("expected {\"type\":\"text\",\"body\":...} or a template")
+    })?;
+    match send_reply(&state, &id, "api", payload).await? {
+        ReplyOutcome::Queued(queued) => Ok((
+            StatusCode::ACCEPTED,
+            Json(
+                serde_json::json!({"message_id": queued.message_id, "outbox_id": queued.outbox_id}),
+            ),
+        )
+            .into_response()),
+        ReplyOutcome::WindowClosed => Ok((
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({"error": "outside the 24-hour window, send a template"})),
+        )
+            .into_response()),
+        ReplyOutcome::NotFound => Err(WebError::NotFound),
+        ReplyOutcome::NoRecipient => Err(WebError::BadRequest(
+            "the customer has no WhatsApp number to send to",
+        )),
+        ReplyOutcome::Invalid(why) => Err(WebError::BadRequest(why)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Decision {
+    resend: bool,
+}
+
+/// `POST /api/v1/outbox/{id}/decision` with `{"resend": true|false}`: a person's decision
+/// about an unconfirmed or failed send.
+async fn decide_send(
+    _: ServiceToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(decision): Json<Decision>,
+) -> Result<Json<Value>, WebError> {
+    let conversation = state
+        .store
+        .decide_send(&id, decision.resend)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    state.outbox.wake();
+    Ok(Json(
+        serde_json::json!({"conversation_id": conversation, "resend": decision.resend}),
+    ))
+}
+
+async fn list_alerts(
+    _: ServiceToken,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, WebError> {
+    let alerts = state.store.open_alerts().await?;
+    let items: Vec<Value> = alerts
+        .into_iter()
+        .map(|(kind, subject, detail, at)| serde_json::json!({"kind": kind, "subject": subject, "detail": detail, "at": rfc3339(at)}))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+async fn outbox_counts(
+    _: ServiceToken,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, WebError> {
+    let counts: serde_json::Map<String, Value> = state
+        .store
+        .outbox_counts()
+        .await?
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
+    Ok(Json(Value::Object(counts)))
 }
 
 async fn list_platform_errors(

@@ -78,6 +78,10 @@ pub struct WhatsAppConfig {
     /// Sends per second per business number (Meta's default throughput is 80); `None` lifts
     /// the limit (benchmarks).
     pub send_rate: Option<u32>,
+    /// First retry delay of a failed send (doubling, jittered, capped at 5 minutes).
+    pub retry_base: std::time::Duration,
+    /// How long a send may take before its outcome counts as unknown.
+    pub send_timeout: std::time::Duration,
 }
 
 /// An inbox declared in configuration.
@@ -243,6 +247,29 @@ impl Config {
             })?),
             None => file.whatsapp.send_rate,
         };
+        let retry_base = match env("VEILBOX_WHATSAPP_RETRY_BASE_MS") {
+            Some(text) => {
+                std::time::Duration::from_millis(text.trim().parse::<u64>().map_err(|_| {
+                    ConfigError::new(
+                        "VEILBOX_WHATSAPP_RETRY_BASE_MS",
+                        "must be a whole number of milliseconds",
+                    )
+                })?)
+            }
+            None => std::time::Duration::from_secs(1),
+        };
+        let send_timeout = match env("VEILBOX_WHATSAPP_SEND_TIMEOUT_MS") {
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(ms) if ms >= 100 => std::time::Duration::from_millis(ms),
+                _ => {
+                    return Err(ConfigError::new(
+                        "VEILBOX_WHATSAPP_SEND_TIMEOUT_MS",
+                        "must be a whole number of milliseconds, at least 100",
+                    ))
+                }
+            },
+            None => std::time::Duration::from_secs(20),
+        };
         let send_rate = match send_rate {
             None => Some(80),
             Some(0) => None,
@@ -288,6 +315,8 @@ impl Config {
                 inboxes: file.whatsapp.inboxes,
                 templates: file.whatsapp.templates,
                 send_rate,
+                retry_base,
+                send_timeout,
             },
             admin: match secret("VEILBOX_ADMIN_PASSWORD", file.admin_password, 12)? {
                 Some(password) => Some(AdminLogin {

@@ -69,7 +69,11 @@ fn demo_templates() -> Vec<TemplateConfig> {
 }
 
 fn random_secret(len: usize) -> String {
-    rand::rngs::OsRng.sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// Runs the demo until Ctrl-C.
@@ -80,8 +84,16 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     if args.reset {
         reset(&config.database_url)?;
     }
-    let app_secret = config.whatsapp.app_secret.clone().unwrap_or_else(|| SecretString::from(random_secret(32)));
-    let access_token = config.whatsapp.access_token.clone().unwrap_or_else(|| SecretString::from(random_secret(40)));
+    let app_secret = config
+        .whatsapp
+        .app_secret
+        .clone()
+        .unwrap_or_else(|| SecretString::from(random_secret(32)));
+    let access_token = config
+        .whatsapp
+        .access_token
+        .clone()
+        .unwrap_or_else(|| SecretString::from(random_secret(40)));
     config.whatsapp.app_secret = Some(app_secret.clone());
     config.whatsapp.access_token = Some(access_token.clone());
     if config.whatsapp.verify_token.is_none() {
@@ -92,13 +104,19 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     }
     let admin = match config.admin.clone() {
         Some(admin) => admin,
-        None => AdminLogin { email: "admin@veilbox.local".into(), password: SecretString::from(random_secret(16)) },
+        None => AdminLogin {
+            email: "admin@veilbox.local".into(),
+            password: SecretString::from(random_secret(16)),
+        },
     };
     config.admin = Some(admin.clone());
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("configuration error: VEILBOX_LISTEN: cannot bind {}: {e}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "configuration error: VEILBOX_LISTEN: cannot bind {}: {e}",
+            config.listen
+        )
+    })?;
     let address = listener.local_addr()?;
     let simulator_listener = bind_simulator(address).await?;
     let simulator_address = simulator_listener.local_addr()?;
@@ -112,7 +130,12 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     );
     sim_config.verify_token = config.whatsapp.verify_token.clone();
     sim_config.public_url = Some(format!("http://{simulator_address}"));
-    sim_config.templates = config.whatsapp.templates.iter().map(|t| t.name.clone()).collect();
+    sim_config.templates = config
+        .whatsapp
+        .templates
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     sim_config.customers = remembered_windows(&store, demo_customers()).await?;
     let simulator = Simulator::new(sim_config);
 
@@ -120,25 +143,44 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let sim_task = {
         let mut stopped = stopped.clone();
-        tokio::spawn(simulator::serve(simulator.clone(), simulator_listener, async move {
-            let _ = stopped.changed().await;
-        }))
+        tokio::spawn(simulator::serve(
+            simulator.clone(),
+            simulator_listener,
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ))
     };
     let server = {
         let mut stopped = stopped.clone();
-        tokio::spawn(crate::launch(config.clone(), store.clone(), listener, async move {
-            let _ = stopped.changed().await;
-        }))
+        tokio::spawn(crate::launch(
+            config.clone(),
+            store.clone(),
+            listener,
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ))
     };
     if seeded {
-        seed(&simulator, &store, &admin.email).await.context("seeding the demo")?;
+        seed(&simulator, &store, &admin.email)
+            .await
+            .context("seeding the demo")?;
     }
 
     println!("Veilbox demo: a courier company's WhatsApp inbox, with a simulated WhatsApp.");
     println!("  inbox:      http://{address}/inbox");
-    println!("  sign in:    {} / {}", admin.email, admin.password.expose_secret());
+    println!(
+        "  sign in:    {} / {}",
+        admin.email,
+        admin.password.expose_secret()
+    );
     println!("  simulator:  http://{simulator_address}/simulator   (chat as a demo customer)");
-    println!("  database:   {}{}", config.database_url, if seeded { " (seeded)" } else { "" });
+    println!(
+        "  database:   {}{}",
+        config.database_url,
+        if seeded { " (seeded)" } else { "" }
+    );
     println!("listening on http://{address}");
 
     crate::shutdown_signal().await;
@@ -181,12 +223,18 @@ fn reset(database_url: &str) -> anyhow::Result<()> {
 }
 
 async fn conversation_count(store: &Store) -> anyhow::Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM conversations").fetch_one(store.pool()).await?.try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM conversations")
+        .fetch_one(store.pool())
+        .await?
+        .try_get("n")?)
 }
 
 /// The simulator plays Meta, which remembers when each customer last wrote: on a rerun,
 /// take that from the stored conversations so the 24-hour windows agree.
-async fn remembered_windows(store: &Store, mut customers: Vec<SimCustomer>) -> anyhow::Result<Vec<SimCustomer>> {
+async fn remembered_windows(
+    store: &Store,
+    mut customers: Vec<SimCustomer>,
+) -> anyhow::Result<Vec<SimCustomer>> {
     for customer in &mut customers {
         let row = sqlx::query(
             "SELECT MAX(c.last_inbound_at) AS at FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
@@ -205,7 +253,10 @@ async fn remembered_windows(store: &Store, mut customers: Vec<SimCustomer>) -> a
 /// answers two of them.
 async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Result<()> {
     for (wa_id, text) in SCRIPT {
-        simulator.customer_says(wa_id, text).await.map_err(|e| anyhow::anyhow!("simulated customer: {e}"))?;
+        simulator
+            .customer_says(wa_id, text)
+            .await
+            .map_err(|e| anyhow::anyhow!("simulated customer: {e}"))?;
     }
     simulator
         .customer_sends(
@@ -223,18 +274,25 @@ async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Resu
     // Webhooks are acknowledged asynchronously by the running server: wait for them.
     let expected = SCRIPT.len() as i64 + 1;
     for _ in 0..100 {
-        let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'inbound'")
-            .fetch_one(store.pool())
-            .await?
-            .try_get("n")?;
+        let stored: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'inbound'")
+                .fetch_one(store.pool())
+                .await?
+                .try_get("n")?;
         if stored >= expected {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let replies = [
-        ("15555550142", "Thanks Priya, your parcel is out for delivery today in the 14:00-16:00 slot."),
-        ("5511987650123", "Olá Ana, seu pedido sai para entrega amanhã de manhã."),
+        (
+            "15555550142",
+            "Thanks Priya, your parcel is out for delivery today in the 14:00-16:00 slot.",
+        ),
+        (
+            "5511987650123",
+            "Olá Ana, seu pedido sai para entrega amanhã de manhã.",
+        ),
     ];
     for (wa_id, text) in replies {
         let row = sqlx::query(
@@ -246,8 +304,15 @@ async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Resu
         .await?;
         if let Some(row) = row {
             let id: String = row.try_get("id")?;
-            let payload = ReplyPayload::Text { body: text.into(), preview_url: false, reply_to: None };
-            store.queue_reply(&id, agent, &payload).await?.map_err(|e| anyhow::anyhow!("seed reply: {e:?}"))?;
+            let payload = ReplyPayload::Text {
+                body: text.into(),
+                preview_url: false,
+                reply_to: None,
+            };
+            store
+                .queue_reply(&id, agent, &payload)
+                .await?
+                .map_err(|e| anyhow::anyhow!("seed reply: {e:?}"))?;
         }
     }
     Ok(())

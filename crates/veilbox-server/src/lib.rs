@@ -8,6 +8,8 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod inbox;
+pub mod interim_auth;
 pub mod outbox;
 pub mod replies;
 pub mod telemetry;
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhook::routes())
         .merge(api::routes())
+        .merge(inbox::routes())
         .with_state(state)
 }
 
@@ -105,13 +108,16 @@ async fn start_sender(
         base_url: config.whatsapp.graph_url.clone(),
         version: config.whatsapp.graph_version.clone(),
         access_token: token,
-        timeout: std::time::Duration::from_secs(20),
+        timeout: config.whatsapp.send_timeout,
     })?;
     // A restart is how a replaced token takes effect: let paused numbers send again.
     store.resume_sending().await?;
     let settings = outbox::SenderSettings {
         rate_per_number: config.whatsapp.send_rate,
-        backoff: veilbox_whatsapp::graph::Backoff::default(),
+        backoff: veilbox_whatsapp::graph::Backoff::new(
+            config.whatsapp.retry_base,
+            std::time::Duration::from_secs(300),
+        ),
     };
     let (handle, task) = outbox::spawn(store.clone(), graph, settings).await?;
     Ok((handle, Some(task)))

@@ -60,7 +60,11 @@ impl Latency {
     const BUCKETS: usize = 10_000;
 
     fn new() -> Self {
-        Latency { buckets: vec![0; Self::BUCKETS], over: 0, max_ns: 0 }
+        Latency {
+            buckets: vec![0; Self::BUCKETS],
+            over: 0,
+            max_ns: 0,
+        }
     }
 
     fn record(&mut self, ns: u64) {
@@ -91,7 +95,10 @@ impl Latency {
 
 /// Runs `veilbox mask`.
 pub fn run(args: MaskArgs) -> anyhow::Result<()> {
-    let config = ScannerConfig { tracking_formats: args.tracking_formats.clone(), ..ScannerConfig::default() };
+    let config = ScannerConfig {
+        tracking_formats: args.tracking_formats.clone(),
+        ..ScannerConfig::default()
+    };
     let scanner = Scanner::new(config).context("building the scanner (check --tracking-format)")?;
     let policy = match args.policy {
         PolicyArg::Full => Policy::full(),
@@ -117,7 +124,11 @@ pub fn run(args: MaskArgs) -> anyhow::Result<()> {
     out.flush().context("writing output")?;
     let mut err = io::stderr().lock();
     if summary.skipped > 0 {
-        let _ = writeln!(err, "veilbox mask: {} malformed line(s) skipped", summary.skipped);
+        let _ = writeln!(
+            err,
+            "veilbox mask: {} malformed line(s) skipped",
+            summary.skipped
+        );
     }
     if args.stats {
         let secs = summary.elapsed_s.max(1e-9);
@@ -169,7 +180,9 @@ fn stream(
     let mut lineno = 0u64;
     loop {
         line.clear();
-        let n = input.read_until(b'\n', &mut line).context("reading input")?;
+        let n = input
+            .read_until(b'\n', &mut line)
+            .context("reading input")?;
         if n == 0 {
             break;
         }
@@ -192,7 +205,10 @@ fn stream(
             }
             Err(reason) => {
                 s.skipped += 1;
-                let _ = writeln!(io::stderr().lock(), "veilbox mask: line {lineno}: {reason}; skipped");
+                let _ = writeln!(
+                    io::stderr().lock(),
+                    "veilbox mask: line {lineno}: {reason}; skipped"
+                );
             }
         }
     }
@@ -212,7 +228,9 @@ fn parse_line(line: &[u8]) -> Result<(Value, String, Hints), String> {
     let Value::Object(mut obj) = v else {
         return Err("expected a JSON object {\"id\", \"text\", \"hints\"?}".to_string());
     };
-    let id = obj.remove("id").ok_or_else(|| "missing \"id\"".to_string())?;
+    let id = obj
+        .remove("id")
+        .ok_or_else(|| "missing \"id\"".to_string())?;
     let text = match obj.remove("text") {
         Some(Value::String(t)) => t,
         Some(_) => return Err("\"text\" is not a string".to_string()),
@@ -240,7 +258,8 @@ fn parse_hints(h: &Value) -> Result<Hints, String> {
                     Value::Object(o) => {
                         let value = o.get("value").and_then(Value::as_str).ok_or_else(bad)?;
                         let kind = o.get("kind").and_then(Value::as_str).ok_or_else(bad)?;
-                        let kind: Kind = kind.parse().map_err(|_| "unknown hint kind".to_string())?;
+                        let kind: Kind =
+                            kind.parse().map_err(|_| "unknown hint kind".to_string())?;
                         hints.add(kind, value);
                     }
                     _ => return Err(bad()),
@@ -285,9 +304,11 @@ fn write_line(
         }
         write!(
             out,
-            "{{\"kind\":\"{}\",\"start\":{},\"end\":{},\"confidence\":{:.2},\"why\":\"{}\"}}",
-            f.kind, s, e, f.confidence, f.why
+            "{{\"kind\":\"{}\",\"start\":{},\"end\":{},\"confidence\":{:.2},\"why\":",
+            f.kind, s, e, f.confidence
         )?;
+        serde_json::to_writer(&mut *out, &f.why.to_string())?;
+        out.write_all(b"}")?;
     }
     out.write_all(b"],\"masked\":")?;
     serde_json::to_writer(&mut *out, masked)?;
@@ -303,7 +324,14 @@ mod tests {
         let input = b"{\"id\":1,\"text\":\"call me on +91 98765 43210\"}\nnot json {secret}\n{\"id\":2}\n{\"id\":3,\"text\":\"ok\"}\n";
         let scanner = Scanner::new(ScannerConfig::default()).unwrap();
         let mut out = Vec::new();
-        let s = stream(&scanner, &Policy::full(), Box::new(&input[..]), &mut out, true).unwrap();
+        let s = stream(
+            &scanner,
+            &Policy::full(),
+            Box::new(&input[..]),
+            &mut out,
+            true,
+        )
+        .unwrap();
         assert_eq!(s.messages, 2);
         assert_eq!(s.skipped, 2);
         let out = String::from_utf8(out).unwrap();

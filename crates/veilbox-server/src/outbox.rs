@@ -52,7 +52,10 @@ pub async fn spawn(
 ) -> Result<(OutboxHandle, JoinHandle<()>), StoreError> {
     let interrupted = store.recover_interrupted_sends().await?;
     if interrupted > 0 {
-        tracing::warn!(count = interrupted, "sends interrupted by the last shutdown are now unconfirmed");
+        tracing::warn!(
+            count = interrupted,
+            "sends interrupted by the last shutdown are now unconfirmed"
+        );
     }
     let handle = OutboxHandle::default();
     let sender = Sender {
@@ -104,16 +107,25 @@ impl Sender {
         let due = self.store.due_sends(now_ms(), 256).await?;
         let mut started = 0;
         for item in due {
-            let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else { break };
+            let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
+                break;
+            };
             if !self.store.claim_send(&item.id).await? {
                 continue;
             }
             if let Some(rate) = self.settings.rate_per_number {
-                let bucket = self.buckets.entry(item.phone_number_id.clone()).or_insert_with(|| TokenBucket::new(rate));
+                let bucket = self
+                    .buckets
+                    .entry(item.phone_number_id.clone())
+                    .or_insert_with(|| TokenBucket::new(rate));
                 bucket.take().await;
             }
-            let (store, graph, backoff, wake) =
-                (self.store.clone(), self.graph.clone(), self.settings.backoff.clone(), Arc::clone(&self.wake));
+            let (store, graph, backoff, wake) = (
+                self.store.clone(),
+                self.graph.clone(),
+                self.settings.backoff,
+                Arc::clone(&self.wake),
+            );
             tokio::spawn(async move {
                 if let Err(error) = deliver(&store, &graph, &backoff, &item).await {
                     tracing::error!(%error, outbox_id = %item.id, "outbox: cannot record a send's outcome");
@@ -129,7 +141,12 @@ impl Sender {
 }
 
 /// Sends one job and records the outcome.
-async fn deliver(store: &Store, graph: &GraphClient, backoff: &Backoff, item: &OutboxItem) -> Result<(), StoreError> {
+async fn deliver(
+    store: &Store,
+    graph: &GraphClient,
+    backoff: &Backoff,
+    item: &OutboxItem,
+) -> Result<(), StoreError> {
     let message = outbound(item);
     match graph.send(&item.phone_number_id, &message).await {
         Ok(accepted) => store.send_accepted(item, &accepted.wa_message_id).await,
@@ -138,7 +155,9 @@ async fn deliver(store: &Store, graph: &GraphClient, backoff: &Backoff, item: &O
             let delay = error.retry_delay(attempt, backoff).unwrap_or(backoff.cap);
             let next = now_ms() + delay.as_millis() as i64;
             tracing::info!(outbox_id = %item.id, code = ?error.code(), attempt = item.attempts, delay_ms = delay.as_millis() as u64, "outbox: retrying later");
-            store.send_retry_later(item, next, error.code(), &error.to_string()).await
+            store
+                .send_retry_later(item, next, error.code(), &error.to_string())
+                .await
         }
         Err(error @ SendError::Retryable { .. }) => {
             let reason = format!("gave up after {} attempts: {error}", item.attempts);
@@ -165,15 +184,32 @@ async fn deliver(store: &Store, graph: &GraphClient, backoff: &Backoff, item: &O
 /// The Graph request for a job; the outbox id travels as `biz_opaque_callback_data`.
 fn outbound(item: &OutboxItem) -> OutboundMessage {
     let (body, reply_to) = match &item.payload {
-        ReplyPayload::Text { body, preview_url, reply_to } => {
-            (OutboundBody::Text { body: body.clone(), preview_url: *preview_url }, reply_to.clone())
-        }
+        ReplyPayload::Text {
+            body,
+            preview_url,
+            reply_to,
+        } => (
+            OutboundBody::Text {
+                body: body.clone(),
+                preview_url: *preview_url,
+            },
+            reply_to.clone(),
+        ),
         ReplyPayload::Template { name, language, .. } => (
-            OutboundBody::Template { name: name.clone(), language: language.clone(), components: serde_json::Value::Null },
+            OutboundBody::Template {
+                name: name.clone(),
+                language: language.clone(),
+                components: serde_json::Value::Null,
+            },
             None,
         ),
     };
-    OutboundMessage { to: item.recipient.clone(), reply_to, callback_data: Some(item.id.clone()), body }
+    OutboundMessage {
+        to: item.recipient.clone(),
+        reply_to,
+        callback_data: Some(item.id.clone()),
+        body,
+    }
 }
 
 /// Paces sends from one number: `rate` per second, bursts of at most one second's worth.
@@ -186,13 +222,18 @@ struct TokenBucket {
 impl TokenBucket {
     fn new(rate: u32) -> Self {
         let rate = f64::from(rate.max(1));
-        TokenBucket { rate, tokens: rate, last: Instant::now() }
+        TokenBucket {
+            rate,
+            tokens: rate,
+            last: Instant::now(),
+        }
     }
 
     async fn take(&mut self) {
         loop {
             let now = Instant::now();
-            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+                .min(self.rate);
             self.last = now;
             if self.tokens >= 1.0 {
                 self.tokens -= 1.0;
@@ -215,6 +256,10 @@ mod tests {
             bucket.take().await;
         }
         // 50 from the initial burst, then 50 more at 50/s: at least a second.
-        assert!(started.elapsed() >= Duration::from_millis(980), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(980),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

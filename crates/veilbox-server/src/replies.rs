@@ -35,7 +35,9 @@ pub fn window_open(last_inbound_at: Option<i64>, now: i64) -> bool {
 
 /// When the window closes (Unix ms), if it is open.
 pub fn window_closes_at(last_inbound_at: Option<i64>, now: i64) -> Option<i64> {
-    last_inbound_at.filter(|_| window_open(last_inbound_at, now)).map(|at| at + WINDOW_MS)
+    last_inbound_at
+        .filter(|_| window_open(last_inbound_at, now))
+        .map(|at| at + WINDOW_MS)
 }
 
 /// Queues a reply after checking it against the window and the configured templates.
@@ -49,18 +51,28 @@ pub async fn send_reply(
         return Ok(ReplyOutcome::NotFound);
     };
     let payload = match payload {
-        ReplyPayload::Text { body, preview_url, reply_to } => {
+        ReplyPayload::Text {
+            body,
+            preview_url,
+            reply_to,
+        } => {
             let body = body.trim().to_owned();
             if body.is_empty() {
                 return Ok(ReplyOutcome::Invalid("the reply is empty"));
             }
             if body.chars().count() > 4096 {
-                return Ok(ReplyOutcome::Invalid("the reply is longer than WhatsApp's 4096 characters"));
+                return Ok(ReplyOutcome::Invalid(
+                    "the reply is longer than WhatsApp's 4096 characters",
+                ));
             }
             if !window_open(conversation.last_inbound_at, now_ms()) {
                 return Ok(ReplyOutcome::WindowClosed);
             }
-            ReplyPayload::Text { body, preview_url, reply_to }
+            ReplyPayload::Text {
+                body,
+                preview_url,
+                reply_to,
+            }
         }
         ReplyPayload::Template { name, language, .. } => {
             let Some(template) = state
@@ -72,10 +84,18 @@ pub async fn send_reply(
             else {
                 return Ok(ReplyOutcome::Invalid("no such template is configured"));
             };
-            ReplyPayload::Template { name, language, preview: template.text.clone() }
+            ReplyPayload::Template {
+                name,
+                language,
+                preview: template.text.clone(),
+            }
         }
     };
-    match state.store.queue_reply(conversation_id, author, &payload).await? {
+    match state
+        .store
+        .queue_reply(conversation_id, author, &payload)
+        .await?
+    {
         Ok(queued) => {
             state.outbox.wake();
             Ok(ReplyOutcome::Queued(queued))
@@ -95,7 +115,10 @@ mod tests {
         assert!(window_open(Some(now - WINDOW_MS + 1), now));
         assert!(!window_open(Some(now - WINDOW_MS), now));
         assert!(!window_open(None, now));
-        assert_eq!(window_closes_at(Some(now - 1000), now), Some(now - 1000 + WINDOW_MS));
+        assert_eq!(
+            window_closes_at(Some(now - 1000), now),
+            Some(now - 1000 + WINDOW_MS)
+        );
         assert_eq!(window_closes_at(Some(now - WINDOW_MS), now), None);
     }
 }

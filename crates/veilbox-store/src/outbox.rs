@@ -90,13 +90,14 @@ impl Store {
         author: &str,
         payload: &ReplyPayload,
     ) -> Result<Result<QueuedReply, QueueRefusal>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        // Read before the transaction: on SQLite a transaction that reads and then writes
+        // cannot wait for the ingest writer's lock; one that starts by writing can.
         let Some(row) = sqlx::query(
             "SELECT i.phone_number_id, cu.wa_id FROM conversations c JOIN inboxes i ON i.id = c.inbox_id \
              JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
         )
         .bind(conversation_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(self.pool())
         .await?
         else {
             return Ok(Err(QueueRefusal::NoConversation));
@@ -108,13 +109,20 @@ impl Store {
         let now = now_ms();
         let message_id = new_id();
         let outbox_id = new_id();
+        let mut tx = self.pool().begin().await?;
         let (message_type, content, context) = match payload {
             ReplyPayload::Text { body, reply_to, .. } => (
                 "text",
                 serde_json::json!({"kind": "text", "body": body}),
-                reply_to.as_ref().map(|id| serde_json::json!({"reply_to": id}).to_string()),
+                reply_to
+                    .as_ref()
+                    .map(|id| serde_json::json!({"reply_to": id}).to_string()),
             ),
-            ReplyPayload::Template { name, language, preview } => (
+            ReplyPayload::Template {
+                name,
+                language,
+                preview,
+            } => (
                 "template",
                 serde_json::json!({"kind": "template", "name": name, "language": language, "preview": preview}),
                 None,
@@ -159,7 +167,10 @@ impl Store {
             conversation_id: conversation_id.to_owned(),
             message_id: message_id.clone(),
         });
-        Ok(Ok(QueuedReply { message_id, outbox_id }))
+        Ok(Ok(QueuedReply {
+            message_id,
+            outbox_id,
+        }))
     }
 
     /// Jobs due now, oldest first, at most one per conversation (the head of its queue), and
@@ -182,9 +193,10 @@ impl Store {
 
     /// The earliest time a queued job becomes due, if any.
     pub async fn next_send_due(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'queued'")
-            .fetch_one(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'queued'")
+                .fetch_one(self.pool())
+                .await?;
         Ok(row.try_get("due")?)
     }
 
@@ -202,7 +214,11 @@ impl Store {
     }
 
     /// Meta accepted the message under `wa_message_id`.
-    pub async fn send_accepted(&self, item: &OutboxItem, wa_message_id: &str) -> Result<(), StoreError> {
+    pub async fn send_accepted(
+        &self,
+        item: &OutboxItem,
+        wa_message_id: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE outbox SET state = 'sent', error_code = NULL, error_reason = NULL, updated_at = $2 \
@@ -212,11 +228,13 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE messages SET wa_message_id = $1 WHERE id = $2 AND wa_message_id IS NULL")
-            .bind(wa_message_id)
-            .bind(&item.message_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE messages SET wa_message_id = $1 WHERE id = $2 AND wa_message_id IS NULL",
+        )
+        .bind(wa_message_id)
+        .bind(&item.message_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         self.publish_message(item);
         Ok(())
@@ -230,17 +248,29 @@ impl Store {
         code: Option<i64>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        self.set_send_state(item, "queued", Some(next_attempt_at), code, Some(reason)).await
+        self.set_send_state(item, "queued", Some(next_attempt_at), code, Some(reason))
+            .await
     }
 
     /// Not sent and never will be as it is.
-    pub async fn send_failed(&self, item: &OutboxItem, code: Option<i64>, reason: &str) -> Result<(), StoreError> {
-        self.set_send_state(item, "failed", None, code, Some(reason)).await
+    pub async fn send_failed(
+        &self,
+        item: &OutboxItem,
+        code: Option<i64>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.set_send_state(item, "failed", None, code, Some(reason))
+            .await
     }
 
     /// The request may have reached Meta: wait for a status webhook or a person.
-    pub async fn send_unconfirmed(&self, item: &OutboxItem, reason: &str) -> Result<(), StoreError> {
-        self.set_send_state(item, "unconfirmed", None, None, Some(reason)).await
+    pub async fn send_unconfirmed(
+        &self,
+        item: &OutboxItem,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.set_send_state(item, "unconfirmed", None, None, Some(reason))
+            .await
     }
 
     /// Gives a claimed job back untouched (the channel was paused under it).
@@ -302,8 +332,16 @@ impl Store {
 
     /// A person's decision about an unconfirmed or failed send: send it again (`resend`) or
     /// drop it. Returns the conversation id when the job was in a state that allows it.
-    pub async fn decide_send(&self, outbox_id: &str, resend: bool) -> Result<Option<String>, StoreError> {
-        let (state, attempts) = if resend { ("queued", "0") } else { ("cancelled", "attempts") };
+    pub async fn decide_send(
+        &self,
+        outbox_id: &str,
+        resend: bool,
+    ) -> Result<Option<String>, StoreError> {
+        let (state, attempts) = if resend {
+            ("queued", "0")
+        } else {
+            ("cancelled", "attempts")
+        };
         let row = sqlx::query(&format!(
             "UPDATE outbox SET state = '{state}', attempts = {attempts}, next_attempt_at = $2, updated_at = $2 \
              WHERE id = $1 AND state IN ('unconfirmed', 'failed') RETURNING conversation_id, message_id"
@@ -322,7 +360,11 @@ impl Store {
     }
 
     /// Stops sending from a number (e.g. its access token expired) and alerts the admins.
-    pub async fn pause_sending(&self, phone_number_id: &str, reason: &str) -> Result<(), StoreError> {
+    pub async fn pause_sending(
+        &self,
+        phone_number_id: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let paused = sqlx::query(
             "UPDATE inboxes SET sending_paused_at = $2, sending_paused_reason = $3 \
@@ -334,7 +376,8 @@ impl Store {
         .execute(self.pool())
         .await?;
         if paused.rows_affected() > 0 {
-            self.raise_alert("sending_paused", Some(phone_number_id), reason).await?;
+            self.raise_alert("sending_paused", Some(phone_number_id), reason)
+                .await?;
         }
         Ok(())
     }
@@ -354,7 +397,12 @@ impl Store {
     }
 
     /// Records something an admin must act on. `detail` must not contain customer data.
-    pub async fn raise_alert(&self, kind: &str, subject: Option<&str>, detail: &str) -> Result<(), StoreError> {
+    pub async fn raise_alert(
+        &self,
+        kind: &str,
+        subject: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO admin_alerts (id, kind, subject, detail, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(new_id())
             .bind(kind)
@@ -367,7 +415,9 @@ impl Store {
     }
 
     /// Unresolved admin alerts, newest first: (kind, subject, detail, created_at).
-    pub async fn open_alerts(&self) -> Result<Vec<(String, Option<String>, String, i64)>, StoreError> {
+    pub async fn open_alerts(
+        &self,
+    ) -> Result<Vec<(String, Option<String>, String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT kind, subject, detail, created_at FROM admin_alerts WHERE resolved_at IS NULL \
              ORDER BY created_at DESC LIMIT 100",
@@ -375,16 +425,26 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("kind")?, r.try_get("subject")?, r.try_get("detail")?, r.try_get("created_at")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("kind")?,
+                    r.try_get("subject")?,
+                    r.try_get("detail")?,
+                    r.try_get("created_at")?,
+                ))
+            })
             .collect()
     }
 
     /// Counts of jobs per state, for tests, benchmarks and the admin view.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state")
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .collect()
     }
 }
 

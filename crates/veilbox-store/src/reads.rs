@@ -172,7 +172,8 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<ConversationSummary>, StoreError> {
-        self.conversations_where(&ConversationFilter::default(), cursor, limit).await
+        self.conversations_where(&ConversationFilter::default(), cursor, limit)
+            .await
     }
 
     /// Conversations matching `filter`, newest activity first.
@@ -199,11 +200,16 @@ impl Store {
         }
         if cursor.is_some() {
             let (a, b) = (next(), next());
-            conditions.push(format!("(c.last_message_at < {a} OR (c.last_message_at = {a} AND c.id < {b}))"));
+            conditions.push(format!(
+                "(c.last_message_at < {a} OR (c.last_message_at = {a} AND c.id < {b}))"
+            ));
         }
         let limit_param = next();
-        let where_clause =
-            if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
         let sql = format!(
             "{CONVERSATION_COLUMNS}{where_clause} ORDER BY c.last_message_at DESC, c.id DESC LIMIT {limit_param}"
         );
@@ -219,9 +225,16 @@ impl Store {
             query = query.bind(after.at).bind(after.id.as_str());
         }
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
-        let items = rows.iter().map(conversation_row).collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .iter()
+            .map(conversation_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = (items.len() == limit as usize)
-            .then(|| items.last().map(|c| Cursor::format(c.last_message_at, &c.id)))
+            .then(|| {
+                items
+                    .last()
+                    .map(|c| Cursor::format(c.last_message_at, &c.id))
+            })
             .flatten();
         Ok(Page { items, next_cursor })
     }
@@ -278,12 +291,18 @@ impl Store {
     }
 
     /// One message of a conversation.
-    pub async fn message(&self, conversation_id: &str, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        let row = sqlx::query(&format!("{MESSAGE_COLUMNS} WHERE m.conversation_id = $1 AND m.id = $2"))
-            .bind(conversation_id)
-            .bind(message_id)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "{MESSAGE_COLUMNS} WHERE m.conversation_id = $1 AND m.id = $2"
+        ))
+        .bind(conversation_id)
+        .bind(message_id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(message_row).transpose()
     }
 
@@ -484,14 +503,21 @@ impl Store {
 
 impl Store {
     /// Assigns a conversation to someone (or nobody); false when there is no such conversation.
-    pub async fn assign_conversation(&self, id: &str, assignee: Option<&str>) -> Result<bool, StoreError> {
+    pub async fn assign_conversation(
+        &self,
+        id: &str,
+        assignee: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE conversations SET assignee = $2 WHERE id = $1")
             .bind(id)
             .bind(assignee)
             .execute(self.pool())
             .await?;
         if done.rows_affected() == 1 {
-            self.events().publish(crate::events::StoreEvent::Conversation { conversation_id: id.to_owned() });
+            self.events()
+                .publish(crate::events::StoreEvent::Conversation {
+                    conversation_id: id.to_owned(),
+                });
         }
         Ok(done.rows_affected() == 1)
     }

@@ -86,7 +86,12 @@ impl TestApp {
         Some(Self::start(&url, TestDatabase::Postgres(Some(scratch)), |_| {}).await)
     }
 
-    async fn start(url: &str, database: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    /// On an existing database (e.g. to restart on the same SQLite file).
+    pub async fn start(
+        url: &str,
+        database: TestDatabase,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = test_config(url);
         adjust(&mut config);
         let store = veilbox_server::open_store(&config)
@@ -184,6 +189,34 @@ impl TestApp {
             }
         }
         messages
+    }
+
+    /// POST JSON to an API path with the bootstrap token.
+    pub async fn api_post(&self, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(API_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Stops the server but keeps the database (returns it for a restart).
+    pub async fn stop_keeping_database(mut self) -> TestDatabase {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+        self.store.close().await;
+        std::mem::replace(&mut self.database, TestDatabase::Postgres(None))
     }
 
     pub async fn stop(mut self) {

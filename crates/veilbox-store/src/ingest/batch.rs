@@ -308,7 +308,9 @@ impl<'a> BatchWrite<'a> {
                 message_id: row.id.clone(),
             });
             if touched.insert(row.conversation_id.as_str()) {
-                self.events.push(StoreEvent::Conversation { conversation_id: row.conversation_id.clone() });
+                self.events.push(StoreEvent::Conversation {
+                    conversation_id: row.conversation_id.clone(),
+                });
             }
             if let MessageContent::System {
                 new_wa_id: Some(new_wa_id),
@@ -666,7 +668,8 @@ impl<'a> BatchWrite<'a> {
                 }
             }
         }
-        self.reconcile_outbox(&candidates.iter().map(|c| c.1).collect::<Vec<_>>()).await?;
+        self.reconcile_outbox(&candidates.iter().map(|c| c.1).collect::<Vec<_>>())
+            .await?;
         let merges: Vec<(&StatusUpdate, i64)> = best.into_values().collect();
         for chunk in merges.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -695,7 +698,10 @@ impl<'a> BatchWrite<'a> {
             query.execute(&mut *self.conn).await?;
         }
         // Tell the open threads whose ticks moved.
-        let wamids: Vec<&str> = merges.iter().map(|(s, _)| s.wa_message_id.as_str()).collect();
+        let wamids: Vec<&str> = merges
+            .iter()
+            .map(|(s, _)| s.wa_message_id.as_str())
+            .collect();
         for chunk in wamids.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT id, conversation_id FROM messages WHERE wa_message_id IN ({})",
@@ -722,7 +728,7 @@ impl<'a> BatchWrite<'a> {
             let outbox_id = s.callback_data.as_deref().unwrap_or_default();
             let settled = sqlx::query(
                 "UPDATE outbox SET state = 'sent', error_code = NULL, error_reason = NULL, updated_at = $2 \
-                 WHERE id = $1 AND state IN ('unconfirmed', 'sending') RETURNING message_id, conversation_id",
+                 WHERE id = $1 AND state IN ('unconfirmed', 'sending', 'cancelled') RETURNING message_id, conversation_id",
             )
             .bind(outbox_id)
             .bind(now_ms())
@@ -738,7 +744,10 @@ impl<'a> BatchWrite<'a> {
                 .bind(message_id.as_str())
                 .execute(&mut *self.conn)
                 .await?;
-                self.events.push(StoreEvent::Message { conversation_id: row.try_get("conversation_id")?, message_id });
+                self.events.push(StoreEvent::Message {
+                    conversation_id: row.try_get("conversation_id")?,
+                    message_id,
+                });
             }
         }
         Ok(())

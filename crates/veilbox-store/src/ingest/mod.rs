@@ -166,7 +166,11 @@ struct Writer {
 type Ack = oneshot::Sender<Result<IngestReport, StoreError>>;
 type Outcome = (Ack, Result<IngestReport, StoreError>);
 /// A committed batch waiting for its WAL sync before it is acknowledged.
-type Syncing = (JoinHandle<Result<(), StoreError>>, Vec<Outcome>, Vec<StoreEvent>);
+type Syncing = (
+    JoinHandle<Result<(), StoreError>>,
+    Vec<Outcome>,
+    Vec<StoreEvent>,
+);
 
 /// What woke the writer up.
 enum Wake {
@@ -224,7 +228,12 @@ impl Writer {
     }
 
     /// Answers the deliveries of a batch and, once it is durable, tells live pages.
-    fn acknowledge(&self, outcomes: Vec<Outcome>, events: Vec<StoreEvent>, durable: Result<(), StoreError>) {
+    fn acknowledge(
+        &self,
+        outcomes: Vec<Outcome>,
+        events: Vec<StoreEvent>,
+        durable: Result<(), StoreError>,
+    ) {
         if acknowledge(outcomes, durable) {
             for event in events {
                 self.store.events().publish(event);

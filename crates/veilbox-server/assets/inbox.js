@@ -1,0 +1,162 @@
+// Veilbox inbox: live updates over server-sent events.
+//
+// The page works without this script (forms post and redirect). With it, the page
+// listens to /inbox/events; events carry ids only, and for anything shown here the
+// script fetches the server-rendered fragment and swaps it in.
+
+const main = document.getElementById("inbox");
+if (main) {
+  startLive(main);
+  enhanceForms();
+  scrollThreadToEnd(true);
+}
+
+function startLive(main) {
+  const conversation = main.dataset.conversation || "";
+  const listQuery = main.dataset.list || "";
+  const requested = new Map(); // message id -> latest request number
+  let listTimer = null;
+  let closedTimer = null;
+
+  const source = new EventSource("/inbox/events");
+  document.body.dataset.live = "connecting";
+
+  source.addEventListener("open", () => {
+    document.body.dataset.live = "on";
+  });
+  source.addEventListener("error", () => {
+    document.body.dataset.live = "off";
+    // A closed stream usually means the session ended: the reload shows the sign-in page.
+    if (source.readyState === EventSource.CLOSED && closedTimer === null) {
+      closedTimer = setTimeout(() => location.reload(), 5000);
+    }
+  });
+  source.addEventListener("message", (event) => {
+    const data = parse(event.data);
+    if (!data) return;
+    if (conversation && data.conversation_id === conversation) {
+      refreshMessage(data.message_id);
+    }
+    scheduleList();
+  });
+  source.addEventListener("conversation", (event) => {
+    if (parse(event.data)) scheduleList();
+  });
+  source.addEventListener("reload", () => {
+    if (hasDraft()) {
+      scheduleList();
+    } else {
+      location.reload();
+    }
+  });
+
+  async function refreshMessage(messageId) {
+    if (!/^[A-Za-z0-9_-]+$/.test(messageId)) return;
+    const number = (requested.get(messageId) || 0) + 1;
+    requested.set(messageId, number);
+    const url = `/inbox/c/${encodeURIComponent(conversation)}/m/${encodeURIComponent(messageId)}?${listQuery}`;
+    const node = await fetchFragment(url);
+    // A later request for the same message overtook this one: keep the newer state.
+    if (!node || requested.get(messageId) !== number) return;
+    const existing = document.getElementById(`m-${messageId}`);
+    if (existing) {
+      existing.replaceWith(node);
+      return;
+    }
+    const list = document.getElementById("messages");
+    if (!list) return;
+    const nearEnd = isNearEnd();
+    const sentAt = Number(node.dataset.sentAt || 0);
+    const later = Array.from(list.children).find((li) => Number(li.dataset.sentAt || 0) > sentAt);
+    list.insertBefore(node, later || null);
+    node.classList.add("arrived");
+    if (nearEnd) scrollThreadToEnd(false);
+  }
+
+  function scheduleList() {
+    if (listTimer !== null) return;
+    listTimer = setTimeout(async () => {
+      listTimer = null;
+      const extra = conversation ? `&c=${encodeURIComponent(conversation)}` : "";
+      const node = await fetchFragment(`/inbox/list?${listQuery}${extra}`);
+      const current = document.getElementById("list-body");
+      if (node && current) {
+        const scroller = current.closest(".list");
+        const top = scroller ? scroller.scrollTop : 0;
+        current.replaceWith(node);
+        if (scroller) scroller.scrollTop = top;
+      }
+    }, 250);
+  }
+}
+
+async function fetchFragment(url) {
+  try {
+    const response = await fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+      redirect: "error",
+    });
+    if (!response.ok) return null;
+    const template = document.createElement("template");
+    template.innerHTML = (await response.text()).trim();
+    return template.content.firstElementChild;
+  } catch {
+    return null;
+  }
+}
+
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function hasDraft() {
+  const box = document.getElementById("reply-body");
+  return Boolean(box && box.value.trim());
+}
+
+function threadScroller() {
+  return document.getElementById("messages");
+}
+
+function isNearEnd() {
+  const scroller = threadScroller();
+  if (!scroller) return false;
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+}
+
+function scrollThreadToEnd(initial) {
+  const scroller = threadScroller();
+  if (!scroller) return;
+  scroller.scrollTop = scroller.scrollHeight;
+  if (initial && window.matchMedia("(max-width: 700px)").matches) {
+    const last = scroller.lastElementChild;
+    if (last) last.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function enhanceForms() {
+  // One submit per click: a second press while the first is in flight would post twice.
+  for (const form of document.querySelectorAll("form")) {
+    form.addEventListener("submit", () => {
+      for (const button of form.querySelectorAll("button[type=submit]")) {
+        setTimeout(() => {
+          button.disabled = true;
+        }, 0);
+      }
+    });
+  }
+  const box = document.getElementById("reply-body");
+  if (box) {
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && box.form) {
+        event.preventDefault();
+        box.form.requestSubmit();
+      }
+    });
+  }
+}

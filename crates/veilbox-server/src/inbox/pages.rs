@@ -1,0 +1,689 @@
+//! Page templates (maud) and the GET handlers of full pages.
+//!
+//! All customer data reaches HTML through [`customer_label`] and [`message_body`]: the
+//! one place masking will be applied. Titles never carry customer data.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup, DOCTYPE};
+use serde_json::Value;
+use veilbox_store::now_ms;
+use veilbox_store::reads::{
+    ConversationFilter, ConversationState, ConversationSummary, CustomerSummary, MessageRecord,
+};
+
+use super::{ListQuery, ListView};
+use crate::config::TemplateConfig;
+use crate::error::WebError;
+use crate::interim_auth::{self, Flash, SignedIn};
+use crate::replies::{window_closes_at, window_open};
+use crate::AppState;
+
+/// Every page's title: nothing about the customer.
+pub const TITLE: &str = "Veilbox · Inbox";
+
+/// How many conversations the list shows.
+const LIST_LIMIT: u32 = 100;
+/// How many of the latest messages a thread shows.
+const THREAD_LIMIT: usize = 300;
+
+/// `GET /`
+pub async fn root() -> Redirect {
+    Redirect::to("/inbox")
+}
+
+fn page(title: &str, body_class: &str, signed_in: Option<&SignedIn>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) }
+                link rel="stylesheet" href=(super::assets::CSS_PATH);
+                script type="module" src=(super::assets::JS_PATH) {}
+            }
+            body class=(body_class) {
+                header.top {
+                    a.brand href="/inbox" { "Veilbox" }
+                    @if let Some(user) = signed_in {
+                        span.who { (user.email) }
+                        form.inline method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(user.csrf);
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                (content)
+            }
+        }
+    }
+}
+
+fn html_response(markup: Markup) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// The sign-in page, with an optional error.
+pub fn login_markup(state: &AppState, token: &str, error: Option<&str>) -> Markup {
+    let content = html! {
+        main.login {
+            h1 { "Sign in" }
+            @if state.config.admin.is_none() {
+                p.flash.error {
+                    "The inbox is not configured: set VEILBOX_ADMIN_EMAIL and "
+                    "VEILBOX_ADMIN_PASSWORD (at least 12 characters) and restart Veilbox."
+                }
+            } @else {
+                @if let Some(error) = error {
+                    p.flash.error role="alert" { (error) }
+                }
+                form method="post" action="/login" {
+                    input type="hidden" name="csrf" value=(token);
+                    label { "E-mail" input type="email" name="email" autocomplete="username" required autofocus; }
+                    label { "Password" input type="password" name="password" autocomplete="current-password" required; }
+                    button.primary type="submit" { "Sign in" }
+                }
+            }
+        }
+    };
+    page(TITLE, "login-page", None, content)
+}
+
+/// Renders the sign-in page with a fresh form token.
+pub fn login_response(state: &AppState, headers: &HeaderMap, error: Option<&str>, status: StatusCode) -> Response {
+    match interim_auth::login_form(headers) {
+        Ok(form) => {
+            let mut response = (status, html_response(login_markup(state, &form.token, error))).into_response();
+            if let Some(cookie) = form.set_cookie {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response(),
+    }
+}
+
+/// `GET /login`
+pub async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_response(&state, &headers, None, StatusCode::OK)
+}
+
+/// `GET /inbox`
+pub async fn inbox(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let view = query.view();
+    let list = list_markup(&state, &user, view, None).await?;
+    let flash = user.take_flash();
+    let content = html! {
+        main #inbox.inbox data-list=(view.query()) {
+            section.list { (list) }
+            section.thread.empty {
+                (flash_markup(flash.as_ref()))
+                p.hint { "Pick a conversation." }
+            }
+        }
+    };
+    Ok(html_response(page(TITLE, "", Some(&user), content)))
+}
+
+/// `GET /inbox/c/{id}`
+pub async fn conversation(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let view = query.view();
+    let Some(conversation) = state.store.conversation(&id).await? else {
+        return Err(WebError::NotFound);
+    };
+    let messages = latest_messages(&state, &id).await?;
+    let list = list_markup(&state, &user, view, Some(&id)).await?;
+    let flash = user.take_flash();
+    let content = html! {
+        main #inbox.inbox.has-thread data-list=(view.query()) data-conversation=(conversation.id) {
+            section.list { (list) }
+            (thread_markup(&state, &user, &conversation, &messages, view, flash.as_ref()))
+        }
+    };
+    Ok(html_response(page(TITLE, "", Some(&user), content)))
+}
+
+/// The newest [`THREAD_LIMIT`] messages, oldest first.
+async fn latest_messages(state: &AppState, id: &str) -> Result<Vec<MessageRecord>, WebError> {
+    let mut messages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let Some(page) = state.store.thread(id, cursor.as_deref(), 500).await? else {
+            return Err(WebError::NotFound);
+        };
+        messages.extend(page.items);
+        if messages.len() > THREAD_LIMIT {
+            let excess = messages.len() - THREAD_LIMIT;
+            messages.drain(..excess);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(messages)
+}
+
+fn flash_markup(flash: Option<&Flash>) -> Markup {
+    html! {
+        @if let Some(flash) = flash {
+            p class={ "flash " (flash.level) } role="status" { (flash.text) }
+        }
+    }
+}
+
+/// The conversation list with its tabs (`#list-body`, also served as a fragment).
+pub async fn list_markup(
+    state: &AppState,
+    user: &SignedIn,
+    view: ListView,
+    active: Option<&str>,
+) -> Result<Markup, WebError> {
+    let filter = ConversationFilter {
+        state: Some(match view.state {
+            "pending" => ConversationState::Pending,
+            "resolved" => ConversationState::Resolved,
+            _ => ConversationState::Open,
+        }),
+        assignee: match view.who {
+            "mine" => Some(Some(user.author().to_owned())),
+            "unassigned" => Some(None),
+            _ => None,
+        },
+    };
+    let page = state.store.conversations_where(&filter, None, LIST_LIMIT).await?;
+    let now = now_ms();
+    let tab = |label: &str, target: ListView, current: bool| {
+        html! {
+            a.tab.current[current] href={ "/inbox?" (target.query()) } aria-current=[current.then_some("page")] { (label) }
+        }
+    };
+    Ok(html! {
+        div #list-body {
+            nav.tabs aria-label="State" {
+                @for (label, s) in [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved")] {
+                    (tab(label, ListView { state: s, who: view.who }, view.state == s))
+                }
+            }
+            nav.tabs.who aria-label="Assignee" {
+                @for (label, w) in [("Mine", "mine"), ("Unassigned", "unassigned"), ("All", "all")] {
+                    (tab(label, ListView { state: view.state, who: w }, view.who == w))
+                }
+            }
+            @if page.items.is_empty() {
+                p.hint { "No conversations here." }
+            }
+            ul #conversation-list.conversations {
+                @for c in &page.items {
+                    @let current = active == Some(c.id.as_str());
+                    li.current[current] {
+                        a href={ "/inbox/c/" (c.id) "?" (view.query()) } {
+                            span.customer { (customer_label(&c.customer)) }
+                            span.meta {
+                                time datetime=(iso(c.last_message_at)) { (short_time(c.last_message_at, now)) }
+                                span class={ "state " (c.state) } { (c.state) }
+                                @if let Some(a) = &c.assignee {
+                                    span.assignee { (if a == user.author() { "you" } else { a.as_str() }) }
+                                } @else {
+                                    span.assignee.none { "unassigned" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// How a customer is shown. Every page renders customer identity through here, so
+/// masking applies in one place when it lands.
+pub fn customer_label(customer: &CustomerSummary) -> Markup {
+    let name = customer.profile_name.as_deref().filter(|n| !n.trim().is_empty());
+    html! {
+        span.customer-label {
+            span.name { (name.unwrap_or("Unknown customer")) }
+            @if let Some(wa_id) = &customer.wa_id {
+                span.handle { "+" (wa_id) }
+            } @else if let Some(user_id) = &customer.user_id {
+                span.handle { "user " (user_id) }
+            }
+        }
+    }
+}
+
+fn thread_markup(
+    state: &AppState,
+    user: &SignedIn,
+    c: &ConversationSummary,
+    messages: &[MessageRecord],
+    view: ListView,
+    flash: Option<&Flash>,
+) -> Markup {
+    let base = format!("/inbox/c/{}", c.id);
+    let q = view.query();
+    let now = now_ms();
+    let assigned_to_me = c.assignee.as_deref() == Some(user.author());
+    let action = |path: &str| format!("{base}/{path}?{q}");
+    html! {
+        section.thread #thread-pane {
+            header.thread-head {
+                a.back href={ "/inbox?" (q) } { "← All conversations" }
+                h2 { (customer_label(&c.customer)) }
+                p.status {
+                    span class={ "state " (c.state) } { (c.state) }
+                    " · "
+                    @match &c.assignee {
+                        Some(a) if a == user.author() => { "assigned to you" }
+                        Some(a) => { "assigned to " (a) }
+                        None => { "unassigned" }
+                    }
+                }
+                div.actions {
+                    form.inline method="post" action=(action("assign")) {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        @if assigned_to_me {
+                            input type="hidden" name="to" value="none";
+                            button type="submit" { "Unassign" }
+                        } @else {
+                            input type="hidden" name="to" value="me";
+                            button type="submit" { "Assign to me" }
+                        }
+                    }
+                    @if c.state != "pending" && c.state != "resolved" {
+                        (state_button(&action("state"), &user.csrf, "pending", "Mark pending"))
+                    }
+                    @if c.state == "resolved" {
+                        (state_button(&action("state"), &user.csrf, "open", "Reopen"))
+                    } @else {
+                        (state_button(&action("state"), &user.csrf, "resolved", "Resolve"))
+                    }
+                }
+            }
+            (flash_markup(flash))
+            ol #messages.messages {
+                @for m in messages {
+                    (message_markup(&c.id, m, user, view))
+                }
+            }
+            (composer(state, user, c, &action("reply"), &action("template"), now))
+        }
+    }
+}
+
+fn state_button(action: &str, csrf: &str, state: &str, label: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="state" value=(state);
+            button type="submit" data-state=(state) { (label) }
+        }
+    }
+}
+
+fn composer(
+    state: &AppState,
+    user: &SignedIn,
+    c: &ConversationSummary,
+    reply_action: &str,
+    template_action: &str,
+    now: i64,
+) -> Markup {
+    let templates: &[TemplateConfig] = &state.config.whatsapp.templates;
+    html! {
+        @if c.customer.wa_id.is_none() {
+            p.banner.warn { "This customer is known only by a WhatsApp user id; Veilbox cannot reply to them yet." }
+        } @else if window_open(c.last_inbound_at, now) {
+            form.composer method="post" action=(reply_action) {
+                input type="hidden" name="csrf" value=(user.csrf);
+                label.visually-hidden for="reply-body" { "Reply" }
+                textarea #reply-body name="body" rows="3" maxlength="4096" placeholder="Write a reply…" required {}
+                div.composer-foot {
+                    @if let Some(closes) = window_closes_at(c.last_inbound_at, now) {
+                        span.window { "Reply window closes " time datetime=(iso(closes)) { (short_time(closes, now)) } " (" (remaining(closes - now)) " left)" }
+                    }
+                    button.primary type="submit" { "Send" }
+                }
+            }
+        } @else {
+            div.templates {
+                p.banner.warn {
+                    "The 24-hour reply window is closed: the customer has not written in the last 24 hours. "
+                    "Only an approved template can be sent."
+                }
+                @if templates.is_empty() {
+                    p.hint { "No templates are configured (add [[whatsapp.templates]] to the configuration)." }
+                } @else {
+                    form.template-picker method="post" action=(template_action) {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        fieldset {
+                            legend { "Send a template" }
+                            @for (i, t) in templates.iter().enumerate() {
+                                label.template {
+                                    input type="radio" name="template" value={ (t.name) "|" (t.language) } required checked[i == 0];
+                                    span.template-name { (t.name) " (" (t.language) ")" }
+                                    span.template-text { (t.text) }
+                                }
+                            }
+                        }
+                        button.primary type="submit" { "Send template" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One message as a list item `#m-{id}` (also served alone for live updates).
+pub fn message_markup(conversation_id: &str, m: &MessageRecord, user: &SignedIn, view: ListView) -> Markup {
+    let direction = if m.direction == "outbound" { "out" } else { "in" };
+    let now = now_ms();
+    html! {
+        li id={ "m-" (m.id) } class={ "msg " (direction) } data-sent-at=(m.sent_at) {
+            div.bubble {
+                (context_marks(m))
+                (message_body(m))
+                div.meta {
+                    @if direction == "out" {
+                        span.author { (match m.author.as_deref() {
+                            Some(a) if a == user.author() => "you",
+                            Some(a) => a,
+                            None => "business",
+                        }) }
+                    }
+                    time datetime=(iso(m.sent_at)) { (short_time(m.sent_at, now)) }
+                    @if direction == "out" {
+                        (ticks(conversation_id, m, user, view))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn context_marks(m: &MessageRecord) -> Markup {
+    let Some(context) = &m.context else { return html! {} };
+    let flag = |key: &str| context.get(key).and_then(Value::as_bool).unwrap_or(false);
+    html! {
+        @if flag("frequently_forwarded") {
+            p.mark.forwarded { "↪ Forwarded many times" }
+        } @else if flag("forwarded") {
+            p.mark.forwarded { "↪ Forwarded" }
+        }
+        @if context.get("reply_to").is_some_and(|v| !v.is_null()) {
+            p.mark.reply { "↩ Reply to an earlier message" }
+        }
+        @if context.get("referred_product").is_some_and(|v| !v.is_null()) {
+            p.mark.reply { "About a product in the catalog" }
+        }
+    }
+}
+
+fn text<'a>(content: &'a Value, key: &str) -> Option<&'a str> {
+    content.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// The body of a message by its normalised kind.
+pub fn message_body(m: &MessageRecord) -> Markup {
+    let c = &m.content;
+    let kind = c.get("kind").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "text" => html! { p.body { (text(c, "body").unwrap_or("")) } },
+        "media" => {
+            let media_type = text(c, "media_type").unwrap_or("file");
+            let mut label = capitalise(media_type);
+            if c.get("voice").and_then(Value::as_bool).unwrap_or(false) {
+                label = "Voice message".to_owned();
+            }
+            if c.get("animated").and_then(Value::as_bool).unwrap_or(false) {
+                label.push_str(" (animated)");
+            }
+            let mut parts = vec![label];
+            if let Some(mime) = text(c, "mime_type") {
+                parts.push(mime.to_owned());
+            }
+            if let Some(size) = c.get("file_size").and_then(Value::as_i64) {
+                parts.push(human_size(size));
+            }
+            html! {
+                div.media {
+                    p.media-line { span.icon aria-hidden="true" { (media_icon(media_type)) } " " (parts.join(" · ")) }
+                    @if let Some(name) = text(c, "filename") { p.filename { (name) } }
+                    @if let Some(caption) = text(c, "caption") { p.body { (caption) } }
+                }
+            }
+        }
+        "location" => {
+            let lat = c.get("latitude").and_then(Value::as_f64);
+            let lon = c.get("longitude").and_then(Value::as_f64);
+            html! {
+                div.location {
+                    p.kind { "📍 Location" }
+                    @if let Some(name) = text(c, "name") { p.body { strong { (name) } } }
+                    @if let Some(address) = text(c, "address") { p.body { (address) } }
+                    @if let (Some(lat), Some(lon)) = (lat, lon) {
+                        p.coords { (format!("{lat:.5}, {lon:.5}")) }
+                    }
+                }
+            }
+        }
+        "contacts" => {
+            let cards = c.get("cards").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let names: Vec<&str> = cards
+                .iter()
+                .filter_map(|card| card.get("name"))
+                .filter_map(|n| n.get("formatted_name").or_else(|| n.get("first_name")).and_then(Value::as_str))
+                .collect();
+            html! {
+                div.contacts {
+                    p.kind { "👤 " (cards.len()) (if cards.len() == 1 { " contact" } else { " contacts" }) }
+                    @if !names.is_empty() { p.body { (names.join(", ")) } }
+                }
+            }
+        }
+        "interactive_reply" => {
+            let reply_type = text(c, "reply_type").unwrap_or("reply");
+            let label = match reply_type {
+                "button_reply" => "Tapped button",
+                "list_reply" => "Chose from list",
+                _ => "Replied",
+            };
+            html! {
+                div.choice {
+                    p.kind { (label) }
+                    p.body { strong { (text(c, "title").unwrap_or("(no title)")) } }
+                    @if let Some(d) = text(c, "description") { p.detail { (d) } }
+                }
+            }
+        }
+        "button" => html! {
+            div.choice {
+                p.kind { "Tapped template button" }
+                p.body { strong { (text(c, "text").or_else(|| text(c, "payload")).unwrap_or("(no text)")) } }
+            }
+        },
+        "flow_reply" => html! {
+            div.choice {
+                p.kind { "Completed a form" @if let Some(n) = text(c, "name") { " (" (n) ")" } }
+                @if let Some(b) = text(c, "body") { p.body { (b) } }
+                @if let Some(json) = text(c, "response_json") { p.detail { code { (json) } } }
+            }
+        },
+        "reaction" => match text(c, "emoji") {
+            Some(emoji) => html! { p.reaction { "Reacted " span.emoji { (emoji) } " to a message" } },
+            None => html! { p.reaction.removed { "Removed a reaction" } },
+        },
+        "order" => {
+            let items = c.get("product_items").and_then(Value::as_array).map_or(0, Vec::len);
+            html! {
+                div.order {
+                    p.kind { "🛒 Order · " (items) (if items == 1 { " item" } else { " items" }) }
+                    @if let Some(t) = text(c, "text") { p.body { (t) } }
+                }
+            }
+        }
+        "system" => html! {
+            p.system {
+                "System notice"
+                @if let Some(t) = text(c, "system_type") { " (" (t.replace('_', " ")) ")" }
+                @if let Some(b) = text(c, "body") { ": " (b) }
+            }
+        },
+        "request_welcome" => html! { p.system { "The customer opened the chat for the first time." } },
+        "unsupported" => html! {
+            p.system { "Unsupported message (" (text(c, "declared_type").unwrap_or("unknown")) "): open WhatsApp to see it." }
+        },
+        "template" => html! {
+            div.template-msg {
+                p.kind { "Template " (text(c, "name").unwrap_or("")) }
+                p.body { (text(c, "preview").unwrap_or("")) }
+            }
+        },
+        _ => html! { p.system { "Message of type " (m.message_type) } },
+    }
+}
+
+fn ticks(conversation_id: &str, m: &MessageRecord, user: &SignedIn, view: ListView) -> Markup {
+    let failed_reason = |code: Option<i64>, title: Option<&str>| -> String {
+        code.and_then(veilbox_whatsapp::graph::agent_reason)
+            .map(str::to_owned)
+            .or_else(|| title.map(str::to_owned))
+            .unwrap_or_else(|| "WhatsApp did not deliver it".to_owned())
+    };
+    if let Some(d) = &m.delivery {
+        return match d.state.as_str() {
+            "sent" => html! { span.tick.sent title="Sent" data-tick="sent" { "✓" } },
+            "delivered" => html! { span.tick.delivered title="Delivered" data-tick="delivered" { "✓✓" } },
+            "read" | "played" => html! { span.tick.read title="Read" data-tick="read" { "✓✓" } },
+            "failed" => html! {
+                span.tick.failed data-tick="failed" { "⚠ Not delivered: " (failed_reason(d.error_code, d.error_title.as_deref())) }
+            },
+            _ => html! { span.tick.sent title="Sent" data-tick="sent" { "✓" } },
+        };
+    }
+    let Some(o) = &m.outbox else {
+        return html! { span.tick.sent title="Sent" data-tick="sent" { "✓" } };
+    };
+    let decide = |label: &str, decision: &str| {
+        html! {
+            form.inline method="post" action={ "/inbox/c/" (conversation_id) "/send/" (o.id) "?" (view.query()) } {
+                input type="hidden" name="csrf" value=(user.csrf);
+                input type="hidden" name="decision" value=(decision);
+                button.small type="submit" { (label) }
+            }
+        }
+    };
+    match o.state.as_str() {
+        "queued" | "sending" => html! {
+            span.tick.pending title=(if o.state == "queued" { "Queued" } else { "Sending" }) data-tick=(o.state) { "🕓" }
+        },
+        "sent" => html! { span.tick.sent title="Sent" data-tick="sent" { "✓" } },
+        "failed" => html! {
+            span.tick.failed data-tick="failed" {
+                "⚠ Not sent: "
+                (o.error_reason.clone().unwrap_or_else(|| failed_reason(o.error_code, None)))
+            }
+            (decide("Resend", "resend"))
+        },
+        "unconfirmed" => html! {
+            span.tick.unconfirmed data-tick="unconfirmed" title="WhatsApp did not confirm this send: it may or may not have arrived" {
+                "? Unconfirmed"
+                @if let Some(r) = &o.error_reason { ": " (r) }
+            }
+            (decide("Resend", "resend"))
+            (decide("Discard", "discard"))
+        },
+        "cancelled" => html! { span.tick.cancelled data-tick="cancelled" { "Discarded, not sent" } },
+        other => html! { span.tick data-tick=(other) { (other) } },
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn media_icon(media_type: &str) -> &'static str {
+    match media_type {
+        "image" => "🖼",
+        "video" => "🎞",
+        "audio" => "🔊",
+        "document" => "📄",
+        "sticker" => "🏷",
+        _ => "📎",
+    }
+}
+
+/// `12 KB`, `1.4 MB`.
+pub fn human_size(bytes: i64) -> String {
+    const KB: i64 = 1024;
+    if bytes < KB {
+        format!("{bytes} B")
+    } else if bytes < KB * KB {
+        format!("{} KB", (bytes + KB / 2) / KB)
+    } else {
+        // Display only; precision beyond a tenth of a megabyte does not matter.
+        #[allow(clippy::cast_precision_loss, reason = "display rounding")]
+        let mb = bytes as f64 / (KB * KB) as f64;
+        format!("{mb:.1} MB")
+    }
+}
+
+fn datetime(ms: i64) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+}
+
+/// RFC 3339 for `datetime` attributes.
+fn iso(ms: i64) -> String {
+    datetime(ms)
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// `14:03` today, `3 Mar 14:03` otherwise (UTC).
+fn short_time(ms: i64, now: i64) -> String {
+    let (Some(t), Some(today)) = (datetime(ms), datetime(now)) else {
+        return String::new();
+    };
+    if t.date() == today.date() {
+        format!("{:02}:{:02} UTC", t.hour(), t.minute())
+    } else {
+        let month = format!("{:?}", t.month());
+        let month: String = month.chars().take(3).collect();
+        format!("{} {} {:02}:{:02} UTC", t.day(), month, t.hour(), t.minute())
+    }
+}
+
+/// `5 h 12 min`.
+fn remaining(ms: i64) -> String {
+    let minutes = (ms / 60_000).max(0);
+    if minutes >= 60 {
+        format!("{} h {} min", minutes / 60, minutes % 60)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+/// Raw HTML of a fragment, with the page headers applied by the router.
+pub fn fragment(markup: Markup) -> Response {
+    html_response(markup)
+}
