@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinHandle;
-use veilbox_store::outbox::{OutboxItem, ReplyPayload};
+use veilbox_store::outbox::{OutboxItem, ReplyPayload, SendOutcome};
 use veilbox_store::{now_ms, Store, StoreError};
 use veilbox_whatsapp::graph::{Backoff, GraphClient, OutboundBody, OutboundMessage, SendError};
 
@@ -52,12 +52,11 @@ pub async fn spawn(
 ) -> Result<(OutboxHandle, JoinHandle<()>), StoreError> {
     let interrupted = store.recover_interrupted_sends().await?;
     if interrupted > 0 {
-        tracing::warn!(
-            count = interrupted,
-            "sends interrupted by the last shutdown are now unconfirmed"
-        );
+        tracing::warn!(count = interrupted, "sends interrupted by the last shutdown are now unconfirmed");
     }
     let handle = OutboxHandle::default();
+    let (outcomes, outcome_rx) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record(store.clone(), outcome_rx, Arc::clone(&handle.wake)));
     let sender = Sender {
         store,
         graph,
@@ -65,8 +64,12 @@ pub async fn spawn(
         wake: Arc::clone(&handle.wake),
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         buckets: HashMap::new(),
+        outcomes,
     };
-    let task = tokio::spawn(sender.run());
+    let task = tokio::spawn(async move {
+        sender.run().await;
+        let _ = recorder.await;
+    });
     Ok((handle, task))
 }
 
@@ -77,6 +80,7 @@ struct Sender {
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
     buckets: HashMap<String, TokenBucket>,
+    outcomes: mpsc::UnboundedSender<(OutboxItem, SendOutcome)>,
 }
 
 impl Sender {
@@ -105,34 +109,21 @@ impl Sender {
     /// Claims and starts every due job; returns how many were started.
     async fn dispatch_due(&mut self) -> Result<usize, StoreError> {
         let due = self.store.due_sends(now_ms(), 256).await?;
+        let ids: Vec<&str> = due.iter().map(|item| item.id.as_str()).collect();
+        let claimed: std::collections::HashSet<String> = self.store.claim_sends(&ids).await?.into_iter().collect();
         let mut started = 0;
-        for item in due {
-            let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
-                break;
-            };
-            if !self.store.claim_send(&item.id).await? {
-                continue;
-            }
+        for item in due.into_iter().filter(|item| claimed.contains(&item.id)) {
+            let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else { break };
             if let Some(rate) = self.settings.rate_per_number {
-                let bucket = self
-                    .buckets
-                    .entry(item.phone_number_id.clone())
-                    .or_insert_with(|| TokenBucket::new(rate));
+                let bucket = self.buckets.entry(item.phone_number_id.clone()).or_insert_with(|| TokenBucket::new(rate));
                 bucket.take().await;
             }
-            let (store, graph, backoff, wake) = (
-                self.store.clone(),
-                self.graph.clone(),
-                self.settings.backoff,
-                Arc::clone(&self.wake),
-            );
+            let (store, graph, backoff, outcomes) =
+                (self.store.clone(), self.graph.clone(), self.settings.backoff, self.outcomes.clone());
             tokio::spawn(async move {
-                if let Err(error) = deliver(&store, &graph, &backoff, &item).await {
-                    tracing::error!(%error, outbox_id = %item.id, "outbox: cannot record a send's outcome");
-                }
+                let outcome = deliver(&store, &graph, &backoff, &item).await;
                 drop(permit);
-                // The conversation's next reply may go now.
-                wake.notify_one();
+                let _ = outcomes.send((item, outcome));
             });
             started += 1;
         }
@@ -140,43 +131,63 @@ impl Sender {
     }
 }
 
-/// Sends one job and records the outcome.
-async fn deliver(
-    store: &Store,
-    graph: &GraphClient,
-    backoff: &Backoff,
-    item: &OutboxItem,
-) -> Result<(), StoreError> {
+/// Writes outcomes as they come, many per transaction, then lets the dispatcher look for
+/// the conversations' next replies.
+async fn record(
+    store: Store,
+    mut outcomes: mpsc::UnboundedReceiver<(OutboxItem, SendOutcome)>,
+    wake: Arc<Notify>,
+) {
+    let mut batch = Vec::new();
+    while outcomes.recv_many(&mut batch, 512).await > 0 {
+        // A failed write is retried: the sends happened and their outcome must be kept.
+        let mut delay = Duration::from_millis(100);
+        while let Err(error) = store.record_send_outcomes(&batch).await {
+            tracing::error!(%error, count = batch.len(), "outbox: cannot record send outcomes; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+        batch.clear();
+        wake.notify_one();
+    }
+}
+
+/// Sends one job and decides its outcome.
+async fn deliver(store: &Store, graph: &GraphClient, backoff: &Backoff, item: &OutboxItem) -> SendOutcome {
     let message = outbound(item);
     match graph.send(&item.phone_number_id, &message).await {
-        Ok(accepted) => store.send_accepted(item, &accepted.wa_message_id).await,
+        Ok(accepted) => SendOutcome::Accepted { wa_message_id: accepted.wa_message_id },
         Err(error @ SendError::Retryable { .. }) if item.attempts < MAX_ATTEMPTS => {
             let attempt = u32::try_from(item.attempts.saturating_sub(1)).unwrap_or(0);
             let delay = error.retry_delay(attempt, backoff).unwrap_or(backoff.cap);
-            let next = now_ms() + delay.as_millis() as i64;
             tracing::info!(outbox_id = %item.id, code = ?error.code(), attempt = item.attempts, delay_ms = delay.as_millis() as u64, "outbox: retrying later");
-            store
-                .send_retry_later(item, next, error.code(), &error.to_string())
-                .await
+            SendOutcome::RetryLater {
+                at: now_ms() + delay.as_millis() as i64,
+                code: error.code(),
+                reason: error.to_string(),
+            }
         }
-        Err(error @ SendError::Retryable { .. }) => {
-            let reason = format!("gave up after {} attempts: {error}", item.attempts);
-            store.send_failed(item, error.code(), &reason).await
-        }
-        Err(SendError::Permanent { code, reason }) => store.send_failed(item, code, &reason).await,
+        Err(error @ SendError::Retryable { .. }) => SendOutcome::Failed {
+            code: error.code(),
+            reason: format!("gave up after {} attempts: {error}", item.attempts),
+        },
+        Err(SendError::Permanent { code, reason }) => SendOutcome::Failed { code, reason },
         Err(SendError::TokenExpired { code }) => {
             tracing::error!(code, phone_number_id = %item.phone_number_id, "outbox: access token rejected; sending paused");
-            store
+            let paused = store
                 .pause_sending(
                     &item.phone_number_id,
                     "Meta rejected the access token (expired or invalid): replace VEILBOX_WHATSAPP_ACCESS_TOKEN and resume sending",
                 )
-                .await?;
-            store.send_released(item).await
+                .await;
+            if let Err(error) = paused {
+                tracing::error!(%error, "outbox: cannot record the pause");
+            }
+            SendOutcome::Released
         }
         Err(SendError::Unconfirmed { reason }) => {
             tracing::warn!(outbox_id = %item.id, "outbox: outcome unknown, waiting for a status or a person");
-            store.send_unconfirmed(item, &reason).await
+            SendOutcome::Unconfirmed { reason }
         }
     }
 }
@@ -212,7 +223,8 @@ fn outbound(item: &OutboxItem) -> OutboundMessage {
     }
 }
 
-/// Paces sends from one number: `rate` per second, bursts of at most one second's worth.
+/// Paces sends from one number: one every `1/rate` seconds, no bursts, so that no
+/// one-second window ever holds more than `rate` sends (Meta counts per second).
 struct TokenBucket {
     rate: f64,
     tokens: f64,
@@ -224,7 +236,7 @@ impl TokenBucket {
         let rate = f64::from(rate.max(1));
         TokenBucket {
             rate,
-            tokens: rate,
+            tokens: 1.0,
             last: Instant::now(),
         }
     }
@@ -233,7 +245,7 @@ impl TokenBucket {
         loop {
             let now = Instant::now();
             self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-                .min(self.rate);
+                .min(1.0);
             self.last = now;
             if self.tokens >= 1.0 {
                 self.tokens -= 1.0;
@@ -250,14 +262,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_bucket_never_exceeds_its_rate() {
-        let mut bucket = TokenBucket::new(50);
+        let mut bucket = TokenBucket::new(100);
         let started = Instant::now();
-        for _ in 0..100 {
+        for _ in 0..21 {
             bucket.take().await;
         }
-        // 50 from the initial burst, then 50 more at 50/s: at least a second.
+        // One at once, then one every 10 ms: 21 sends take at least 200 ms.
         assert!(
-            started.elapsed() >= Duration::from_millis(980),
+            started.elapsed() >= Duration::from_millis(195),
             "{:?}",
             started.elapsed()
         );

@@ -70,6 +70,39 @@ pub struct OutboxItem {
     pub attempts: i64,
 }
 
+/// What became of one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Meta accepted it under this wamid.
+    Accepted {
+        /// The outbound wamid.
+        wa_message_id: String,
+    },
+    /// Not sent; try again at `at` (Unix ms).
+    RetryLater {
+        /// When.
+        at: i64,
+        /// Graph error code.
+        code: Option<i64>,
+        /// Why, in words.
+        reason: String,
+    },
+    /// Not sent and never will be as it is.
+    Failed {
+        /// Graph error code.
+        code: Option<i64>,
+        /// A reason an agent understands.
+        reason: String,
+    },
+    /// The request may have reached Meta: wait for a status webhook or a person.
+    Unconfirmed {
+        /// Why the outcome is unknown.
+        reason: String,
+    },
+    /// Given back untouched (sending was paused under it).
+    Released,
+}
+
 /// Why a reply cannot be queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum QueueRefusal {
@@ -200,121 +233,79 @@ impl Store {
         Ok(row.try_get("due")?)
     }
 
-    /// Takes a job for sending; false when another sender took it first.
-    pub async fn claim_send(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = $2 \
-             WHERE id = $1 AND state = 'queued'",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+    /// Takes jobs for sending; returns the ids this sender won (another node may have taken
+    /// some first).
+    pub async fn claim_sends(&self, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = $1 \
+             WHERE state = 'queued' AND id IN ({}) RETURNING id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now_ms());
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
-    /// Meta accepted the message under `wa_message_id`.
-    pub async fn send_accepted(
-        &self,
-        item: &OutboxItem,
-        wa_message_id: &str,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE outbox SET state = 'sent', error_code = NULL, error_reason = NULL, updated_at = $2 \
-             WHERE id = $1 AND state IN ('sending', 'unconfirmed')",
-        )
-        .bind(&item.id)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE messages SET wa_message_id = $1 WHERE id = $2 AND wa_message_id IS NULL",
-        )
-        .bind(wa_message_id)
-        .bind(&item.message_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.publish_message(item);
-        Ok(())
-    }
-
-    /// Not sent; try again at `next_attempt_at`.
-    pub async fn send_retry_later(
-        &self,
-        item: &OutboxItem,
-        next_attempt_at: i64,
-        code: Option<i64>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.set_send_state(item, "queued", Some(next_attempt_at), code, Some(reason))
-            .await
-    }
-
-    /// Not sent and never will be as it is.
-    pub async fn send_failed(
-        &self,
-        item: &OutboxItem,
-        code: Option<i64>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.set_send_state(item, "failed", None, code, Some(reason))
-            .await
-    }
-
-    /// The request may have reached Meta: wait for a status webhook or a person.
-    pub async fn send_unconfirmed(
-        &self,
-        item: &OutboxItem,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.set_send_state(item, "unconfirmed", None, None, Some(reason))
-            .await
-    }
-
-    /// Gives a claimed job back untouched (the channel was paused under it).
-    pub async fn send_released(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET state = 'queued', attempts = attempts - 1, updated_at = $2 WHERE id = $1 AND state = 'sending'",
-        )
-        .bind(&item.id)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    async fn set_send_state(
-        &self,
-        item: &OutboxItem,
-        state: &str,
-        next_attempt_at: Option<i64>,
-        code: Option<i64>,
-        reason: Option<&str>,
-    ) -> Result<(), StoreError> {
+    /// Records what became of many sends in one transaction (one disk flush for all).
+    pub async fn record_send_outcomes(&self, outcomes: &[(OutboxItem, SendOutcome)]) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
-        sqlx::query(
-            "UPDATE outbox SET state = $2, next_attempt_at = COALESCE($3, next_attempt_at), error_code = $4, \
-             error_reason = $5, updated_at = $6 WHERE id = $1 AND state = 'sending'",
-        )
-        .bind(&item.id)
-        .bind(state)
-        .bind(next_attempt_at)
-        .bind(code)
-        .bind(reason)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        self.publish_message(item);
+        let mut tx = self.pool().begin().await?;
+        for (item, outcome) in outcomes {
+            match outcome {
+                SendOutcome::Accepted { wa_message_id } => {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'sent', error_code = NULL, error_reason = NULL, updated_at = $2 \
+                         WHERE id = $1 AND state IN ('sending', 'unconfirmed')",
+                    )
+                    .bind(&item.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE messages SET wa_message_id = $1 WHERE id = $2 AND wa_message_id IS NULL")
+                        .bind(wa_message_id)
+                        .bind(&item.message_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                SendOutcome::RetryLater { at, code, reason } => {
+                    set_send_state(&mut tx, item, "queued", Some(*at), *code, Some(reason), now).await?;
+                }
+                SendOutcome::Failed { code, reason } => {
+                    set_send_state(&mut tx, item, "failed", None, *code, Some(reason), now).await?;
+                }
+                SendOutcome::Unconfirmed { reason } => {
+                    set_send_state(&mut tx, item, "unconfirmed", None, None, Some(reason), now).await?;
+                }
+                SendOutcome::Released => {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'queued', attempts = attempts - 1, updated_at = $2 \
+                         WHERE id = $1 AND state = 'sending'",
+                    )
+                    .bind(&item.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        for (item, _) in outcomes {
+            self.events().publish(StoreEvent::Message {
+                conversation_id: item.conversation_id.clone(),
+                message_id: item.message_id.clone(),
+            });
+        }
         Ok(())
-    }
-
-    fn publish_message(&self, item: &OutboxItem) {
-        self.events().publish(StoreEvent::Message {
-            conversation_id: item.conversation_id.clone(),
-            message_id: item.message_id.clone(),
-        });
     }
 
     /// After a restart: a job left in `sending` may or may not have reached Meta, so it is
@@ -446,6 +437,30 @@ impl Store {
             .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
             .collect()
     }
+}
+
+async fn set_send_state(
+    conn: &mut sqlx::AnyConnection,
+    item: &OutboxItem,
+    state: &str,
+    next_attempt_at: Option<i64>,
+    code: Option<i64>,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET state = $2, next_attempt_at = COALESCE($3, next_attempt_at), error_code = $4, \
+         error_reason = $5, updated_at = $6 WHERE id = $1 AND state = 'sending'",
+    )
+    .bind(&item.id)
+    .bind(state)
+    .bind(next_attempt_at)
+    .bind(code)
+    .bind(reason)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn outbox_item(row: &AnyRow) -> Result<OutboxItem, StoreError> {
