@@ -285,3 +285,130 @@ fn count_messages(bodies: &[Vec<u8>]) -> usize {
         .map(|b| b.windows(8).filter(|w| w == b"\"wamid.B").count())
         .sum()
 }
+
+/// Options of `veilbox bench outbox`.
+#[derive(Debug, clap::Args)]
+pub struct OutboxBenchArgs {
+    /// Replies to send.
+    #[arg(long, default_value_t = 5_000)]
+    pub replies: usize,
+    /// Customers (conversations) they are spread over.
+    #[arg(long, default_value_t = 200)]
+    pub customers: usize,
+    /// Sends per second per number; 0 lifts the limit.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
+}
+
+/// Replies queued while sending is off, then delivered to the simulator's Graph API as fast
+/// as the sender goes: sends per second, and the most sends seen in any one-second window.
+pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
+    use veilbox_store::outbox::ReplyPayload;
+    use veilbox_whatsapp::simulator::{self, SimCustomer, Simulator, SimulatorConfig};
+
+    if args.replies == 0 || args.customers == 0 {
+        bail!("--replies and --customers must be positive");
+    }
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let sim_address = sim_listener.local_addr()?;
+    let veilbox_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let veilbox_address = veilbox_listener.local_addr()?;
+    let token = "veilbox-bench-access-token";
+
+    let mut config = Config::from_sources(None, |_| None)?;
+    config.database_url = url;
+    config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
+    config.whatsapp.verify_token = Some(SecretString::from("bench"));
+    config.whatsapp.graph_url = format!("http://{sim_address}");
+    config.whatsapp.send_rate = (args.rate > 0).then_some(args.rate);
+
+    let mut sim_config = SimulatorConfig::new(
+        SecretString::from(BENCH_SECRET),
+        SecretString::from(token),
+        format!("http://{veilbox_address}/webhooks/whatsapp"),
+    );
+    sim_config.customers = (0..args.customers).map(|i| SimCustomer::new(format!("4477009{i:05}"), format!("Customer {i}"))).collect();
+    sim_config.status_interval = Duration::from_millis(500);
+    let sim = Simulator::new(sim_config);
+    tokio::spawn(simulator::serve(sim.clone(), sim_listener, std::future::pending()));
+
+    // Phase one: sending off (no token); customers write, replies are queued.
+    let store = crate::open_store(&config).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::launch(config.clone(), store.clone(), veilbox_listener, async {
+        let _ = stopped.await;
+    }));
+    for i in 0..args.customers {
+        sim.customer_says(&format!("4477009{i:05}"), "hello").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut conversations = Vec::new();
+    for _ in 0..400 {
+        conversations = store.conversations(None, 200).await?.items;
+        if conversations.len() >= args.customers.min(200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    if conversations.is_empty() {
+        bail!("no conversation was stored");
+    }
+    for i in 0..args.replies {
+        let conversation = &conversations[i % conversations.len()];
+        let payload = ReplyPayload::Text { body: format!("Your parcel update {i}"), preview_url: false, reply_to: None };
+        store.queue_reply(&conversation.id, "bench", &payload).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let _ = stop.send(());
+    server.await.context("server task")??;
+
+    // Phase two: the same database with sending on.
+    config.whatsapp.access_token = Some(SecretString::from(token));
+    let store = crate::open_store(&config).await?;
+    let listener = TcpListener::bind(veilbox_address).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = Instant::now();
+    let server = tokio::spawn(crate::launch(config.clone(), store.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        let counts = store.outbox_counts().await?;
+        let sent = counts.iter().find(|(state, _)| state == "sent").map_or(0, |(_, n)| *n);
+        if sent as usize >= args.replies {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("not all replies were sent within 10 minutes: {counts:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    server.await.context("server task")??;
+
+    // What the Graph API saw: accepted sends per second of its clock.
+    let mut per_second: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+    for i in 0..args.customers {
+        for item in sim.sent_to(&format!("4477009{i:05}")) {
+            *per_second.entry(item.timestamp).or_default() += 1;
+        }
+    }
+    let busiest = per_second.values().copied().max().unwrap_or(0);
+    let twice = sim.counters().accepted_by_callback_data.values().filter(|n| **n > 1).count();
+    println!(
+        "outbox bench: {} replies over {} conversations, rate limit {}",
+        args.replies,
+        conversations.len(),
+        if args.rate == 0 { "lifted".to_owned() } else { format!("{}/s per number", args.rate) }
+    );
+    println!(
+        "sent {} in {:.2} s = {:.0} sends/s; busiest second at the Graph API: {} sends; sent twice: {}",
+        args.replies,
+        elapsed.as_secs_f64(),
+        args.replies as f64 / elapsed.as_secs_f64(),
+        busiest,
+        twice
+    );
+    Ok(())
+}

@@ -41,6 +41,8 @@ enum BenchCommand {
     /// Signed webhook posts over real HTTP into a fresh database, then the store's own
     /// ceiling without HTTP.
     Ingest(bench::IngestBenchArgs),
+    /// Queued replies delivered to the simulator's Graph API: sends per second.
+    Outbox(bench::OutboxBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +83,7 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
             veilbox_server::demo::run(args, config).await
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
+        Command::Bench(BenchCommand::Outbox(args)) => bench::outbox(args).await,
         Command::Mask(_) => Ok(()),
     }
 }
