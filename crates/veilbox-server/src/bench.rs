@@ -412,3 +412,170 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Options of `veilbox bench live`.
+#[derive(Debug, clap::Args)]
+pub struct LiveBenchArgs {
+    /// Probe messages to time.
+    #[arg(long, default_value_t = 300)]
+    pub probes: usize,
+    /// Background customer messages per second while probing.
+    #[arg(long, default_value_t = 200)]
+    pub load: u32,
+}
+
+/// Customer message → event on a signed-in agent's live stream (`/inbox/events`), timed
+/// from the moment the webhook is posted, while other customers write at `--load` per second.
+pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use std::sync::atomic::AtomicBool;
+
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::from_sources(None, |_| None)?;
+    config.database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
+    config.whatsapp.verify_token = Some(SecretString::from("bench"));
+    let password = "bench-admin-password";
+    config.admin = Some(crate::config::AdminLogin { email: "agent@bench.local".into(), password: SecretString::from(password) });
+    let store = crate::open_store(&config).await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::launch(config, store.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+
+    // Sign in like a browser and open the live stream.
+    let agent = reqwest::Client::builder().cookie_store(true).build()?;
+    let login = agent.get(format!("{base}/login")).send().await?.text().await?;
+    let csrf = login
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("the sign-in form has a csrf field")?
+        .to_owned();
+    let signed_in = agent
+        .post(format!("{base}/login"))
+        .form(&[("email", "agent@bench.local"), ("password", password), ("csrf", csrf.as_str())])
+        .send()
+        .await?;
+    if !signed_in.url().path().starts_with("/inbox") {
+        bail!("sign-in failed ({})", signed_in.status());
+    }
+    let (events, mut event_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let events_url = format!("{base}/inbox/events");
+    // The stream is opened in its own task: its response headers may only arrive with the
+    // first event.
+    let reader = tokio::spawn(async move {
+        let stream = match agent.get(events_url).send().await {
+            Ok(stream) if stream.status().is_success() => stream,
+            Ok(refused) => {
+                eprintln!("live stream refused: {}", refused.status());
+                return;
+            }
+            Err(error) => {
+                eprintln!("live stream failed: {error}");
+                return;
+            }
+        };
+        let mut body = stream.bytes_stream();
+        let mut buffer = String::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                if block.lines().any(|l| l == "event: message") {
+                    if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                        let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+                        if let Some(id) = value["conversation_id"].as_str() {
+                            let _ = events.send((id.to_owned(), Instant::now()));
+                        }
+                    }
+                }
+            }
+        }
+    });
+
+    // Background load: other customers writing at a steady rate.
+    let running = Arc::new(AtomicBool::new(true));
+    let load = {
+        let (running, url, client) = (Arc::clone(&running), format!("{base}/webhooks/whatsapp"), reqwest::Client::new());
+        let period = Duration::from_secs_f64(1.0 / f64::from(args.load.max(1)));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            let mut n = 0usize;
+            let mut sent = 0usize;
+            while running.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let body = customer_message(&format!("4477008{:05}", n % 500), &format!("wamid.LOAD{n:09}"), "is my parcel out for delivery?");
+                n += 1;
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    let header = signature::sign(BENCH_SECRET.as_bytes(), &body);
+                    let _ = client.post(&url).header(signature::HEADER, header).body(body).send().await;
+                });
+                sent += 1;
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let poster = reqwest::Client::new();
+    let url = format!("{base}/webhooks/whatsapp");
+    let mut latency = Histogram::<u64>::new(3)?;
+    let mut probe_conversation: Option<String> = None;
+    for i in 0..args.probes {
+        let body = customer_message("447700999999", &format!("wamid.PROBE{i:09}"), "probe: where is my parcel?");
+        let header = signature::sign(BENCH_SECRET.as_bytes(), &body);
+        let sent = Instant::now();
+        let response = poster.post(&url).header(signature::HEADER, header).body(body).send().await?;
+        if !response.status().is_success() {
+            bail!("probe webhook answered {}", response.status());
+        }
+        if probe_conversation.is_none() {
+            let row = sqlx::query(
+                "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE cu.wa_id = '447700999999'",
+            )
+            .fetch_one(store.pool())
+            .await?;
+            probe_conversation = Some(row.try_get("id")?);
+        }
+        let wanted = probe_conversation.as_deref().unwrap_or_default();
+        let arrived = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some((conversation, at)) = event_rx.recv().await {
+                if conversation == wanted {
+                    return Some(at);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .context("the probe's event never reached the live stream")?;
+        latency.record(arrived.saturating_duration_since(sent).as_micros() as u64)?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.store(false, Ordering::Relaxed);
+    let background = load.await?;
+    // Close the live stream, or the server's graceful shutdown would wait for it.
+    reader.abort();
+    let _ = stop.send(());
+    server.await.context("server task")??;
+    println!("live bench: {} probes while {} background messages arrived at {}/s", args.probes, background, args.load);
+    println!(
+        "customer message -> agent's live stream: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latency.value_at_quantile(0.50) as f64 / 1000.0,
+        latency.value_at_quantile(0.99) as f64 / 1000.0,
+        latency.max() as f64 / 1000.0
+    );
+    Ok(())
+}
+
+fn customer_message(wa_id: &str, wamid: &str, text: &str) -> Vec<u8> {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"230811736742955","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550123456","phone_number_id":"118440581239876"}},"contacts":[{{"profile":{{"name":"Bench"}},"wa_id":"{wa_id}"}}],"messages":[{{"from":"{wa_id}","id":"{wamid}","timestamp":"1780000000","type":"text","text":{{"body":"{text}"}}}}]}},"field":"messages"}}]}}]}}"#
+    )
+    .into_bytes()
+}

@@ -63,6 +63,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// How long a shutdown waits for open requests (live streams) before closing them.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Runs Veilbox on `listener` until `shutdown` completes, then drains the webhook writer:
 /// every delivery that was acknowledged is already committed, and in-flight ones finish.
 pub async fn launch(
@@ -80,9 +83,20 @@ pub async fn launch(
         outbox,
     };
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (closing, mut closed) = tokio::sync::watch::channel(false);
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = closing.send(true);
+    });
+    // Live streams never end on their own: after the grace period, stop waiting for them.
+    let grace = async move {
+        let _ = closed.wait_for(|closing| *closing).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = grace => tracing::warn!("connections still open after the shutdown grace period; closing them"),
+    }
     if let Some(sender) = sender {
         // Sends in flight are abandoned mid-request; the next start marks them unconfirmed.
         sender.abort();

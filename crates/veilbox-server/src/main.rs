@@ -43,6 +43,8 @@ enum BenchCommand {
     Ingest(bench::IngestBenchArgs),
     /// Queued replies delivered to the simulator's Graph API: sends per second.
     Outbox(bench::OutboxBenchArgs),
+    /// Customer message to the event on an agent's live stream, under background load.
+    Live(bench::LiveBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +86,7 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Bench(BenchCommand::Outbox(args)) => bench::outbox(args).await,
+        Command::Bench(BenchCommand::Live(args)) => bench::live(args).await,
         Command::Mask(_) => Ok(()),
     }
 }
