@@ -443,7 +443,10 @@ fn postcodes(ctx: &mut Ctx<'_>, found: &[(usize, usize)]) {
     let b = ctx.b;
     for m in maybes {
         let MaybePostcode { s, e, otherwise } = m;
-        let after_address = found.iter().any(|&(_, ae)| {
+        // addresses are in text order: only the last one ending before `s` can be just
+        // before it
+        let k = found.partition_point(|&(_, ae)| ae <= s);
+        let after_address = found[k.saturating_sub(1)..k].iter().any(|&(_, ae)| {
             ae <= s && s - ae <= 16 && {
                 let gap = &ctx.t[ae..s];
                 let cleaned: String = gap

@@ -5,8 +5,9 @@
 //! masks it, while keeping visible what an agent needs: tracking numbers and order ids.
 //!
 //! The crate is pure: no I/O, no async, no global state. A [`Scanner`] is built once and
-//! shared by every thread; [`Scanner::scan`] reads a message once, in time linear in its
-//! length, and returns [`Finding`]s; [`mask`] applies a [`Policy`].
+//! shared by every thread; [`Scanner::scan`] reads a message in a fixed number of linear
+//! passes (folding, one cue automaton, one lexer pass, the word list), so its cost is
+//! linear in the message, and returns [`Finding`]s; [`mask`] applies a [`Policy`].
 //!
 //! ```
 //! use veilbox_mask::{mask, Hints, Kind, Policy, Scanner, ScannerConfig};

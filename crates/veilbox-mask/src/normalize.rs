@@ -106,7 +106,11 @@ fn spelled_run(b: &[u8], i: usize) -> Option<(Vec<u8>, usize)> {
     let mut p = i;
     let mut end = i;
     let mut repeat = 1u8;
-    while p < b.len() {
+    // at most 24 words: a phone or card spelled out is shorter, and the bound keeps the
+    // fold linear on "double double double ..."
+    let mut words = 0;
+    while p < b.len() && words < 24 {
+        words += 1;
         let Some((d, r, len)) = digit_word(b, p) else {
             break;
         };

@@ -1039,6 +1039,9 @@ impl<'a> Ctx<'a> {
             .cands
             .iter()
             .rev()
+            // a barrier further back than any cue window does not matter (and bounds the
+            // walk, keeping the scan linear)
+            .take_while(|c| c.e + 512 > v.s)
             .find(|c| !c.kind.is_kept() && c.e <= v.s)
             .map_or(0, |c| c.e)
             .max(self.last_tag_end);
