@@ -329,19 +329,32 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
         SecretString::from(token),
         format!("http://{veilbox_address}/webhooks/whatsapp"),
     );
-    sim_config.customers = (0..args.customers).map(|i| SimCustomer::new(format!("4477009{i:05}"), format!("Customer {i}"))).collect();
+    sim_config.customers = (0..args.customers)
+        .map(|i| SimCustomer::new(format!("4477009{i:05}"), format!("Customer {i}")))
+        .collect();
     sim_config.status_interval = Duration::from_millis(500);
     let sim = Simulator::new(sim_config);
-    tokio::spawn(simulator::serve(sim.clone(), sim_listener, std::future::pending()));
+    tokio::spawn(simulator::serve(
+        sim.clone(),
+        sim_listener,
+        std::future::pending(),
+    ));
 
     // Phase one: sending off (no token); customers write, replies are queued.
     let store = crate::open_store(&config).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::launch(config.clone(), store.clone(), veilbox_listener, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(crate::launch(
+        config.clone(),
+        store.clone(),
+        veilbox_listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     for i in 0..args.customers {
-        sim.customer_says(&format!("4477009{i:05}"), "hello").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        sim.customer_says(&format!("4477009{i:05}"), "hello")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let mut conversations = Vec::new();
     for _ in 0..400 {
@@ -356,8 +369,15 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
     }
     for i in 0..args.replies {
         let conversation = &conversations[i % conversations.len()];
-        let payload = ReplyPayload::Text { body: format!("Your parcel update {i}"), preview_url: false, reply_to: None };
-        store.queue_reply(&conversation.id, "bench", &payload).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let payload = ReplyPayload::Text {
+            body: format!("Your parcel update {i}"),
+            preview_url: false,
+            reply_to: None,
+        };
+        store
+            .queue_reply(&conversation.id, "bench", &payload)
+            .await?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
     let _ = stop.send(());
     server.await.context("server task")??;
@@ -368,13 +388,21 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(veilbox_address).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let started = Instant::now();
-    let server = tokio::spawn(crate::launch(config.clone(), store.clone(), listener, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(crate::launch(
+        config.clone(),
+        store.clone(),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let deadline = started + Duration::from_secs(600);
     loop {
         let counts = store.outbox_counts().await?;
-        let sent = counts.iter().find(|(state, _)| state == "sent").map_or(0, |(_, n)| *n);
+        let sent = counts
+            .iter()
+            .find(|(state, _)| state == "sent")
+            .map_or(0, |(_, n)| *n);
         if sent as usize >= args.replies {
             break;
         }
@@ -395,12 +423,21 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
         }
     }
     let busiest = per_second.values().copied().max().unwrap_or(0);
-    let twice = sim.counters().accepted_by_callback_data.values().filter(|n| **n > 1).count();
+    let twice = sim
+        .counters()
+        .accepted_by_callback_data
+        .values()
+        .filter(|n| **n > 1)
+        .count();
     println!(
         "outbox bench: {} replies over {} conversations, rate limit {}",
         args.replies,
         conversations.len(),
-        if args.rate == 0 { "lifted".to_owned() } else { format!("{}/s per number", args.rate) }
+        if args.rate == 0 {
+            "lifted".to_owned()
+        } else {
+            format!("{}/s per number", args.rate)
+        }
     );
     println!(
         "sent {} in {:.2} s = {:.0} sends/s; busiest second at the Graph API: {} sends; sent twice: {}",
@@ -436,7 +473,10 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
     config.whatsapp.verify_token = Some(SecretString::from("bench"));
     let password = "bench-admin-password";
-    config.admin = Some(crate::config::AdminLogin { email: "agent@bench.local".into(), password: SecretString::from(password) });
+    config.admin = Some(crate::config::AdminLogin {
+        email: "agent@bench.local".into(),
+        password: SecretString::from(password),
+    });
     let store = crate::open_store(&config).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -447,7 +487,12 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
 
     // Sign in like a browser and open the live stream.
     let agent = reqwest::Client::builder().cookie_store(true).build()?;
-    let login = agent.get(format!("{base}/login")).send().await?.text().await?;
+    let login = agent
+        .get(format!("{base}/login"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let csrf = login
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -456,7 +501,11 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
         .to_owned();
     let signed_in = agent
         .post(format!("{base}/login"))
-        .form(&[("email", "agent@bench.local"), ("password", password), ("csrf", csrf.as_str())])
+        .form(&[
+            ("email", "agent@bench.local"),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await?;
     if !signed_in.url().path().starts_with("/inbox") {
@@ -486,7 +535,8 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
                 let block: String = buffer.drain(..end + 2).collect();
                 if block.lines().any(|l| l == "event: message") {
                     if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
-                        let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+                        let value: serde_json::Value =
+                            serde_json::from_str(data).unwrap_or_default();
                         if let Some(id) = value["conversation_id"].as_str() {
                             let _ = events.send((id.to_owned(), Instant::now()));
                         }
@@ -499,7 +549,11 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
     // Background load: other customers writing at a steady rate.
     let running = Arc::new(AtomicBool::new(true));
     let load = {
-        let (running, url, client) = (Arc::clone(&running), format!("{base}/webhooks/whatsapp"), reqwest::Client::new());
+        let (running, url, client) = (
+            Arc::clone(&running),
+            format!("{base}/webhooks/whatsapp"),
+            reqwest::Client::new(),
+        );
         let period = Duration::from_secs_f64(1.0 / f64::from(args.load.max(1)));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -507,12 +561,21 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
             let mut sent = 0usize;
             while running.load(Ordering::Relaxed) {
                 tick.tick().await;
-                let body = customer_message(&format!("4477008{:05}", n % 500), &format!("wamid.LOAD{n:09}"), "is my parcel out for delivery?");
+                let body = customer_message(
+                    &format!("4477008{:05}", n % 500),
+                    &format!("wamid.LOAD{n:09}"),
+                    "is my parcel out for delivery?",
+                );
                 n += 1;
                 let (client, url) = (client.clone(), url.clone());
                 tokio::spawn(async move {
                     let header = signature::sign(BENCH_SECRET.as_bytes(), &body);
-                    let _ = client.post(&url).header(signature::HEADER, header).body(body).send().await;
+                    let _ = client
+                        .post(&url)
+                        .header(signature::HEADER, header)
+                        .body(body)
+                        .send()
+                        .await;
                 });
                 sent += 1;
             }
@@ -526,10 +589,19 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
     let mut latency = Histogram::<u64>::new(3)?;
     let mut probe_conversation: Option<String> = None;
     for i in 0..args.probes {
-        let body = customer_message("447700999999", &format!("wamid.PROBE{i:09}"), "probe: where is my parcel?");
+        let body = customer_message(
+            "447700999999",
+            &format!("wamid.PROBE{i:09}"),
+            "probe: where is my parcel?",
+        );
         let header = signature::sign(BENCH_SECRET.as_bytes(), &body);
         let sent = Instant::now();
-        let response = poster.post(&url).header(signature::HEADER, header).body(body).send().await?;
+        let response = poster
+            .post(&url)
+            .header(signature::HEADER, header)
+            .body(body)
+            .send()
+            .await?;
         if !response.status().is_success() {
             bail!("probe webhook answered {}", response.status());
         }
@@ -563,7 +635,10 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
     reader.abort();
     let _ = stop.send(());
     server.await.context("server task")??;
-    println!("live bench: {} probes while {} background messages arrived at {}/s", args.probes, background, args.load);
+    println!(
+        "live bench: {} probes while {} background messages arrived at {}/s",
+        args.probes, background, args.load
+    );
     println!(
         "customer message -> agent's live stream: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         latency.value_at_quantile(0.50) as f64 / 1000.0,

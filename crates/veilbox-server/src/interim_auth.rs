@@ -71,7 +71,9 @@ impl Sessions {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Session>> {
         // A panic while holding the lock cannot leave a session half-written (every
         // update is a single assignment), so a poisoned map is still usable.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts a session for `email`; returns its id. `previous` (the id the browser held
@@ -164,7 +166,12 @@ fn over_tls(parts_headers: &HeaderMap, scheme_https: bool) -> bool {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
-fn cookie_header(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> Option<HeaderValue> {
+fn cookie_header(
+    name: &str,
+    value: &str,
+    max_age: Option<u64>,
+    secure: bool,
+) -> Option<HeaderValue> {
     let mut text = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/");
     if let Some(age) = max_age {
         text.push_str(&format!("; Max-Age={age}"));

@@ -53,7 +53,10 @@ fn main() -> ExitCode {
         Command::Mask(args) => report(mask_cli::run(args)),
         command => {
             telemetry::init();
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => runtime,
                 Err(error) => return report(Err(error.into())),
             };
@@ -70,7 +73,12 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
             let store = open_store(&config).await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
-                .map_err(|e| anyhow::anyhow!("configuration error: VEILBOX_LISTEN: cannot bind {}: {e}", config.listen))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "configuration error: VEILBOX_LISTEN: cannot bind {}: {e}",
+                        config.listen
+                    )
+                })?;
             println!("listening on http://{}", listener.local_addr()?);
             launch(config, store, listener, shutdown_signal()).await
         }

@@ -52,7 +52,10 @@ pub async fn spawn(
 ) -> Result<(OutboxHandle, JoinHandle<()>), StoreError> {
     let interrupted = store.recover_interrupted_sends().await?;
     if interrupted > 0 {
-        tracing::warn!(count = interrupted, "sends interrupted by the last shutdown are now unconfirmed");
+        tracing::warn!(
+            count = interrupted,
+            "sends interrupted by the last shutdown are now unconfirmed"
+        );
     }
     let handle = OutboxHandle::default();
     let (outcomes, outcome_rx) = mpsc::unbounded_channel();
@@ -110,16 +113,26 @@ impl Sender {
     async fn dispatch_due(&mut self) -> Result<usize, StoreError> {
         let due = self.store.due_sends(now_ms(), 256).await?;
         let ids: Vec<&str> = due.iter().map(|item| item.id.as_str()).collect();
-        let claimed: std::collections::HashSet<String> = self.store.claim_sends(&ids).await?.into_iter().collect();
+        let claimed: std::collections::HashSet<String> =
+            self.store.claim_sends(&ids).await?.into_iter().collect();
         let mut started = 0;
         for item in due.into_iter().filter(|item| claimed.contains(&item.id)) {
-            let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else { break };
+            let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
+                break;
+            };
             if let Some(rate) = self.settings.rate_per_number {
-                let bucket = self.buckets.entry(item.phone_number_id.clone()).or_insert_with(|| TokenBucket::new(rate));
+                let bucket = self
+                    .buckets
+                    .entry(item.phone_number_id.clone())
+                    .or_insert_with(|| TokenBucket::new(rate));
                 bucket.take().await;
             }
-            let (store, graph, backoff, outcomes) =
-                (self.store.clone(), self.graph.clone(), self.settings.backoff, self.outcomes.clone());
+            let (store, graph, backoff, outcomes) = (
+                self.store.clone(),
+                self.graph.clone(),
+                self.settings.backoff,
+                self.outcomes.clone(),
+            );
             tokio::spawn(async move {
                 let outcome = deliver(&store, &graph, &backoff, &item).await;
                 drop(permit);
@@ -153,10 +166,17 @@ async fn record(
 }
 
 /// Sends one job and decides its outcome.
-async fn deliver(store: &Store, graph: &GraphClient, backoff: &Backoff, item: &OutboxItem) -> SendOutcome {
+async fn deliver(
+    store: &Store,
+    graph: &GraphClient,
+    backoff: &Backoff,
+    item: &OutboxItem,
+) -> SendOutcome {
     let message = outbound(item);
     match graph.send(&item.phone_number_id, &message).await {
-        Ok(accepted) => SendOutcome::Accepted { wa_message_id: accepted.wa_message_id },
+        Ok(accepted) => SendOutcome::Accepted {
+            wa_message_id: accepted.wa_message_id,
+        },
         Err(error @ SendError::Retryable { .. }) if item.attempts < MAX_ATTEMPTS => {
             let attempt = u32::try_from(item.attempts.saturating_sub(1)).unwrap_or(0);
             let delay = error.retry_delay(attempt, backoff).unwrap_or(backoff.cap);
@@ -244,8 +264,8 @@ impl TokenBucket {
     async fn take(&mut self) {
         loop {
             let now = Instant::now();
-            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-                .min(1.0);
+            self.tokens =
+                (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(1.0);
             self.last = now;
             if self.tokens >= 1.0 {
                 self.tokens -= 1.0;

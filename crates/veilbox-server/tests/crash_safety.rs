@@ -1,7 +1,11 @@
 //! Crash safety: the real `veilbox serve` process is killed with SIGKILL while several
 //! clients post signed webhooks; after a restart on the same database, every message that
 //! got a 200 is stored exactly once.
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 mod support;
 

@@ -1,5 +1,9 @@
 //! The webhook and the JSON API over real HTTP on loopback, on a fresh SQLite file.
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 mod support;
 

@@ -254,7 +254,10 @@ impl Store {
     }
 
     /// Records what became of many sends in one transaction (one disk flush for all).
-    pub async fn record_send_outcomes(&self, outcomes: &[(OutboxItem, SendOutcome)]) -> Result<(), StoreError> {
+    pub async fn record_send_outcomes(
+        &self,
+        outcomes: &[(OutboxItem, SendOutcome)],
+    ) -> Result<(), StoreError> {
         if outcomes.is_empty() {
             return Ok(());
         }
@@ -278,13 +281,15 @@ impl Store {
                         .await?;
                 }
                 SendOutcome::RetryLater { at, code, reason } => {
-                    set_send_state(&mut tx, item, "queued", Some(*at), *code, Some(reason), now).await?;
+                    set_send_state(&mut tx, item, "queued", Some(*at), *code, Some(reason), now)
+                        .await?;
                 }
                 SendOutcome::Failed { code, reason } => {
                     set_send_state(&mut tx, item, "failed", None, *code, Some(reason), now).await?;
                 }
                 SendOutcome::Unconfirmed { reason } => {
-                    set_send_state(&mut tx, item, "unconfirmed", None, None, Some(reason), now).await?;
+                    set_send_state(&mut tx, item, "unconfirmed", None, None, Some(reason), now)
+                        .await?;
                 }
                 SendOutcome::Released => {
                     sqlx::query(

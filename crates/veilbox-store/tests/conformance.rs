@@ -2,7 +2,11 @@
 //!
 //! PostgreSQL runs when `VEILBOX_TEST_POSTGRES_URL` is set (CI sets it); each test gets its
 //! own scratch database. Without it, the PostgreSQL half prints that it was skipped.
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 use std::path::PathBuf;
 
@@ -191,7 +195,9 @@ async fn every_sample_is_stored_and_read_back(open: Open) {
         for m in thread.items {
             total += 1;
             seen_types.insert(m.content["kind"].as_str().expect("kind").to_owned());
-            if m.wa_message_id.as_deref() == Some("wamid.HBgLMTU1NTU1NTAxNDIVAgASGBQ5MDk4ODgxQTVFOTRGMDU2QTRFOQA=") {
+            if m.wa_message_id.as_deref()
+                == Some("wamid.HBgLMTU1NTU1NTAxNDIVAgASGBQ5MDk4ODgxQTVFOTRGMDU2QTRFOQA=")
+            {
                 assert_eq!(
                     m.content["body"],
                     "Hi, my order #48213 hasn't arrived yet. Can you check?"

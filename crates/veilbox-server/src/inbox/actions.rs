@@ -36,7 +36,16 @@ pub async fn login(
     headers: HeaderMap,
     Form(fields): Form<LoginFields>,
 ) -> Response {
-    match interim_auth::sign_in(&state, &sessions, &headers, &fields.email, &fields.password, &fields.csrf).await {
+    match interim_auth::sign_in(
+        &state,
+        &sessions,
+        &headers,
+        &fields.email,
+        &fields.password,
+        &fields.csrf,
+    )
+    .await
+    {
         SignIn::Accepted(cookies) => {
             let mut response = Redirect::to("/inbox").into_response();
             for cookie in cookies {
@@ -56,7 +65,9 @@ pub async fn login(
             Some("The sign-in form expired; please try again."),
             StatusCode::FORBIDDEN,
         ),
-        SignIn::NotConfigured => pages::login_response(&state, &headers, None, StatusCode::SERVICE_UNAVAILABLE),
+        SignIn::NotConfigured => {
+            pages::login_response(&state, &headers, None, StatusCode::SERVICE_UNAVAILABLE)
+        }
         SignIn::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
     }
 }
@@ -229,7 +240,11 @@ pub async fn assign(
     }
     user.flash(
         "ok",
-        if assignee.is_some() { "Assigned to you." } else { "Unassigned." },
+        if assignee.is_some() {
+            "Assigned to you."
+        } else {
+            "Unassigned."
+        },
     );
     Ok(back(&id, &query))
 }
@@ -279,7 +294,9 @@ pub async fn set_state(
     state
         .store
         .events()
-        .publish(veilbox_store::events::StoreEvent::Conversation { conversation_id: id.clone() });
+        .publish(veilbox_store::events::StoreEvent::Conversation {
+            conversation_id: id.clone(),
+        });
     user.flash(
         "ok",
         match target {
@@ -292,7 +309,10 @@ pub async fn set_state(
 }
 
 /// Another conversation of the same customer and inbox that is not resolved, if any.
-async fn other_unresolved(state: &AppState, id: &str) -> Result<Option<String>, veilbox_store::StoreError> {
+async fn other_unresolved(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<String>, veilbox_store::StoreError> {
     let row = sqlx::query(
         "SELECT o.id FROM conversations c JOIN conversations o \
          ON o.inbox_id = c.inbox_id AND o.customer_id = c.customer_id AND o.id <> c.id \
@@ -303,7 +323,10 @@ async fn other_unresolved(state: &AppState, id: &str) -> Result<Option<String>, 
     .await
     .map_err(veilbox_store::StoreError::from)?;
     match row {
-        Some(row) => Ok(Some(row.try_get::<String, _>("id").map_err(veilbox_store::StoreError::from)?)),
+        Some(row) => Ok(Some(
+            row.try_get::<String, _>("id")
+                .map_err(veilbox_store::StoreError::from)?,
+        )),
         None => Ok(None),
     }
 }

@@ -23,8 +23,14 @@ const JS: &str = include_str!("../../assets/inbox.js");
 pub fn routes() -> Router<AppState> {
     debug_assert!(CSS_PATH.contains(VERSION) && JS_PATH.contains(VERSION));
     Router::new()
-        .route(CSS_PATH, get(|| async { asset(CSS, "text/css; charset=utf-8") }))
-        .route(JS_PATH, get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
+        .route(
+            CSS_PATH,
+            get(|| async { asset(CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            JS_PATH,
+            get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
+        )
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -35,6 +41,9 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }

@@ -23,7 +23,8 @@ use crate::AppState;
 pub use pages::customer_label;
 
 /// The Content-Security-Policy of every inbox page: nothing inline, nothing foreign.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The inbox routes, with their own session store.

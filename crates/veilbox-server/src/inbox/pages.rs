@@ -97,10 +97,19 @@ pub fn login_markup(state: &AppState, token: &str, error: Option<&str>) -> Marku
 }
 
 /// Renders the sign-in page with a fresh form token.
-pub fn login_response(state: &AppState, headers: &HeaderMap, error: Option<&str>, status: StatusCode) -> Response {
+pub fn login_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     match interim_auth::login_form(headers) {
         Ok(form) => {
-            let mut response = (status, html_response(login_markup(state, &form.token, error))).into_response();
+            let mut response = (
+                status,
+                html_response(login_markup(state, &form.token, error)),
+            )
+                .into_response();
             if let Some(cookie) = form.set_cookie {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
@@ -207,7 +216,10 @@ pub async fn list_markup(
             _ => None,
         },
     };
-    let page = state.store.conversations_where(&filter, None, LIST_LIMIT).await?;
+    let page = state
+        .store
+        .conversations_where(&filter, None, LIST_LIMIT)
+        .await?;
     let now = now_ms();
     let tab = |label: &str, target: ListView, current: bool| {
         html! {
@@ -255,7 +267,10 @@ pub async fn list_markup(
 /// How a customer is shown. Every page renders customer identity through here, so
 /// masking applies in one place when it lands.
 pub fn customer_label(customer: &CustomerSummary) -> Markup {
-    let name = customer.profile_name.as_deref().filter(|n| !n.trim().is_empty());
+    let name = customer
+        .profile_name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty());
     html! {
         span.customer-label {
             span.name { (name.unwrap_or("Unknown customer")) }
@@ -391,8 +406,17 @@ fn composer(
 }
 
 /// One message as a list item `#m-{id}` (also served alone for live updates).
-pub fn message_markup(conversation_id: &str, m: &MessageRecord, user: &SignedIn, view: ListView) -> Markup {
-    let direction = if m.direction == "outbound" { "out" } else { "in" };
+pub fn message_markup(
+    conversation_id: &str,
+    m: &MessageRecord,
+    user: &SignedIn,
+    view: ListView,
+) -> Markup {
+    let direction = if m.direction == "outbound" {
+        "out"
+    } else {
+        "in"
+    };
     let now = now_ms();
     html! {
         li id={ "m-" (m.id) } class={ "msg " (direction) } data-sent-at=(m.sent_at) {
@@ -418,7 +442,9 @@ pub fn message_markup(conversation_id: &str, m: &MessageRecord, user: &SignedIn,
 }
 
 fn context_marks(m: &MessageRecord) -> Markup {
-    let Some(context) = &m.context else { return html! {} };
+    let Some(context) = &m.context else {
+        return html! {};
+    };
     let flag = |key: &str| context.get(key).and_then(Value::as_bool).unwrap_or(false);
     html! {
         @if flag("frequently_forwarded") {
@@ -436,7 +462,10 @@ fn context_marks(m: &MessageRecord) -> Markup {
 }
 
 fn text<'a>(content: &'a Value, key: &str) -> Option<&'a str> {
-    content.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    content
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// The body of a message by its normalised kind.
@@ -484,11 +513,19 @@ pub fn message_body(m: &MessageRecord) -> Markup {
             }
         }
         "contacts" => {
-            let cards = c.get("cards").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let cards = c
+                .get("cards")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let names: Vec<&str> = cards
                 .iter()
                 .filter_map(|card| card.get("name"))
-                .filter_map(|n| n.get("formatted_name").or_else(|| n.get("first_name")).and_then(Value::as_str))
+                .filter_map(|n| {
+                    n.get("formatted_name")
+                        .or_else(|| n.get("first_name"))
+                        .and_then(Value::as_str)
+                })
                 .collect();
             html! {
                 div.contacts {
@@ -526,11 +563,16 @@ pub fn message_body(m: &MessageRecord) -> Markup {
             }
         },
         "reaction" => match text(c, "emoji") {
-            Some(emoji) => html! { p.reaction { "Reacted " span.emoji { (emoji) } " to a message" } },
+            Some(emoji) => {
+                html! { p.reaction { "Reacted " span.emoji { (emoji) } " to a message" } }
+            }
             None => html! { p.reaction.removed { "Removed a reaction" } },
         },
         "order" => {
-            let items = c.get("product_items").and_then(Value::as_array).map_or(0, Vec::len);
+            let items = c
+                .get("product_items")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             html! {
                 div.order {
                     p.kind { "🛒 Order · " (items) (if items == 1 { " item" } else { " items" }) }
@@ -545,7 +587,9 @@ pub fn message_body(m: &MessageRecord) -> Markup {
                 @if let Some(b) = text(c, "body") { ": " (b) }
             }
         },
-        "request_welcome" => html! { p.system { "The customer opened the chat for the first time." } },
+        "request_welcome" => {
+            html! { p.system { "The customer opened the chat for the first time." } }
+        }
         "unsupported" => html! {
             p.system { "Unsupported message (" (text(c, "declared_type").unwrap_or("unknown")) "): open WhatsApp to see it." }
         },
@@ -569,7 +613,9 @@ fn ticks(conversation_id: &str, m: &MessageRecord, user: &SignedIn, view: ListVi
     if let Some(d) = &m.delivery {
         return match d.state.as_str() {
             "sent" => html! { span.tick.sent title="Sent" data-tick="sent" { "✓" } },
-            "delivered" => html! { span.tick.delivered title="Delivered" data-tick="delivered" { "✓✓" } },
+            "delivered" => {
+                html! { span.tick.delivered title="Delivered" data-tick="delivered" { "✓✓" } }
+            }
             "read" | "played" => html! { span.tick.read title="Read" data-tick="read" { "✓✓" } },
             "failed" => html! {
                 span.tick.failed data-tick="failed" { "⚠ Not delivered: " (failed_reason(d.error_code, d.error_title.as_deref())) }
@@ -609,7 +655,9 @@ fn ticks(conversation_id: &str, m: &MessageRecord, user: &SignedIn, view: ListVi
             (decide("Resend", "resend"))
             (decide("Discard", "discard"))
         },
-        "cancelled" => html! { span.tick.cancelled data-tick="cancelled" { "Discarded, not sent" } },
+        "cancelled" => {
+            html! { span.tick.cancelled data-tick="cancelled" { "Discarded, not sent" } }
+        }
         other => html! { span.tick data-tick=(other) { (other) } },
     }
 }
@@ -641,8 +689,7 @@ pub fn human_size(bytes: i64) -> String {
     } else if bytes < KB * KB {
         format!("{} KB", (bytes + KB / 2) / KB)
     } else {
-        // Display only; precision beyond a tenth of a megabyte does not matter.
-        #[allow(clippy::cast_precision_loss, reason = "display rounding")]
+        // Display only: precision beyond a tenth of a megabyte does not matter.
         let mb = bytes as f64 / (KB * KB) as f64;
         format!("{mb:.1} MB")
     }
@@ -655,7 +702,10 @@ fn datetime(ms: i64) -> Option<time::OffsetDateTime> {
 /// RFC 3339 for `datetime` attributes.
 fn iso(ms: i64) -> String {
     datetime(ms)
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -669,7 +719,13 @@ fn short_time(ms: i64, now: i64) -> String {
     } else {
         let month = format!("{:?}", t.month());
         let month: String = month.chars().take(3).collect();
-        format!("{} {} {:02}:{:02} UTC", t.day(), month, t.hour(), t.minute())
+        format!(
+            "{} {} {:02}:{:02} UTC",
+            t.day(),
+            month,
+            t.hour(),
+            t.minute()
+        )
     }
 }
 
