@@ -211,7 +211,7 @@ impl Config {
             file.whatsapp.graph_version,
         )
         .unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
-        if !is_graph_version(&graph_version) {
+        if !veilbox_whatsapp::graph::valid_version(&graph_version) {
             return Err(ConfigError::new(
                 "VEILBOX_WHATSAPP_GRAPH_VERSION",
                 "must look like v24.0",
@@ -354,19 +354,6 @@ impl Config {
             .as_ref()
             .map(|s| s.expose_secret().as_bytes())
     }
-}
-
-fn is_graph_version(v: &str) -> bool {
-    let Some(rest) = v.strip_prefix('v') else {
-        return false;
-    };
-    let Some((major, minor)) = rest.split_once('.') else {
-        return false;
-    };
-    !major.is_empty()
-        && !minor.is_empty()
-        && major.bytes().all(|b| b.is_ascii_digit())
-        && minor.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -248,12 +248,15 @@ impl<'a> BatchWrite<'a> {
             .iter()
             .map(|c| c.1.wa_message_id.as_str())
             .collect();
-        let known = self
-            .existing(
-                "SELECT wa_message_id AS v FROM messages WHERE wa_message_id IN",
+        let known: HashSet<String> = self
+            .select_in(
+                "SELECT wa_message_id FROM messages WHERE wa_message_id IN",
                 &ids,
             )
-            .await?;
+            .await?
+            .iter()
+            .map(|row| row.try_get("wa_message_id"))
+            .collect::<Result<_, _>>()?;
         let mut survivors = Vec::with_capacity(candidates.len());
         for (job, message, event_id, received_at, inbox_id) in candidates {
             if known.contains(&message.wa_message_id) {
@@ -349,20 +352,11 @@ impl<'a> BatchWrite<'a> {
             .collect();
         let mut known: Vec<KnownCustomer> = Vec::new();
         for (column, values) in [("wa_id", &wa_ids), ("user_id", &user_ids)] {
-            for chunk in dedup(values).chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "SELECT id, wa_id, user_id, profile_name, username FROM customers WHERE {column} IN ({})",
-                    params(self.numbered, chunk.len())
-                );
-                let mut query = sqlx::query::<Any>(&sql);
-                for v in chunk {
-                    query = query.bind(*v);
-                }
-                for row in query.fetch_all(&mut *self.conn).await? {
-                    let id: String = row.try_get("id")?;
-                    if !known.iter().any(|k| k.id == id) {
-                        known.push(known_customer(&row)?);
-                    }
+            let sql = format!("SELECT id, wa_id, user_id, profile_name, username FROM customers WHERE {column} IN");
+            for row in self.select_in(&sql, &dedup(values)).await? {
+                let id: String = row.try_get("id")?;
+                if !known.iter().any(|k| k.id == id) {
+                    known.push(known_customer(&row)?);
                 }
             }
         }
@@ -461,21 +455,12 @@ impl<'a> BatchWrite<'a> {
     ) -> Result<Vec<String>, StoreError> {
         let customer_ids: Vec<&str> = pairs.iter().map(|(_, c)| c.as_str()).collect();
         let mut open: HashMap<(String, String), String> = HashMap::new();
-        for chunk in dedup(&customer_ids).chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT id, inbox_id, customer_id FROM conversations WHERE state <> 'resolved' AND customer_id IN ({})",
-                params(self.numbered, chunk.len())
+        let sql = "SELECT id, inbox_id, customer_id FROM conversations WHERE state <> 'resolved' AND customer_id IN";
+        for row in self.select_in(sql, &dedup(&customer_ids)).await? {
+            open.insert(
+                (row.try_get("inbox_id")?, row.try_get("customer_id")?),
+                row.try_get("id")?,
             );
-            let mut query = sqlx::query::<Any>(&sql);
-            for v in chunk {
-                query = query.bind(*v);
-            }
-            for row in query.fetch_all(&mut *self.conn).await? {
-                open.insert(
-                    (row.try_get("inbox_id")?, row.try_get("customer_id")?),
-                    row.try_get("id")?,
-                );
-            }
         }
         // Per conversation: latest message time and the first referral seen.
         struct Activity<'p> {
@@ -702,21 +687,12 @@ impl<'a> BatchWrite<'a> {
             .iter()
             .map(|(s, _)| s.wa_message_id.as_str())
             .collect();
-        for chunk in wamids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT id, conversation_id FROM messages WHERE wa_message_id IN ({})",
-                params(self.numbered, chunk.len())
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for v in chunk {
-                query = query.bind(*v);
-            }
-            for row in query.fetch_all(&mut *self.conn).await? {
-                self.events.push(StoreEvent::Message {
-                    conversation_id: row.try_get("conversation_id")?,
-                    message_id: row.try_get("id")?,
-                });
-            }
+        let sql = "SELECT id, conversation_id FROM messages WHERE wa_message_id IN";
+        for row in self.select_in(sql, &wamids).await? {
+            self.events.push(StoreEvent::Message {
+                conversation_id: row.try_get("conversation_id")?,
+                message_id: row.try_get("id")?,
+            });
         }
         Ok(())
     }
@@ -802,24 +778,19 @@ impl<'a> BatchWrite<'a> {
         Ok(())
     }
 
-    /// The values of `column v` among `candidates` that exist: `sql` ends with `IN`.
-    async fn existing(
-        &mut self,
-        sql: &str,
-        candidates: &[&str],
-    ) -> Result<HashSet<String>, StoreError> {
-        let mut found = HashSet::new();
-        for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+    /// The rows of `sql` (a query ending with `IN`) for every value of `values`, in
+    /// statements of at most [`ROWS_PER_STATEMENT`] values.
+    async fn select_in(&mut self, sql: &str, values: &[&str]) -> Result<Vec<AnyRow>, StoreError> {
+        let mut rows = Vec::new();
+        for chunk in values.chunks(ROWS_PER_STATEMENT) {
             let statement = format!("{sql} ({})", params(self.numbered, chunk.len()));
             let mut query = sqlx::query::<Any>(&statement);
             for v in chunk {
                 query = query.bind(*v);
             }
-            for row in query.fetch_all(&mut *self.conn).await? {
-                found.insert(row.try_get("v")?);
-            }
+            rows.extend(query.fetch_all(&mut *self.conn).await?);
         }
-        Ok(found)
+        Ok(rows)
     }
 }
 
