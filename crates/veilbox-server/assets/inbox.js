@@ -21,8 +21,12 @@ function startLive(main) {
   const source = new EventSource("/inbox/events");
   document.body.dataset.live = "connecting";
 
+  let connectedBefore = false;
   source.addEventListener("open", () => {
     document.body.dataset.live = "on";
+    // After a reconnect, events sent while disconnected are lost: catch up once.
+    if (connectedBefore) catchUp();
+    connectedBefore = true;
   });
   source.addEventListener("error", () => {
     document.body.dataset.live = "off";
@@ -71,6 +75,25 @@ function startLive(main) {
     list.insertBefore(node, later || null);
     node.classList.add("arrived");
     if (nearEnd) scrollThreadToEnd(false);
+  }
+
+  async function catchUp() {
+    scheduleList();
+    if (!conversation) return;
+    try {
+      const response = await fetch(location.href, { credentials: "same-origin", redirect: "error" });
+      if (!response.ok) return;
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = page.getElementById("messages");
+      const current = document.getElementById("messages");
+      if (fresh && current) {
+        const nearEnd = isNearEnd();
+        current.replaceChildren(...Array.from(fresh.children));
+        if (nearEnd) scrollThreadToEnd(false);
+      }
+    } catch {
+      // Still offline: the next reconnect tries again.
+    }
   }
 
   function scheduleList() {
