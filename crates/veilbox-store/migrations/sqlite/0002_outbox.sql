@@ -18,6 +18,8 @@ CREATE TABLE outbox (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+-- The sender reads the queue oldest first.
+CREATE INDEX outbox_queue ON outbox (state, created_at, id);
 CREATE INDEX outbox_by_conversation ON outbox (conversation_id, created_at, id);
 
 -- Sending is paused per number when Meta says the access token is no longer valid.
