@@ -2,9 +2,6 @@
 //! per-message table of folded words with their flags, so each word is folded and looked
 //! up once.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use crate::text::fold_char;
 use crate::words::Word;
 
@@ -403,42 +400,89 @@ const ABBREV_WORDS: &[&str] = &[
     "bl", "qd", "lj", "cj", "apt",
 ];
 
-/// FNV-1a: the keys are short words, SipHash's DoS resistance buys nothing here (the
-/// table is fixed) and costs a third of the lookup.
-#[derive(Default)]
-struct Fnv(u64);
+/// Open-addressing table of the lexicon: every entry is at most 16 bytes, so a word is
+/// packed into a `u128` (zero-padded) and compared in one instruction; the hash is two
+/// multiplications. Replaces a `HashMap<&str, u32>`, whose byte-wise hashing and string
+/// compare were the biggest cost of the word table.
+const SLOTS_BITS: u32 = 12;
 
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: u128,
+    len: u8,
+    flags: u32,
 }
 
-type FastMap = HashMap<&'static str, u32, BuildHasherDefault<Fnv>>;
+fn pack(w: &[u8]) -> u128 {
+    // shifts, not a copy into a stack array: the copy (a `memcpy` of variable length)
+    // followed by a 16-byte load stalls on store forwarding
+    let mut k = 0u128;
+    for (j, &c) in w.iter().enumerate() {
+        k |= u128::from(c) << (8 * j);
+    }
+    k
+}
+
+fn slot_of(key: u128, len: usize) -> usize {
+    let lo = key as u64;
+    let hi = (key >> 64) as u64;
+    let h = (lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+        .wrapping_add(len as u64)
+        .wrapping_mul(0x1656_67B1_9E37_79F9);
+    (h >> (64 - SLOTS_BITS)) as usize
+}
+
+/// Whether some in-word street suffix ends with the byte `c`: most words are rejected by
+/// their last byte before the suffixes are compared.
+fn suffix_end(c: u8) -> bool {
+    const ENDS: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < IN_WORD_SUFFIXES.len() {
+            let s = IN_WORD_SUFFIXES[i].as_bytes();
+            t[s[s.len() - 1] as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    ENDS[usize::from(c)]
+}
 
 /// The shared word table.
 pub(crate) struct Lexicon {
-    map: FastMap,
+    slots: Vec<Slot>,
 }
 
 impl Lexicon {
     pub(crate) fn new() -> Self {
-        let mut map: FastMap = FastMap::default();
+        let mut slots = vec![Slot::default(); 1 << SLOTS_BITS];
+        let mask = slots.len() - 1;
         let mut add = |words: &[&'static str], flag: u32| {
             for w in words {
-                *map.entry(*w).or_insert(0) |= flag;
+                let b = w.as_bytes();
+                // every entry is 1..=16 bytes (checked by a test); longer ones could never
+                // be looked up
+                if b.is_empty() || b.len() > 16 {
+                    continue;
+                }
+                let key = pack(b);
+                let mut i = slot_of(key, b.len());
+                loop {
+                    let s = &mut slots[i];
+                    if s.len == 0 {
+                        *s = Slot {
+                            key,
+                            len: b.len() as u8,
+                            flags: flag,
+                        };
+                        break;
+                    }
+                    if s.key == key && usize::from(s.len) == b.len() {
+                        s.flags |= flag;
+                        break;
+                    }
+                    i = (i + 1) & mask;
+                }
             }
         };
         add(SUFFIX_WORDS, SUFFIX);
@@ -452,16 +496,38 @@ impl Lexicon {
         add(ABBREV_WORDS, ABBREV);
         add(crate::names::GIVEN_NAMES, GIVEN);
         add(crate::names::NOT_NAMES, NOT_NAME);
-        Lexicon { map }
+        Lexicon { slots }
+    }
+
+    fn lookup(&self, w: &[u8]) -> u32 {
+        let key = pack(w);
+        let mask = self.slots.len() - 1;
+        let mut i = slot_of(key, w.len());
+        loop {
+            let s = &self.slots[i];
+            if s.len == 0 {
+                return 0;
+            }
+            if s.key == key && usize::from(s.len) == w.len() {
+                return s.flags;
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     fn flags(&self, folded: &str) -> u32 {
         // no entry is longer than 16 bytes or starts with a digit
-        if folded.len() > 16 || folded.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        if folded.is_empty()
+            || folded.len() > 16
+            || folded.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        {
             return 0;
         }
-        let mut f = self.map.get(folded).copied().unwrap_or(0);
-        if folded.len() > 5 && IN_WORD_SUFFIXES.iter().any(|s| folded.ends_with(s)) {
+        let mut f = self.lookup(folded.as_bytes());
+        if folded.len() > 5
+            && folded.as_bytes().last().is_some_and(|&c| suffix_end(c))
+            && IN_WORD_SUFFIXES.iter().any(|s| folded.ends_with(s))
+        {
             f |= IN_WORD;
         }
         f
@@ -522,5 +588,38 @@ impl WordTable {
 
     pub(crate) fn len(&self) -> usize {
         self.words.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_fits_the_table() {
+        let lists: [&[&str]; 11] = [
+            SUFFIX_WORDS,
+            WEAK_SUFFIX_WORDS,
+            PREFIX_WORDS,
+            HOUSE_WORDS,
+            BUILDING_WORDS,
+            PARTICLE_WORDS,
+            NAME_PARTICLE_WORDS,
+            ADDR_STOP_WORDS,
+            ABBREV_WORDS,
+            crate::names::GIVEN_NAMES,
+            crate::names::NOT_NAMES,
+        ];
+        let lex = Lexicon::new();
+        let mut n = 0;
+        for list in lists {
+            for w in list {
+                assert!((1..=16).contains(&w.len()), "{w}");
+                assert_ne!(lex.lookup(w.as_bytes()), 0, "{w}");
+                n += 1;
+            }
+        }
+        assert!(n * 2 < lex.slots.len());
+        assert_eq!(lex.lookup(b"zzzzqq"), 0);
     }
 }

@@ -117,20 +117,22 @@ pub fn char_spans(text: &str, findings: &[Finding]) -> Vec<(usize, usize)> {
     }
     marks.sort_unstable();
     let mut out = vec![(0usize, 0usize); findings.len()];
-    let mut m = 0;
-    let ends = text
-        .char_indices()
-        .map(|(b, _)| b)
-        .chain(std::iter::once(text.len()));
-    for (chars, byte) in ends.enumerate() {
-        while m < marks.len() && marks[m].0 <= byte {
-            let slot = marks[m].1;
-            if slot % 2 == 0 {
-                out[slot / 2].0 = chars;
-            } else {
-                out[slot / 2].1 = chars;
-            }
-            m += 1;
+    // a byte offset's code-point index is the number of characters that start before it
+    // (an offset inside a character counts that character, as the first boundary at or
+    // after it would); offsets past the end are left at 0. Counting lead bytes between
+    // marks reads only the text up to the last mark, without decoding.
+    let b = text.as_bytes();
+    let (mut at, mut chars) = (0usize, 0usize);
+    for &(byte, slot) in &marks {
+        if byte > b.len() {
+            break;
+        }
+        chars += b[at..byte].iter().filter(|&&c| (c as i8) >= -0x40).count();
+        at = byte;
+        if slot % 2 == 0 {
+            out[slot / 2].0 = chars;
+        } else {
+            out[slot / 2].1 = chars;
         }
     }
     out

@@ -64,20 +64,6 @@ fn fold_char(c: char) -> Fold {
     }
 }
 
-const DIGIT_WORDS: [(&str, u8); 11] = [
-    ("zero", 0),
-    ("one", 1),
-    ("two", 2),
-    ("three", 3),
-    ("four", 4),
-    ("five", 5),
-    ("six", 6),
-    ("seven", 7),
-    ("eight", 8),
-    ("nine", 9),
-    ("oh", 0),
-];
-
 /// A spelled digit word at `b[i..]` (whole word): (digits it stands for, repeat, length).
 fn digit_word(b: &[u8], i: usize) -> Option<(u8, u8, usize)> {
     let end = b[i..]
@@ -88,16 +74,26 @@ fn digit_word(b: &[u8], i: usize) -> Option<(u8, u8, usize)> {
     if w.len() < 2 || w.len() > 6 {
         return None;
     }
-    if w.eq_ignore_ascii_case(b"double") {
-        return Some((255, 2, end - i));
+    let mut low = [0u8; 6];
+    for (d, c) in low.iter_mut().zip(w) {
+        *d = c.to_ascii_lowercase();
     }
-    if w.eq_ignore_ascii_case(b"triple") {
-        return Some((255, 3, end - i));
-    }
-    DIGIT_WORDS
-        .iter()
-        .find(|(s, _)| w.eq_ignore_ascii_case(s.as_bytes()))
-        .map(|(_, d)| (*d, 1, end - i))
+    let (d, r) = match &low[..w.len()] {
+        b"double" => (255, 2),
+        b"triple" => (255, 3),
+        b"zero" | b"oh" => (0, 1),
+        b"one" => (1, 1),
+        b"two" => (2, 1),
+        b"three" => (3, 1),
+        b"four" => (4, 1),
+        b"five" => (5, 1),
+        b"six" => (6, 1),
+        b"seven" => (7, 1),
+        b"eight" => (8, 1),
+        b"nine" => (9, 1),
+        _ => return None,
+    };
+    Some((d, r, end - i))
 }
 
 /// A run of at least four spelled digits starting at word `i`: the digits and the end.
@@ -171,20 +167,34 @@ impl Out {
     }
 }
 
+/// Appends the unchanged bytes `text[from..to]`, each mapped to itself.
+fn copy(o: &mut Out, text: &str, from: usize, to: usize) {
+    if from < to {
+        o.text.push_str(&text[from..to]);
+        o.map.extend((from..to).map(|k| (k as u32, k as u32 + 1)));
+    }
+}
+
+/// The output, created on the first fold, with the unchanged bytes `text[*from..i]` that
+/// were passed over since the last change appended (runs of unchanged bytes are copied in
+/// one go, not byte by byte).
+fn out_at<'o>(out: &'o mut Option<Out>, text: &str, from: &mut usize, i: usize) -> &'o mut Out {
+    let o = out.get_or_insert_with(|| Out {
+        text: String::with_capacity(text.len() + 8),
+        map: Vec::with_capacity(text.len() + 8),
+    });
+    copy(o, text, *from, i);
+    *from = i;
+    o
+}
+
 /// Folds `text` (see the module doc). Borrows when nothing needs folding.
 pub(crate) fn fold(text: &str) -> Folded<'_> {
     let b = text.as_bytes();
     let mut out: Option<Out> = None;
+    // bytes from `from` to `i` are unchanged and not yet appended to `out`
+    let mut from = 0;
     let mut i = 0;
-    let start_out = |i: usize| {
-        let mut o = Out {
-            text: String::with_capacity(text.len() + 8),
-            map: Vec::with_capacity(text.len() + 8),
-        };
-        o.text.push_str(&text[..i]);
-        o.map.extend((0..i).map(|k| (k as u32, k as u32 + 1)));
-        o
-    };
     while i < b.len() {
         let c = b[i];
         if c < 0x80 {
@@ -195,12 +205,13 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                     b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd'
                 );
                 if let Some((digits, end)) = if maybe_digit { spelled_run(b, i) } else { None } {
-                    let o = out.get_or_insert_with(|| start_out(i));
+                    let o = out_at(&mut out, text, &mut from, i);
                     // each digit maps to the whole run, so spans cover the words
                     for d in digits {
                         o.push(char::from(d), i, end);
                     }
                     i = end;
+                    from = end;
                     continue;
                 }
                 // skip the rest of the word quickly
@@ -208,15 +219,11 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                 while j < b.len() && b[j].is_ascii_alphanumeric() {
                     j += 1;
                 }
-                if let Some(o) = out.as_mut() {
-                    o.text.push_str(&text[i..j]);
-                    o.map.extend((i..j).map(|k| (k as u32, k as u32 + 1)));
-                }
                 i = j;
                 continue;
             }
             if let Some((f, len)) = bracket_word(b, i) {
-                let o = out.get_or_insert_with(|| start_out(i));
+                let o = out_at(&mut out, text, &mut from, i);
                 let mut s = i;
                 if o.text.ends_with(' ') {
                     o.text.pop();
@@ -229,11 +236,8 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                 }
                 o.push(char::from(f), s, e);
                 i = e;
+                from = e;
                 continue;
-            }
-            if let Some(o) = out.as_mut() {
-                o.text.push(char::from(c));
-                o.map.push((i as u32, i as u32 + 1));
             }
             i += 1;
             continue;
@@ -242,19 +246,23 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
         let len = ch.len_utf8();
         match fold_char(ch) {
             Fold::Keep => {
+                // a kept character maps each of its bytes to the whole character
                 if let Some(o) = out.as_mut() {
+                    copy(o, text, from, i);
                     o.push(ch, i, i + len);
+                    from = i + len;
                 }
             }
             Fold::Drop => {
-                let o = out.get_or_insert_with(|| start_out(i));
+                let o = out_at(&mut out, text, &mut from, i);
                 // the dropped character belongs to the byte before it, if any
                 if let Some(last) = o.map.last_mut() {
                     last.1 = (i + len) as u32;
                 }
+                from = i + len;
             }
             Fold::Space => {
-                let o = out.get_or_insert_with(|| start_out(i));
+                let o = out_at(&mut out, text, &mut from, i);
                 if o.text.ends_with(' ') {
                     if let Some(last) = o.map.last_mut() {
                         last.1 = (i + len) as u32;
@@ -262,10 +270,12 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                 } else {
                     o.push(' ', i, i + len);
                 }
+                from = i + len;
             }
             Fold::Ascii(a) => {
-                let o = out.get_or_insert_with(|| start_out(i));
+                let o = out_at(&mut out, text, &mut from, i);
                 o.push(char::from(a), i, i + len);
+                from = i + len;
             }
         }
         i += len;
@@ -275,10 +285,13 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
             text: Cow::Borrowed(text),
             map: Vec::new(),
         },
-        Some(o) => Folded {
-            text: Cow::Owned(o.text),
-            map: o.map,
-        },
+        Some(mut o) => {
+            copy(&mut o, text, from, b.len());
+            Folded {
+                text: Cow::Owned(o.text),
+                map: o.map,
+            }
+        }
     }
 }
 

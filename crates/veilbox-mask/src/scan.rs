@@ -355,7 +355,11 @@ impl<'a> Ctx<'a> {
         cues: &'a [CueHit],
         tracking: Option<&'a regex_automata::meta::Regex>,
     ) -> Self {
-        let lower_only = !t.chars().any(char::is_uppercase);
+        let lower_only = if t.is_ascii() {
+            !t.bytes().any(|c| c.is_ascii_uppercase())
+        } else {
+            !t.chars().any(char::is_uppercase)
+        };
         let caseless = lower_only || !t.bytes().any(|c| c.is_ascii_lowercase());
         Ctx {
             caseless,
@@ -870,7 +874,8 @@ impl<'a> Ctx<'a> {
             .iter()
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
-        if q == 0 {
+        // no unit is longer than eight letters
+        if q == 0 || q > 8 {
             return false;
         }
         let w = &b[p..p + q];

@@ -1,7 +1,5 @@
 //! The scanner: built once, shared by every thread, one call per message.
 
-use std::collections::BTreeMap;
-
 use regex_automata::meta::Regex;
 
 use crate::config::{ConfigError, ScannerConfig};
@@ -114,13 +112,20 @@ fn resolve(mut cands: Vec<Cand>) -> Vec<Cand> {
             .then((b.e - b.s).cmp(&(a.e - a.s)))
             .then(a.s.cmp(&b.s))
     });
-    let mut taken: BTreeMap<usize, Cand> = BTreeMap::new();
+    // kept sorted by start and non-overlapping: a few dozen entries at most, so a sorted
+    // vector with binary search beats a tree (no allocation per node)
+    let mut taken: Vec<Cand> = Vec::with_capacity(cands.len());
     for c in cands {
-        let before = taken.range(..c.e).next_back();
-        if before.is_some_and(|(_, p)| p.e > c.s) {
+        let before = taken.partition_point(|p| p.s < c.e);
+        if before > 0 && taken[before - 1].e > c.s {
             continue;
         }
-        taken.insert(c.s, c);
+        let at = taken.partition_point(|p| p.s < c.s);
+        if taken.get(at).is_some_and(|p| p.s == c.s) {
+            taken[at] = c;
+        } else {
+            taken.insert(at, c);
+        }
     }
-    taken.into_values().collect()
+    taken
 }
