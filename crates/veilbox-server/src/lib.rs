@@ -18,6 +18,7 @@ pub mod webhook;
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use veilbox_store::ingest::Ingestor;
@@ -84,6 +85,13 @@ pub async fn launch(
     };
     let app = router(state);
     let (closing, mut closed) = tokio::sync::watch::channel(false);
+    // Responses go out at once: without TCP_NODELAY a response written in two parts can
+    // wait for the client's delayed ACK (tens of milliseconds).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = closing.send(true);
