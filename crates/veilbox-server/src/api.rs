@@ -155,8 +155,8 @@ struct ErrorJson {
     title: Option<String>,
 }
 
-/// RFC 3339 from Unix milliseconds.
-fn rfc3339(ms: i64) -> String {
+/// RFC 3339 from Unix milliseconds (the API's and the pages' one time format).
+pub(crate) fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {
@@ -367,7 +367,7 @@ async fn decide_send(
 ) -> Result<Json<Value>, WebError> {
     let conversation = state
         .store
-        .decide_send(&id, decision.resend)
+        .decide_send(None, &id, decision.resend)
         .await?
         .ok_or(WebError::NotFound)?;
     state.outbox.wake();

@@ -327,9 +327,11 @@ impl Store {
     }
 
     /// A person's decision about an unconfirmed or failed send: send it again (`resend`) or
-    /// drop it. Returns the conversation id when the job was in a state that allows it.
+    /// drop it, optionally only if it belongs to `conversation_id`. Returns the conversation id
+    /// when the job was in a state (and conversation) that allows it.
     pub async fn decide_send(
         &self,
+        conversation_id: Option<&str>,
         outbox_id: &str,
         resend: bool,
     ) -> Result<Option<String>, StoreError> {
@@ -338,15 +340,23 @@ impl Store {
         } else {
             ("cancelled", "attempts")
         };
-        let row = sqlx::query(&format!(
+        // A page acting on one conversation may only decide for its own replies.
+        let scope = if conversation_id.is_some() {
+            " AND conversation_id = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
             "UPDATE outbox SET state = '{state}', attempts = {attempts}, next_attempt_at = $2, updated_at = $2 \
-             WHERE id = $1 AND state IN ('unconfirmed', 'failed') RETURNING conversation_id, message_id"
-        ))
-        .bind(outbox_id)
-        .bind(now_ms())
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
+             WHERE id = $1 AND state IN ('unconfirmed', 'failed'){scope} RETURNING conversation_id, message_id"
+        );
+        let mut query = sqlx::query(&sql).bind(outbox_id).bind(now_ms());
+        if let Some(conversation_id) = conversation_id {
+            query = query.bind(conversation_id);
+        }
+        let Some(row) = query.fetch_optional(self.pool()).await? else {
+            return Ok(None);
+        };
         let conversation_id: String = row.try_get("conversation_id")?;
         self.events().publish(StoreEvent::Message {
             conversation_id: conversation_id.clone(),

@@ -288,15 +288,10 @@ pub async fn set_state(
             return Ok(back(&id, &query));
         }
     }
+    // The store tells live pages about the change.
     if !state.store.set_conversation_state(&id, target).await? {
         return Err(WebError::NotFound.into());
     }
-    state
-        .store
-        .events()
-        .publish(veilbox_store::events::StoreEvent::Conversation {
-            conversation_id: id.clone(),
-        });
     user.flash(
         "ok",
         match target {
@@ -355,8 +350,13 @@ pub async fn decide_send(
         "discard" => false,
         _ => return Err(WebError::BadRequest("decide `resend` or `discard`").into()),
     };
-    match state.store.decide_send(&outbox_id, resend).await? {
-        Some(conversation) if conversation == id => {
+    // Scoped to this conversation, so an outbox id from elsewhere changes nothing.
+    match state
+        .store
+        .decide_send(Some(&id), &outbox_id, resend)
+        .await?
+    {
+        Some(_) => {
             if resend {
                 state.outbox.wake();
                 user.flash("ok", "Sending again.");
@@ -364,7 +364,6 @@ pub async fn decide_send(
                 user.flash("ok", "Discarded: it will not be sent.");
             }
         }
-        Some(_) => return Err(WebError::NotFound.into()),
         None => user.flash("warn", "Nothing to decide: that send already moved on."),
     }
     Ok(back(&id, &query))

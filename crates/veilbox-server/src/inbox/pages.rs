@@ -701,12 +701,7 @@ fn datetime(ms: i64) -> Option<time::OffsetDateTime> {
 
 /// RFC 3339 for `datetime` attributes.
 fn iso(ms: i64) -> String {
-    datetime(ms)
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    crate::api::rfc3339(ms)
 }
 
 /// `14:03` today, `3 Mar 14:03` otherwise (UTC).
