@@ -1,23 +1,25 @@
 //! The JSON API under `/api/v1` and `GET /healthz`.
 //!
-//! Until accounts exist the API takes one bootstrap bearer token (`VEILBOX_API_TOKEN`);
-//! without it configured, every API call is refused. Field names are stable and
-//! documented in `docs/api.md`. Times are RFC 3339 in UTC.
+//! Callers are API tokens (made by an admin with a role and scope), the bootstrap token
+//! (an admin, for automating a fresh install) or a signed-in browser with its CSRF token
+//! ([`ApiCaller`]). Every handler asks the authorizer; a conversation the caller may not
+//! see is a 404 like one that does not exist. Field names are stable and documented in
+//! `docs/api.md`. Times are RFC 3339 in UTC.
 
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
+use veilbox_policy::{Action, Context};
 use veilbox_store::outbox::ReplyPayload;
-use veilbox_store::reads::{ConversationSummary, MessageRecord};
+use veilbox_store::reads::{ConversationFilter, ConversationSummary, MessageRecord};
+
+use crate::auth::{Actor, ApiCaller};
 
 use crate::replies::{send_reply, ReplyOutcome};
 
@@ -38,41 +40,40 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deliveries/{wa_message_id}", get(show_delivery))
         .route("/api/v1/admin/platform-errors", get(list_platform_errors))
         .route("/api/v1/admin/ingest-backlog", get(ingest_backlog))
+        .merge(crate::api_people::routes())
 }
 
-/// A caller holding the bootstrap service token. Handlers that take it are authorised;
-/// the comparison is constant time.
-#[derive(Debug)]
-pub struct ServiceToken;
+/// The conversation `id` if `actor` may do `action` to it: 404 when they may not see it,
+/// 403 when they may see it but not do this.
+pub(crate) async fn authorize_conversation(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    action: Action,
+    context: &Context,
+) -> Result<ConversationSummary, WebError> {
+    let conversation = state
+        .access
+        .visible_conversation(&state.store, actor, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if action != Action::ViewConversation
+        && !state
+            .access
+            .allowed_on_conversation(&state.store, actor, action, &conversation, context)
+            .await?
+    {
+        return Err(WebError::Forbidden);
+    }
+    Ok(conversation)
+}
 
-impl FromRequestParts<AppState> for ServiceToken {
-    type Rejection = WebError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let expected = state
-            .config
-            .api_token
-            .as_ref()
-            .ok_or(WebError::Unauthorized)?;
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(WebError::Unauthorized)?;
-        if bool::from(
-            expected
-                .expose_secret()
-                .as_bytes()
-                .ct_eq(given.trim().as_bytes()),
-        ) {
-            Ok(ServiceToken)
-        } else {
-            Err(WebError::Unauthorized)
-        }
+/// Refuses unless `actor` may do a system-wide `action`.
+pub(crate) fn require(state: &AppState, actor: &Actor, action: Action) -> Result<(), WebError> {
+    if state.access.allowed_system(actor, action) {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden)
     }
 }
 
@@ -251,13 +252,19 @@ fn unhealthy() -> Response {
 }
 
 async fn list_conversations(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<PageJson<ConversationJson>>, WebError> {
     let page = state
-        .store
-        .conversations(page.cursor.as_deref(), page.limit.unwrap_or(50))
+        .access
+        .visible_conversations(
+            &state.store,
+            &actor,
+            &ConversationFilter::default(),
+            page.cursor.as_deref(),
+            page.limit.unwrap_or(50),
+        )
         .await?;
     Ok(Json(PageJson {
         items: page.items.into_iter().map(Into::into).collect(),
@@ -266,24 +273,35 @@ async fn list_conversations(
 }
 
 async fn show_conversation(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationJson>, WebError> {
-    let conversation = state
-        .store
-        .conversation(&id)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let conversation = authorize_conversation(
+        &state,
+        &actor,
+        &id,
+        Action::ViewConversation,
+        &Context::default(),
+    )
+    .await?;
     Ok(Json(conversation.into()))
 }
 
 async fn list_messages(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<PageJson<MessageJson>>, WebError> {
+    authorize_conversation(
+        &state,
+        &actor,
+        &id,
+        Action::ViewConversation,
+        &Context::default(),
+    )
+    .await?;
     let page = state
         .store
         .thread(&id, page.cursor.as_deref(), page.limit.unwrap_or(100))
@@ -297,10 +315,25 @@ async fn list_messages(
 
 /// The merged delivery state of an outbound wamid, with every receipt received.
 async fn show_delivery(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
     Path(wa_message_id): Path<String>,
 ) -> Result<Json<Value>, WebError> {
+    match state.store.conversation_of_wamid(&wa_message_id).await? {
+        Some(conversation) => {
+            authorize_conversation(
+                &state,
+                &actor,
+                &conversation,
+                Action::ViewConversation,
+                &Context::default(),
+            )
+            .await?;
+        }
+        // Receipts of a message Veilbox did not send (from another tool on the same
+        // number) belong to no conversation: platform data, for those who configure.
+        None => require(&state, &actor, Action::Configure)?,
+    }
     let delivery = state
         .store
         .delivery(&wa_message_id)
@@ -323,15 +356,16 @@ async fn show_delivery(
 /// `{"type":"template","name":..,"language":..}`: 202 with the queued ids; 409 when free
 /// text is outside the 24-hour window.
 async fn create_reply(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, WebError> {
+    authorize_conversation(&state, &actor, &id, Action::Reply, &Context::default()).await?;
     let payload: ReplyPayload = serde_json::from_slice(&body).map_err(|_| {
         WebError::BadRequest("expected {\"type\":\"text\",\"body\":...} or a template")
     })?;
-    match send_reply(&state, &id, "api", payload).await? {
+    match send_reply(&state, &id, actor.author(), payload).await? {
         ReplyOutcome::Queued(queued) => Ok((
             StatusCode::ACCEPTED,
             Json(
@@ -360,14 +394,27 @@ struct Decision {
 /// `POST /api/v1/outbox/{id}/decision` with `{"resend": true|false}`: a person's decision
 /// about an unconfirmed or failed send.
 async fn decide_send(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(decision): Json<Decision>,
 ) -> Result<Json<Value>, WebError> {
     let conversation = state
         .store
-        .decide_send(None, &id, decision.resend)
+        .conversation_of_send(&id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    authorize_conversation(
+        &state,
+        &actor,
+        &conversation,
+        Action::Reply,
+        &Context::default(),
+    )
+    .await?;
+    let conversation = state
+        .store
+        .decide_send(Some(&conversation), &id, decision.resend)
         .await?
         .ok_or(WebError::NotFound)?;
     state.outbox.wake();
@@ -377,9 +424,10 @@ async fn decide_send(
 }
 
 async fn list_alerts(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, WebError> {
+    require(&state, &actor, Action::Configure)?;
     let alerts = state.store.open_alerts().await?;
     let items: Vec<Value> = alerts
         .into_iter()
@@ -389,9 +437,10 @@ async fn list_alerts(
 }
 
 async fn outbox_counts(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, WebError> {
+    require(&state, &actor, Action::Configure)?;
     let counts: serde_json::Map<String, Value> = state
         .store
         .outbox_counts()
@@ -403,9 +452,10 @@ async fn outbox_counts(
 }
 
 async fn list_platform_errors(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, WebError> {
+    require(&state, &actor, Action::Configure)?;
     let errors = state.store.platform_errors(200).await?;
     let items: Vec<Value> = errors
         .into_iter()
@@ -425,9 +475,10 @@ async fn list_platform_errors(
 }
 
 async fn ingest_backlog(
-    _: ServiceToken,
+    ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, WebError> {
+    require(&state, &actor, Action::Configure)?;
     let backlog = state.store.ingest_backlog().await?;
     Ok(Json(
         serde_json::to_value(backlog).map_err(|e| WebError::Internal(e.into()))?,

@@ -472,12 +472,20 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
     config.database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
     config.whatsapp.verify_token = Some(SecretString::from("bench"));
-    let password = "bench-admin-password";
-    config.admin = Some(crate::config::AdminLogin {
-        email: "agent@bench.local".into(),
-        password: SecretString::from(password),
-    });
+    let password = "bench agent password, long enough";
     let store = crate::open_store(&config).await?;
+    // An agent of a team serving every inbox: they see the unassigned queue, as agents do.
+    let team = store.ensure_team("Bench").await?;
+    store
+        .add_team_inbox(&team, veilbox_store::people::EVERY_INBOX)
+        .await?;
+    let agent_user = store
+        .create_user("agent@bench.local", "Bench agent", "agent")
+        .await?
+        .context("a fresh database has no users")?;
+    store.add_team_member(&team, &agent_user.id).await?;
+    let hash = veilbox_core::credentials::password::hash(password)?;
+    store.set_password_hash(&agent_user.id, &hash).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

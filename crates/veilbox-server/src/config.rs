@@ -28,21 +28,36 @@ pub struct Config {
     pub database_url: String,
     /// Address to bind; port 0 picks a free one.
     pub listen: SocketAddr,
-    /// Bootstrap bearer token for the JSON API until accounts exist.
+    /// Bootstrap bearer token: acts as an admin through the JSON API, for automating a
+    /// fresh install (creating users and API tokens). Off unless set.
     pub api_token: Option<SecretString>,
     /// The WhatsApp Cloud API connection.
     pub whatsapp: WhatsAppConfig,
-    /// The interim single admin sign-in of the web inbox (replaced by accounts later).
-    pub admin: Option<AdminLogin>,
+    /// The address people open Veilbox at (for links in set-password invitations);
+    /// `http://<listen>` when unset.
+    pub public_url: Option<String>,
+    /// How long sessions last.
+    pub sessions: SessionSettings,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
-/// The one person who may sign in to the web inbox until accounts exist.
-#[derive(Debug, Clone)]
-pub struct AdminLogin {
-    /// Sign-in e-mail.
-    pub email: String,
-    /// Sign-in password (at least 12 characters).
-    pub password: SecretString,
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// A session ends after this long without a request.
+    pub idle: std::time::Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub absolute: std::time::Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            idle: std::time::Duration::from_secs(30 * 60),
+            absolute: std::time::Duration::from_secs(12 * 60 * 60),
+        }
+    }
 }
 
 /// An approved WhatsApp template agents may send, e.g. outside the 24-hour window.
@@ -119,8 +134,10 @@ struct FileConfig {
     database_url: Option<String>,
     listen: Option<String>,
     api_token: Option<String>,
-    admin_email: Option<String>,
-    admin_password: Option<String>,
+    public_url: Option<String>,
+    session_idle_minutes: Option<u64>,
+    session_absolute_hours: Option<u64>,
+    trust_forwarded_for: Option<bool>,
     #[serde(default)]
     whatsapp: FileWhatsApp,
 }
@@ -318,15 +335,55 @@ impl Config {
                 retry_base,
                 send_timeout,
             },
-            admin: match secret("VEILBOX_ADMIN_PASSWORD", file.admin_password, 12)? {
-                Some(password) => Some(AdminLogin {
-                    email: layer("VEILBOX_ADMIN_EMAIL", file.admin_email)
-                        .unwrap_or_else(|| "admin@veilbox.local".to_owned()),
-                    password,
-                }),
+            public_url: match layer("VEILBOX_PUBLIC_URL", file.public_url) {
+                Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                    Some(url.trim_end_matches('/').to_owned())
+                }
+                Some(_) => {
+                    return Err(ConfigError::new(
+                        "VEILBOX_PUBLIC_URL",
+                        "must be an http(s) URL such as https://inbox.example.com",
+                    ))
+                }
                 None => None,
             },
+            sessions: SessionSettings {
+                idle: std::time::Duration::from_secs(
+                    60 * whole_number(
+                        "VEILBOX_SESSION_IDLE_MINUTES",
+                        env("VEILBOX_SESSION_IDLE_MINUTES"),
+                        file.session_idle_minutes,
+                        30,
+                    )?,
+                ),
+                absolute: std::time::Duration::from_secs(
+                    3600 * whole_number(
+                        "VEILBOX_SESSION_ABSOLUTE_HOURS",
+                        env("VEILBOX_SESSION_ABSOLUTE_HOURS"),
+                        file.session_absolute_hours,
+                        12,
+                    )?,
+                ),
+            },
+            trust_forwarded_for: match env("VEILBOX_TRUST_FORWARDED_FOR").as_deref() {
+                None => file.trust_forwarded_for.unwrap_or(false),
+                Some("true" | "1" | "yes") => true,
+                Some("false" | "0" | "no") => false,
+                Some(_) => {
+                    return Err(ConfigError::new(
+                        "VEILBOX_TRUST_FORWARDED_FOR",
+                        "must be true or false",
+                    ))
+                }
+            },
         })
+    }
+
+    /// Where people open Veilbox: the configured public URL, else the listen address.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     /// Checks what `serve` cannot run without: a webhook cannot be verified without the
@@ -354,6 +411,22 @@ impl Config {
             .as_ref()
             .map(|s| s.expose_secret().as_bytes())
     }
+}
+
+/// A positive whole number from the environment (text) or the file, else `default`.
+fn whole_number(
+    name: &str,
+    from_env: Option<String>,
+    from_file: Option<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let value = match from_env {
+        Some(text) => text.trim().parse::<u64>().ok(),
+        None => Some(from_file.unwrap_or(default)),
+    };
+    value
+        .filter(|&n| n > 0 && n <= 100_000)
+        .ok_or_else(|| ConfigError::new(name, "must be a positive whole number"))
 }
 
 #[cfg(test)]

@@ -19,7 +19,10 @@ use veilbox_store::outbox::ReplyPayload;
 use veilbox_store::Store;
 use veilbox_whatsapp::simulator::{self, CustomerMessage, SimCustomer, Simulator, SimulatorConfig};
 
-use crate::config::{AdminLogin, Config, TemplateConfig, DEFAULT_DATABASE_URL};
+use veilbox_core::credentials::{password, totp::TotpSecret};
+use veilbox_store::people::EVERY_INBOX;
+
+use crate::config::{Config, TemplateConfig, DEFAULT_DATABASE_URL};
 
 /// Where the demo keeps its database unless `VEILBOX_DATABASE_URL` says otherwise.
 pub const DEMO_DATABASE_URL: &str = "sqlite://veilbox-data/demo/veilbox.db";
@@ -102,14 +105,6 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     if config.whatsapp.templates.is_empty() {
         config.whatsapp.templates = demo_templates();
     }
-    let admin = match config.admin.clone() {
-        Some(admin) => admin,
-        None => AdminLogin {
-            email: "admin@veilbox.local".into(),
-            password: SecretString::from(random_secret(16)),
-        },
-    };
-    config.admin = Some(admin.clone());
 
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         anyhow::anyhow!(
@@ -140,6 +135,14 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     let simulator = Simulator::new(sim_config);
 
     let seeded = conversation_count(&store).await? == 0;
+    let people = demo_people(&store)
+        .await
+        .context("creating the demo users")?;
+    let agent_id = people
+        .iter()
+        .find(|p| p.email == "agent@veilbox.local")
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let sim_task = {
         let mut stopped = stopped.clone();
@@ -163,18 +166,26 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
         ))
     };
     if seeded {
-        seed(&simulator, &store, &admin.email)
+        seed(&simulator, &store, &agent_id)
             .await
             .context("seeding the demo")?;
     }
 
     println!("Veilbox demo: a courier company's WhatsApp inbox, with a simulated WhatsApp.");
-    println!("  inbox:      http://{address}/inbox");
-    println!(
-        "  sign in:    {} / {}",
-        admin.email,
-        admin.password.expose_secret()
-    );
+    println!("  inbox:      http://{address}/login");
+    println!("  sign-ins (passwords are new at every start; TOTP keys stay):");
+    for person in &people {
+        print!(
+            "    {:<11} {:<30} {}",
+            person.role,
+            person.email,
+            person.password.expose_secret()
+        );
+        match &person.totp_key {
+            Some(key) => println!("   TOTP key {key}  (oathtool --totp -b {key})"),
+            None => println!(),
+        }
+    }
     println!("  simulator:  http://{simulator_address}/simulator   (chat as a demo customer)");
     println!(
         "  database:   {}{}",
@@ -249,6 +260,99 @@ async fn remembered_windows(
     Ok(customers)
 }
 
+/// One demo sign-in.
+struct DemoPerson {
+    id: String,
+    email: String,
+    role: &'static str,
+    password: SecretString,
+    totp_key: Option<String>,
+}
+
+/// One user per role in a "Dispatch" team that serves every inbox, and one agent of a
+/// "Returns" team that serves none (it shows what another team's agent cannot see). The
+/// passwords are set fresh at every start and printed; supervisors and admins get a TOTP
+/// key (kept across starts) because their role requires a second factor.
+async fn demo_people(store: &Store) -> anyhow::Result<Vec<DemoPerson>> {
+    let dispatch = store.ensure_team("Dispatch").await?;
+    store.add_team_inbox(&dispatch, EVERY_INBOX).await?;
+    let returns = store.ensure_team("Returns").await?;
+    let cast: [(&str, &str, &'static str, Option<&str>); 5] = [
+        (
+            "agent@veilbox.local",
+            "Asha (agent)",
+            "agent",
+            Some(dispatch.as_str()),
+        ),
+        (
+            "agent.returns@veilbox.local",
+            "Rui (returns agent)",
+            "agent",
+            Some(returns.as_str()),
+        ),
+        (
+            "supervisor@veilbox.local",
+            "Sam (supervisor)",
+            "supervisor",
+            Some(dispatch.as_str()),
+        ),
+        ("admin@veilbox.local", "Ade (admin)", "admin", None),
+        ("auditor@veilbox.local", "Aud (auditor)", "auditor", None),
+    ];
+    let mut people = Vec::new();
+    for (email, name, role, team) in cast {
+        let user = match store.user_by_email(email).await? {
+            Some(user) => user,
+            None => store
+                .create_user(email, name, role)
+                .await?
+                .context("demo user vanished")?,
+        };
+        if let Some(team) = team {
+            if role == "supervisor" {
+                store.set_team_supervisor(team, &user.id).await?;
+            } else {
+                store.add_team_member(team, &user.id).await?;
+            }
+        }
+        // Four random words' worth of letters: long, and not in any list of common ones.
+        let secret = format!(
+            "{}-{}-{}",
+            random_secret(6),
+            random_secret(6),
+            random_secret(6)
+        );
+        let typed = secret.clone();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&typed)).await??;
+        store.set_password_hash(&user.id, &hash).await?;
+        let totp_key = if matches!(role, "supervisor" | "admin") {
+            match user
+                .totp_secret
+                .as_deref()
+                .and_then(TotpSecret::from_base32)
+            {
+                Some(existing) if user.totp_enabled => Some(existing.to_base32()),
+                _ => {
+                    let fresh = TotpSecret::generate();
+                    store.begin_totp(&user.id, &fresh.to_base32()).await?;
+                    store.accept_totp_step(&user.id, 0).await?;
+                    Some(fresh.to_base32())
+                }
+            }
+        } else {
+            None
+        };
+        people.push(DemoPerson {
+            id: user.id,
+            email: email.to_owned(),
+            role,
+            password: SecretString::from(secret),
+            totp_key,
+        });
+    }
+    Ok(people)
+}
+
 /// Customers write through the simulator (signed webhooks, as in production); an agent
 /// answers two of them.
 async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Result<()> {
@@ -309,6 +413,7 @@ async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Resu
                 preview_url: false,
                 reply_to: None,
             };
+            store.assign_conversation(&id, Some(agent)).await?;
             store
                 .queue_reply(&id, agent, &payload)
                 .await?

@@ -15,6 +15,10 @@ pub enum WebError {
     /// No or wrong credentials.
     #[error("unauthorized")]
     Unauthorized,
+    /// Authenticated, but the policy does not allow it (or a browser call lacked its CSRF
+    /// token).
+    #[error("forbidden")]
+    Forbidden,
     /// Nothing there, or nothing the caller may know exists.
     #[error("not found")]
     NotFound,
@@ -45,6 +49,7 @@ impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             WebError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            WebError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             WebError::NotFound => (StatusCode::NOT_FOUND, "not found"),
             WebError::BadRequest(why) => (StatusCode::BAD_REQUEST, *why),
             WebError::Unavailable(cause) => {

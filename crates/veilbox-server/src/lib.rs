@@ -3,15 +3,21 @@
 //! [`launch`] takes a bound listener and a shutdown future, so tests and benchmarks run the
 //! real server on port 0.
 
+pub mod account;
+pub mod admin;
 pub mod api;
+pub mod api_people;
+pub mod audit_view;
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod inbox;
-pub mod interim_auth;
+pub mod layout;
 pub mod outbox;
 pub mod replies;
+pub mod staff;
 pub mod telemetry;
 pub mod webhook;
 
@@ -37,14 +43,25 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wakes the reply sender.
     pub outbox: outbox::OutboxHandle,
+    /// The one authorizer.
+    pub access: auth::Access,
 }
 
-/// Builds the router: the webhook, the JSON API and health.
+/// Builds the router: the webhook, the JSON API and health, sign-in and account pages,
+/// the inbox, admin pages and the audit log.
 pub fn router(state: AppState) -> Router {
+    let pages = Router::new()
+        .merge(account::routes())
+        .merge(admin::routes())
+        .merge(inbox::routes())
+        .route("/audit", axum::routing::get(audit_view::audit_page))
+        .route("/audit.csv", axum::routing::get(audit_view::audit_csv))
+        .layer(axum::middleware::map_response(layout::page_headers));
     Router::new()
         .merge(webhook::routes())
         .merge(api::routes())
-        .merge(inbox::routes())
+        .merge(pages)
+        .merge(inbox::assets::routes())
         .with_state(state)
 }
 
@@ -77,13 +94,16 @@ pub async fn launch(
 ) -> anyhow::Result<()> {
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
     let (outbox, sender) = start_sender(&config, &store).await?;
+    let access = auth::Access::load(&store).await?;
+    let policy_watch = tokio::spawn(watch_custom_roles(store.clone(), access.clone()));
     let state = AppState {
         store: store.clone(),
         ingestor,
         config: Arc::new(config),
         outbox,
+        access,
     };
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (closing, mut closed) = tokio::sync::watch::channel(false);
     // Responses go out at once: without TCP_NODELAY a response written in two parts can
     // wait for the client's delayed ACK (tens of milliseconds).
@@ -105,6 +125,7 @@ pub async fn launch(
         served = serving => served?,
         () = grace => tracing::warn!("connections still open after the shutdown grace period; closing them"),
     }
+    policy_watch.abort();
     if let Some(sender) = sender {
         // Sends in flight are abandoned mid-request; the next start marks them unconfirmed.
         sender.abort();
@@ -114,6 +135,30 @@ pub async fn launch(
     let _ = writer.await;
     store.close().await;
     Ok(())
+}
+
+/// How often a node checks whether custom roles changed on another node.
+const POLICY_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reloads the authorizer when the stored custom roles change (another node, or the CLI).
+async fn watch_custom_roles(store: Store, access: auth::Access) {
+    let mut seen = None;
+    loop {
+        match store.custom_roles().await {
+            Ok(roles) => {
+                let stamp: Vec<(String, i64)> =
+                    roles.into_iter().map(|r| (r.name, r.updated_at)).collect();
+                if seen.as_ref().is_some_and(|s| *s != stamp) {
+                    if let Err(error) = access.reload(&store).await {
+                        tracing::error!(%error, "reloading policies failed");
+                    }
+                }
+                seen = Some(stamp);
+            }
+            Err(error) => tracing::warn!(%error, "could not check custom roles"),
+        }
+        tokio::time::sleep(POLICY_CHECK).await;
+    }
 }
 
 /// Starts the reply sender when an access token is configured; without one, replies wait

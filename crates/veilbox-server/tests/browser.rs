@@ -20,13 +20,13 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use veilbox_server::config::AdminLogin;
+use veilbox_core::credentials::{password, totp::TotpSecret};
 use veilbox_whatsapp::simulator::{serve, Simulator, SimulatorConfig};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const ADMIN_EMAIL: &str = "dispatch@courier.test";
-const ADMIN_PASSWORD: &str = "correct horse battery";
+const ADMIN_PASSWORD: &str = "the night bus stops at depot seven";
 const ACCESS_TOKEN: &str = "simulator-access-token-0001";
 const CUSTOMER: &str = "447700900461"; // Oliver Bennett, one of the simulator's demo customers
 
@@ -156,11 +156,32 @@ async fn inbox_round_trip_in_chromium() {
     ));
     config.whatsapp.access_token = Some(SecretString::from(ACCESS_TOKEN));
     config.whatsapp.graph_url = sim_base.clone();
-    config.admin = Some(AdminLogin {
-        email: ADMIN_EMAIL.to_owned(),
-        password: SecretString::from(ADMIN_PASSWORD),
-    });
     let store = veilbox_server::open_store(&config).await.unwrap();
+    // A supervisor of a team serving every inbox; supervisors sign in with a second factor.
+    let team = store.ensure_team("Operations").await.unwrap();
+    store
+        .add_team_inbox(&team, veilbox_store::people::EVERY_INBOX)
+        .await
+        .unwrap();
+    let supervisor = store
+        .create_user(ADMIN_EMAIL, "Dispatch", "supervisor")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_team_supervisor(&team, &supervisor.id)
+        .await
+        .unwrap();
+    store
+        .set_password_hash(&supervisor.id, &password::hash(ADMIN_PASSWORD).unwrap())
+        .await
+        .unwrap();
+    let totp = TotpSecret::generate();
+    store
+        .begin_totp(&supervisor.id, &totp.to_base32())
+        .await
+        .unwrap();
+    store.accept_totp_step(&supervisor.id, 0).await.unwrap();
     let (stop_veilbox, veilbox_stopped) = oneshot::channel::<()>();
     let veilbox_task = tokio::spawn(veilbox_server::launch(
         config,
@@ -215,6 +236,32 @@ async fn inbox_round_trip_in_chromium() {
         .unwrap();
     client
         .find(Locator::Css("main.login button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the second-factor form",
+        "return location.pathname === '/login/second-factor' && !!document.querySelector('input[name=code]');",
+        vec![],
+        long,
+    )
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    client
+        .find(Locator::Css("input[name=code]"))
+        .await
+        .unwrap()
+        .send_keys(&totp.code_at(now))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("main.login button.primary"))
         .await
         .unwrap()
         .click()

@@ -258,7 +258,7 @@ async fn an_expired_token_pauses_sending_and_alerts_instead_of_burning_retries()
     let queued = reply(&rig, &conversation, "paused").await;
     let message_id = queued["message_id"].as_str().unwrap().to_owned();
     let alert = eventually(10, "the admin alert", || async {
-        let (_, alerts) = rig.app.api("/api/v1/admin/alerts").await;
+        let (_, alerts) = rig.app.admin_api("/api/v1/admin/alerts").await;
         alerts["items"]
             .as_array()?
             .iter()

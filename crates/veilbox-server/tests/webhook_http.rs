@@ -136,13 +136,14 @@ async fn every_sample_is_acknowledged_and_read_back_through_the_api() {
             .any(|m| m["content"]["kind"] == "reaction" && m["content"]["emoji"].is_null()),
         "removed reaction"
     );
-    // Receipts are readable per outbound wamid, merged.
+    // Receipts are readable per outbound wamid, merged. These messages were not sent by
+    // Veilbox (no conversation holds them): platform data, for the admin.
     for id in &outbound_ids {
-        let (status, delivery) = app.api(&format!("/api/v1/deliveries/{id}")).await;
+        let (status, delivery) = app.admin_api(&format!("/api/v1/deliveries/{id}")).await;
         assert_eq!(status, 200, "{id}");
         assert!(delivery["state"].is_string());
     }
-    let (_, errors) = app.api("/api/v1/admin/platform-errors").await;
+    let (_, errors) = app.admin_api("/api/v1/admin/platform-errors").await;
     let codes: HashSet<i64> = errors["items"]
         .as_array()
         .expect("items")
@@ -200,7 +201,7 @@ async fn malformed_json_is_dead_lettered_and_oversize_is_refused() {
         2,
         "both bodies kept"
     );
-    let (_, backlog) = app.api("/api/v1/admin/ingest-backlog").await;
+    let (_, backlog) = app.admin_api("/api/v1/admin/ingest-backlog").await;
     assert_eq!(backlog["dead_letters"], 2);
 
     let mut huge = br#"{"object":"whatsapp_business_account","entry":[],"pad":""#.to_vec();
@@ -241,7 +242,12 @@ async fn out_of_order_statuses_end_in_the_highest_state() {
     ] {
         assert_eq!(app.post_signed(&sample(name)).await.status(), 200);
     }
-    let (status, delivery) = app.api(&format!("/api/v1/deliveries/{id}")).await;
+    let (status, _) = app.api(&format!("/api/v1/deliveries/{id}")).await;
+    assert_eq!(
+        status, 403,
+        "not a conversation's message: not the supervisor's to read"
+    );
+    let (status, delivery) = app.admin_api(&format!("/api/v1/deliveries/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(delivery["state"], "read");
     assert_eq!(delivery["receipts"].as_array().expect("receipts").len(), 3);
@@ -255,7 +261,7 @@ async fn out_of_order_statuses_end_in_the_highest_state() {
     let failed =
         webhook::parse(&sample("webhook_status_failed_131026_undeliverable.json")).expect("parse");
     let (_, delivery) = app
-        .api(&format!(
+        .admin_api(&format!(
             "/api/v1/deliveries/{}",
             failed.statuses[0].wa_message_id
         ))
@@ -274,7 +280,7 @@ async fn unknown_numbers_are_acknowledged_and_kept_unrouted() {
     let response = app.post_signed(&sample("webhook_message_text.json")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0);
-    let (_, backlog) = app.api("/api/v1/admin/ingest-backlog").await;
+    let (_, backlog) = app.admin_api("/api/v1/admin/ingest-backlog").await;
     assert_eq!(backlog["unrouted_events"], 1);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM webhook_events WHERE routed = 0")
@@ -328,15 +334,19 @@ async fn the_api_needs_the_token_and_pages_are_bounded() {
         401
     );
     assert_eq!(
-        app.client
-            .get(&url)
-            .bearer_auth(API_TOKEN)
-            .send()
+        app.post_signed(&sample("webhook_message_text.json"))
             .await
-            .expect("req")
             .status(),
         200
     );
+    let (status, listed) = app.api("/api/v1/conversations").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["items"].as_array().expect("items").len(), 1);
+    // The bootstrap token is an admin: admins configure and are not readers of
+    // conversations, so the list answers but holds nothing.
+    let (status, listed) = app.admin_api("/api/v1/conversations").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["items"], serde_json::json!([]));
     let (status, _) = app
         .api("/api/v1/conversations/does-not-exist/messages")
         .await;

@@ -7,12 +7,17 @@
 //! * [`Store`] opens the database, applies migrations and answers reads;
 //! * [`ingest::Ingestor`] is the single writer that group-commits webhook deliveries.
 
+pub mod audit;
 pub mod events;
 pub mod ids;
 pub mod ingest;
 pub mod outbox;
+pub mod people;
 pub mod reads;
+pub mod roles;
 pub mod scratch;
+pub mod sessions;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -68,6 +73,8 @@ pub struct Store {
     sqlite_file: Option<PathBuf>,
     /// Live events of this process.
     events: events::EventBus,
+    /// Serialises audit appends in this process (each row needs the last row's hash).
+    audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How SQLite commits. `FULL` fsyncs the WAL at every commit, so an acknowledged webhook
@@ -118,6 +125,7 @@ impl Store {
             backend,
             sqlite_file,
             events: events::EventBus::default(),
+            audit_lock: std::sync::Arc::default(),
         })
     }
 

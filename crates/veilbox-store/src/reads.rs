@@ -163,6 +163,18 @@ pub struct ConversationFilter {
     pub state: Option<ConversationState>,
     /// Only those assigned to this person, or (`Some(None)`) only unassigned ones.
     pub assignee: Option<Option<String>>,
+    /// Only those a person could see at all: a bound the authorizer then checks row by row.
+    pub scope: Option<ConversationScope>,
+}
+
+/// The conversations within a person's reach: those in the inboxes their teams serve, and
+/// those assigned to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationScope {
+    /// Inbox ids; `None` for every inbox.
+    pub inboxes: Option<Vec<String>>,
+    /// Also those assigned to this user.
+    pub assignee: Option<String>,
 }
 
 impl Store {
@@ -198,6 +210,24 @@ impl Store {
             Some(None) => conditions.push("c.assignee IS NULL".to_owned()),
             None => {}
         }
+        if let Some(scope) = &filter.scope {
+            let mut reach = Vec::new();
+            match &scope.inboxes {
+                None => reach.push("1 = 1".to_owned()),
+                Some(inboxes) if inboxes.is_empty() => {}
+                Some(inboxes) => {
+                    let params: Vec<String> = inboxes.iter().map(|_| next()).collect();
+                    reach.push(format!("c.inbox_id IN ({})", params.join(", ")));
+                }
+            }
+            if scope.assignee.is_some() {
+                reach.push(format!("c.assignee = {}", next()));
+            }
+            if reach.is_empty() {
+                reach.push("1 = 0".to_owned());
+            }
+            conditions.push(format!("({})", reach.join(" OR ")));
+        }
         if cursor.is_some() {
             let (a, b) = (next(), next());
             conditions.push(format!(
@@ -221,6 +251,14 @@ impl Store {
         if let Some(Some(assignee)) = &filter.assignee {
             query = query.bind(assignee.as_str());
         }
+        if let Some(scope) = &filter.scope {
+            for inbox in scope.inboxes.iter().flatten() {
+                query = query.bind(inbox.as_str());
+            }
+            if let Some(assignee) = &scope.assignee {
+                query = query.bind(assignee.as_str());
+            }
+        }
         if let Some(after) = &cursor {
             query = query.bind(after.at).bind(after.id.as_str());
         }
@@ -237,6 +275,30 @@ impl Store {
             })
             .flatten();
         Ok(Page { items, next_cursor })
+    }
+
+    /// The conversation a message (by wamid) belongs to.
+    pub async fn conversation_of_wamid(
+        &self,
+        wa_message_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT conversation_id FROM messages WHERE wa_message_id = $1")
+            .bind(wa_message_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("conversation_id")).transpose()?)
+    }
+
+    /// The conversation a send job belongs to.
+    pub async fn conversation_of_send(
+        &self,
+        outbox_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT conversation_id FROM outbox WHERE id = $1")
+            .bind(outbox_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("conversation_id")).transpose()?)
     }
 
     /// One conversation, or `None` when there is no such id.
@@ -408,7 +470,8 @@ fn message_row(r: &AnyRow) -> Result<MessageRecord, StoreError> {
 }
 
 /// A keyset position: `<ms>.<id>`, opaque to clients.
-struct Cursor {
+#[derive(Debug)]
+pub struct Cursor {
     at: i64,
     id: String,
 }
@@ -423,7 +486,8 @@ impl Cursor {
         })
     }
 
-    fn format(at: i64, id: &str) -> String {
+    /// The cursor after the conversation last active at `at` with id `id`.
+    pub fn format(at: i64, id: &str) -> String {
         format!("{at}.{id}")
     }
 }

@@ -1,10 +1,11 @@
-//! Form actions: sign-in and out, replies, assignment, state changes, send decisions.
+//! Form actions: replies, assignment, state changes, send decisions.
 //!
-//! Each checks the session's CSRF token first, does one thing, leaves a flash message and
-//! redirects back (POST, redirect, GET), so everything works without JavaScript.
+//! Each checks the session's CSRF token first, then asks the authorizer (a conversation
+//! the user may not see is a 404, one they may see but not change a 403), does one thing,
+//! leaves a flash message and redirects back (POST, redirect, GET), so everything works
+//! without JavaScript.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -12,102 +13,29 @@ use sqlx::Row;
 use veilbox_store::outbox::ReplyPayload;
 use veilbox_store::reads::ConversationState;
 
-use super::{pages, ListQuery};
+use veilbox_policy::{Action, Context};
+use veilbox_store::reads::ConversationSummary;
+
+use super::ListQuery;
+use crate::auth::{Refused, SignedIn};
 use crate::error::WebError;
-use crate::interim_auth::{self, SessionStore, SignIn, SignedIn};
 use crate::replies::{send_reply, ReplyOutcome};
 use crate::AppState;
-
-/// The sign-in form.
-#[derive(Debug, Deserialize)]
-pub struct LoginFields {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /login`
-pub async fn login(
-    State(state): State<AppState>,
-    SessionStore(sessions): SessionStore,
-    headers: HeaderMap,
-    Form(fields): Form<LoginFields>,
-) -> Response {
-    match interim_auth::sign_in(
-        &state,
-        &sessions,
-        &headers,
-        &fields.email,
-        &fields.password,
-        &fields.csrf,
-    )
-    .await
-    {
-        SignIn::Accepted(cookies) => {
-            let mut response = Redirect::to("/inbox").into_response();
-            for cookie in cookies {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            response
-        }
-        SignIn::Wrong => pages::login_response(
-            &state,
-            &headers,
-            Some("That e-mail and password do not match."),
-            StatusCode::UNAUTHORIZED,
-        ),
-        SignIn::Csrf => pages::login_response(
-            &state,
-            &headers,
-            Some("The sign-in form expired; please try again."),
-            StatusCode::FORBIDDEN,
-        ),
-        SignIn::NotConfigured => {
-            pages::login_response(&state, &headers, None, StatusCode::SERVICE_UNAVAILABLE)
-        }
-        SignIn::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
-    }
-}
-
-/// A form that carries only the CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /logout`
-pub async fn logout(
-    user: SignedIn,
-    SessionStore(sessions): SessionStore,
-    headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
-) -> Result<Response, interim_auth::Refused> {
-    user.check_csrf(&form.csrf)?;
-    let mut response = Redirect::to("/login").into_response();
-    if let Some(cookie) = interim_auth::sign_out(&sessions, &headers) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
-}
 
 fn back(id: &str, query: &ListQuery) -> Redirect {
     Redirect::to(&format!("/inbox/c/{id}?{}", query.view().query()))
 }
 
-/// Either a refusal (CSRF) or a page error.
+/// Either a refusal (CSRF, policy) or a page error.
 pub enum ActionError {
-    /// Refused by sign-in or CSRF.
-    Refused(interim_auth::Refused),
+    /// Refused by sign-in, CSRF or the policy.
+    Refused(Refused),
     /// A store failure.
     Web(WebError),
 }
 
-impl From<interim_auth::Refused> for ActionError {
-    fn from(e: interim_auth::Refused) -> Self {
+impl From<Refused> for ActionError {
+    fn from(e: Refused) -> Self {
         ActionError::Refused(e)
     }
 }
@@ -133,20 +61,54 @@ impl IntoResponse for ActionError {
     }
 }
 
-fn flash_outcome(user: &SignedIn, outcome: &ReplyOutcome) -> Result<(), WebError> {
-    match outcome {
-        ReplyOutcome::Queued(_) => user.flash("ok", "Sent: the reply is on its way."),
-        ReplyOutcome::WindowClosed => user.flash(
+/// The conversation `id` if the user may do `action` to it: 404 when they may not even
+/// see it (its existence is not theirs to know), 403 when they may see but not do this.
+async fn authorize(
+    state: &AppState,
+    user: &SignedIn,
+    id: &str,
+    action: Action,
+    context: &Context,
+) -> Result<ConversationSummary, ActionError> {
+    let Some(conversation) = state
+        .access
+        .visible_conversation(&state.store, &user.actor, id)
+        .await?
+    else {
+        return Err(WebError::NotFound.into());
+    };
+    let allowed = state
+        .access
+        .allowed_on_conversation(&state.store, &user.actor, action, &conversation, context)
+        .await?;
+    if allowed {
+        Ok(conversation)
+    } else {
+        Err(Refused::Forbidden.into())
+    }
+}
+
+async fn flash_outcome(
+    state: &AppState,
+    user: &SignedIn,
+    outcome: &ReplyOutcome,
+) -> Result<(), WebError> {
+    let (level, text) = match outcome {
+        ReplyOutcome::Queued(_) => ("ok", "Sent: the reply is on its way.".to_owned()),
+        ReplyOutcome::WindowClosed => (
             "warn",
-            "Not sent: the 24-hour reply window is closed. Send an approved template instead.",
+            "Not sent: the 24-hour reply window is closed. Send an approved template instead."
+                .to_owned(),
         ),
         ReplyOutcome::NotFound => return Err(WebError::NotFound),
-        ReplyOutcome::NoRecipient => user.flash(
+        ReplyOutcome::NoRecipient => (
             "error",
-            "Not sent: this customer is known only by a user id Veilbox cannot send to yet.",
+            "Not sent: this customer is known only by a user id Veilbox cannot send to yet."
+                .to_owned(),
         ),
-        ReplyOutcome::Invalid(why) => user.flash("error", format!("Not sent: {why}.")),
-    }
+        ReplyOutcome::Invalid(why) => ("error", format!("Not sent: {why}.")),
+    };
+    user.flash(state, level, text).await;
     Ok(())
 }
 
@@ -168,13 +130,14 @@ pub async fn reply(
     Form(form): Form<ReplyFields>,
 ) -> Result<Redirect, ActionError> {
     user.check_csrf(&form.csrf)?;
+    authorize(&state, &user, &id, Action::Reply, &Context::default()).await?;
     let payload = ReplyPayload::Text {
         body: form.body,
         preview_url: false,
         reply_to: None,
     };
     let outcome = send_reply(&state, &id, user.author(), payload).await?;
-    flash_outcome(&user, &outcome)?;
+    flash_outcome(&state, &user, &outcome).await?;
     Ok(back(&id, &query))
 }
 
@@ -197,8 +160,10 @@ pub async fn template(
     Form(form): Form<TemplateFields>,
 ) -> Result<Redirect, ActionError> {
     user.check_csrf(&form.csrf)?;
+    authorize(&state, &user, &id, Action::Reply, &Context::default()).await?;
     let Some((name, language)) = form.template.split_once('|') else {
-        user.flash("error", "Not sent: pick a template.");
+        user.flash(&state, "error", "Not sent: pick a template.")
+            .await;
         return Ok(back(&id, &query));
     };
     let payload = ReplyPayload::Template {
@@ -207,7 +172,7 @@ pub async fn template(
         preview: String::new(),
     };
     let outcome = send_reply(&state, &id, user.author(), payload).await?;
-    flash_outcome(&user, &outcome)?;
+    flash_outcome(&state, &user, &outcome).await?;
     Ok(back(&id, &query))
 }
 
@@ -235,17 +200,28 @@ pub async fn assign(
         "none" => None,
         _ => return Err(WebError::BadRequest("assign to `me` or `none`").into()),
     };
+    let context = Context {
+        self_assign: assignee.is_some(),
+        ..Context::default()
+    };
+    authorize(&state, &user, &id, Action::Assign, &context).await?;
     if !state.store.assign_conversation(&id, assignee).await? {
         return Err(WebError::NotFound.into());
     }
-    user.flash(
-        "ok",
-        if assignee.is_some() {
-            "Assigned to you."
-        } else {
-            "Unassigned."
-        },
-    );
+    state
+        .store
+        .audit(&user.actor.audit(
+            "conversation.assigned",
+            Some(&id),
+            Some(assignee.unwrap_or("nobody")),
+        ))
+        .await?;
+    let text = if assignee.is_some() {
+        "Assigned to you."
+    } else {
+        "Unassigned."
+    };
+    user.flash(&state, "ok", text).await;
     Ok(back(&id, &query))
 }
 
@@ -273,17 +249,17 @@ pub async fn set_state(
         "resolved" => ConversationState::Resolved,
         _ => return Err(WebError::BadRequest("state must be open, pending or resolved").into()),
     };
-    let Some(conversation) = state.store.conversation(&id).await? else {
-        return Err(WebError::NotFound.into());
-    };
+    let conversation = authorize(&state, &user, &id, Action::Resolve, &Context::default()).await?;
     if conversation.state == "resolved" && target != ConversationState::Resolved {
         // One unresolved conversation per customer and inbox: say so instead of failing.
         if let Some(other) = other_unresolved(&state, &id).await? {
             user.flash(
+                &state,
                 "warn",
                 "Not reopened: this customer already has another conversation that is not resolved. \
                  Continue there, or resolve it first.",
-            );
+            )
+            .await;
             tracing::info!(conversation = %id, other = %other, "reopen refused: another conversation is open");
             return Ok(back(&id, &query));
         }
@@ -292,14 +268,12 @@ pub async fn set_state(
     if !state.store.set_conversation_state(&id, target).await? {
         return Err(WebError::NotFound.into());
     }
-    user.flash(
-        "ok",
-        match target {
-            ConversationState::Open => "Reopened.",
-            ConversationState::Pending => "Marked pending: waiting on the customer.",
-            ConversationState::Resolved => "Resolved.",
-        },
-    );
+    let text = match target {
+        ConversationState::Open => "Reopened.",
+        ConversationState::Pending => "Marked pending: waiting on the customer.",
+        ConversationState::Resolved => "Resolved.",
+    };
+    user.flash(&state, "ok", text).await;
     Ok(back(&id, &query))
 }
 
@@ -350,6 +324,7 @@ pub async fn decide_send(
         "discard" => false,
         _ => return Err(WebError::BadRequest("decide `resend` or `discard`").into()),
     };
+    authorize(&state, &user, &id, Action::Reply, &Context::default()).await?;
     // Scoped to this conversation, so an outbox id from elsewhere changes nothing.
     match state
         .store
@@ -359,12 +334,20 @@ pub async fn decide_send(
         Some(_) => {
             if resend {
                 state.outbox.wake();
-                user.flash("ok", "Sending again.");
+                user.flash(&state, "ok", "Sending again.").await;
             } else {
-                user.flash("ok", "Discarded: it will not be sent.");
+                user.flash(&state, "ok", "Discarded: it will not be sent.")
+                    .await;
             }
         }
-        None => user.flash("warn", "Nothing to decide: that send already moved on."),
+        None => {
+            user.flash(
+                &state,
+                "warn",
+                "Nothing to decide: that send already moved on.",
+            )
+            .await
+        }
     }
     Ok(back(&id, &query))
 }

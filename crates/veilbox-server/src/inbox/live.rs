@@ -16,10 +16,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use veilbox_store::events::StoreEvent;
 
-use super::pages::{fragment, list_markup, message_markup};
+use super::pages::{fragment, list_markup, message_markup, StaffNames};
 use super::ListQuery;
+use crate::auth::SignedIn;
 use crate::error::WebError;
-use crate::interim_auth::SignedIn;
 use crate::AppState;
 
 /// How often an idle stream sends a keep-alive comment.
@@ -27,13 +27,14 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often a stream checks that its session is still signed in.
 const SESSION_CHECK: Duration = Duration::from_secs(30);
 
-/// `GET /inbox/events`: every store event, as `message` / `conversation` events with JSON
-/// ids; `reload` when this stream fell behind and missed some.
+/// `GET /inbox/events`: the store events of conversations this user may see, as `message`
+/// / `conversation` events with JSON ids; `reload` when this stream fell behind and missed
+/// some. Events of other conversations are not sent at all: not even their ids.
 pub async fn events(State(state): State<AppState>, user: SignedIn) -> Response {
     let receiver = state.store.events().subscribe();
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.reset();
-    let mut response = Sse::new(event_stream(receiver, user, check))
+    let mut response = Sse::new(event_stream(state, receiver, user, check))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
     // Proxies must pass events through as they come.
@@ -43,17 +44,59 @@ pub async fn events(State(state): State<AppState>, user: SignedIn) -> Response {
     response
 }
 
+/// Which conversations a stream may tell about, remembered per conversation; a
+/// conversation event (assignment, state) asks again, as visibility may have changed.
+#[derive(Default)]
+struct Visibility(std::collections::HashMap<String, bool>);
+
+impl Visibility {
+    async fn may_see(
+        &mut self,
+        state: &AppState,
+        user: &SignedIn,
+        conversation_id: &str,
+        fresh: bool,
+    ) -> bool {
+        if !fresh {
+            if let Some(&known) = self.0.get(conversation_id) {
+                return known;
+            }
+        }
+        let visible = matches!(
+            state
+                .access
+                .visible_conversation(&state.store, &user.actor, conversation_id)
+                .await,
+            Ok(Some(_))
+        );
+        if self.0.len() > 10_000 {
+            self.0.clear();
+        }
+        self.0.insert(conversation_id.to_owned(), visible);
+        visible
+    }
+}
+
 fn event_stream(
+    state: AppState,
     receiver: tokio::sync::broadcast::Receiver<StoreEvent>,
     user: SignedIn,
     check: tokio::time::Interval,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(
-        (receiver, user, check),
-        |(mut receiver, user, mut check)| async move {
+        (state, receiver, user, check, Visibility::default()),
+        |(state, mut receiver, user, mut check, mut seen)| async move {
             loop {
                 tokio::select! {
                     received = receiver.recv() => {
+                        let relevant = match &received {
+                            Ok(StoreEvent::Message { conversation_id, .. }) => seen.may_see(&state, &user, conversation_id, false).await,
+                            Ok(StoreEvent::Conversation { conversation_id }) => seen.may_see(&state, &user, conversation_id, true).await,
+                            Err(_) => true,
+                        };
+                        if !relevant {
+                            continue;
+                        }
                         let event = match received {
                             Ok(StoreEvent::Message { conversation_id, message_id }) => Event::default()
                                 .event("message")
@@ -67,10 +110,10 @@ fn event_stream(
                             Err(RecvError::Lagged(_)) => Event::default().event("reload").data("{}"),
                             Err(RecvError::Closed) => return None,
                         };
-                        return Some((Ok(event), (receiver, user, check)));
+                        return Some((Ok(event), (state, receiver, user, check, seen)));
                     }
                     _ = check.tick() => {
-                        if !user.still_signed_in() {
+                        if !user.still_signed_in(&state).await {
                             return None;
                         }
                     }
@@ -87,10 +130,25 @@ pub async fn message_fragment(
     Path((id, message_id)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
+    if state
+        .access
+        .visible_conversation(&state.store, &user.actor, &id)
+        .await?
+        .is_none()
+    {
+        return Err(WebError::NotFound);
+    }
     let Some(message) = state.store.message(&id, &message_id).await? else {
         return Err(WebError::NotFound);
     };
-    Ok(fragment(message_markup(&id, &message, &user, query.view())))
+    let names = StaffNames::load(&state).await?;
+    Ok(fragment(message_markup(
+        &id,
+        &message,
+        &user,
+        &names,
+        query.view(),
+    )))
 }
 
 /// `?state=..&who=..&c=..` of the list fragment (`c`: the conversation shown beside it).

@@ -4,19 +4,21 @@
 //! one place masking will be applied. Titles never carry customer data.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 use serde_json::Value;
+use veilbox_policy::{Action, Context};
 use veilbox_store::now_ms;
 use veilbox_store::reads::{
     ConversationFilter, ConversationState, ConversationSummary, CustomerSummary, MessageRecord,
 };
 
 use super::{ListQuery, ListView};
+use crate::auth::{Flash, Refused, SignedIn};
 use crate::config::TemplateConfig;
 use crate::error::WebError;
-use crate::interim_auth::{self, Flash, SignedIn};
+use crate::layout::{flash_markup, html_response};
 use crate::replies::{window_closes_at, window_open};
 use crate::AppState;
 
@@ -28,100 +30,41 @@ const LIST_LIMIT: u32 = 100;
 /// How many of the latest messages a thread shows.
 const THREAD_LIMIT: usize = 300;
 
-/// `GET /`
-pub async fn root() -> Redirect {
-    Redirect::to("/inbox")
-}
-
-fn page(title: &str, body_class: &str, signed_in: Option<&SignedIn>, content: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
-                title { (title) }
-                link rel="stylesheet" href=(super::assets::CSS_PATH);
-                script type="module" src=(super::assets::JS_PATH) {}
-            }
-            body class=(body_class) {
-                header.top {
-                    a.brand href="/inbox" { "Veilbox" }
-                    @if let Some(user) = signed_in {
-                        span.who { (user.email) }
-                        form.inline method="post" action="/logout" {
-                            input type="hidden" name="csrf" value=(user.csrf);
-                            button.link type="submit" { "Sign out" }
-                        }
-                    }
-                }
-                (content)
-            }
-        }
+/// `GET /`: the first section the user's role opens, or sign-in.
+pub async fn root(State(state): State<AppState>, user: Result<SignedIn, Refused>) -> Response {
+    match user {
+        Ok(user) => Redirect::to(crate::layout::home(&state, &user)).into_response(),
+        Err(refused) => refused.into_response(),
     }
 }
 
-fn html_response(markup: Markup) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        markup.into_string(),
-    )
-        .into_response()
-}
-
-/// The sign-in page, with an optional error.
-pub fn login_markup(state: &AppState, token: &str, error: Option<&str>) -> Markup {
-    let content = html! {
-        main.login {
-            h1 { "Sign in" }
-            @if state.config.admin.is_none() {
-                p.flash.error {
-                    "The inbox is not configured: set VEILBOX_ADMIN_EMAIL and "
-                    "VEILBOX_ADMIN_PASSWORD (at least 12 characters) and restart Veilbox."
-                }
-            } @else {
-                @if let Some(error) = error {
-                    p.flash.error role="alert" { (error) }
-                }
-                form method="post" action="/login" {
-                    input type="hidden" name="csrf" value=(token);
-                    label { "E-mail" input type="email" name="email" autocomplete="username" required autofocus; }
-                    label { "Password" input type="password" name="password" autocomplete="current-password" required; }
-                    button.primary type="submit" { "Sign in" }
-                }
-            }
-        }
-    };
-    page(TITLE, "login-page", None, content)
-}
-
-/// Renders the sign-in page with a fresh form token.
-pub fn login_response(
+fn page(
     state: &AppState,
-    headers: &HeaderMap,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    match interim_auth::login_form(headers) {
-        Ok(form) => {
-            let mut response = (
-                status,
-                html_response(login_markup(state, &form.token, error)),
-            )
-                .into_response();
-            if let Some(cookie) = form.set_cookie {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            response
-        }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response(),
-    }
+    title: &str,
+    body_class: &str,
+    signed_in: Option<&SignedIn>,
+    content: Markup,
+) -> Markup {
+    crate::layout::page(state, title, body_class, signed_in, content)
 }
 
-/// `GET /login`
-pub async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    login_response(&state, &headers, None, StatusCode::OK)
+/// Display names of staff, for assignees and reply authors.
+#[derive(Debug, Default)]
+pub struct StaffNames(std::collections::HashMap<String, String>);
+
+impl StaffNames {
+    /// Loads every user's display name.
+    pub async fn load(state: &AppState) -> Result<StaffNames, WebError> {
+        let users = state.store.users().await?;
+        Ok(StaffNames(
+            users.into_iter().map(|u| (u.id, u.display_name)).collect(),
+        ))
+    }
+
+    /// The name of `id`, or a neutral word for an id that is not a user (an API token).
+    pub fn of<'a>(&'a self, id: &'a str) -> &'a str {
+        self.0.get(id).map_or("an integration", String::as_str)
+    }
 }
 
 /// `GET /inbox`
@@ -132,7 +75,7 @@ pub async fn inbox(
 ) -> Result<Response, WebError> {
     let view = query.view();
     let list = list_markup(&state, &user, view, None).await?;
-    let flash = user.take_flash();
+    let flash = user.take_flash(&state).await;
     let content = html! {
         main #inbox.inbox data-list=(view.query()) {
             section.list { (list) }
@@ -142,7 +85,7 @@ pub async fn inbox(
             }
         }
     };
-    Ok(html_response(page(TITLE, "", Some(&user), content)))
+    Ok(html_response(page(&state, TITLE, "", Some(&user), content)))
 }
 
 /// `GET /inbox/c/{id}`
@@ -153,19 +96,26 @@ pub async fn conversation(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let view = query.view();
-    let Some(conversation) = state.store.conversation(&id).await? else {
+    // A conversation the user may not see is answered exactly like one that does not exist.
+    let Some(conversation) = state
+        .access
+        .visible_conversation(&state.store, &user.actor, &id)
+        .await?
+    else {
         return Err(WebError::NotFound);
     };
     let messages = latest_messages(&state, &id).await?;
     let list = list_markup(&state, &user, view, Some(&id)).await?;
-    let flash = user.take_flash();
+    let flash = user.take_flash(&state).await;
+    let names = StaffNames::load(&state).await?;
+    let may = Permissions::of(&state, &user, &conversation).await?;
     let content = html! {
         main #inbox.inbox.has-thread data-list=(view.query()) data-conversation=(conversation.id) {
             section.list { (list) }
-            (thread_markup(&state, &user, &conversation, &messages, view, flash.as_ref()))
+            (thread_markup(&state, &user, &names, may, &conversation, &messages, view, flash.as_ref()))
         }
     };
-    Ok(html_response(page(TITLE, "", Some(&user), content)))
+    Ok(html_response(page(&state, TITLE, "", Some(&user), content)))
 }
 
 /// The newest [`THREAD_LIMIT`] messages, oldest first.
@@ -189,14 +139,6 @@ async fn latest_messages(state: &AppState, id: &str) -> Result<Vec<MessageRecord
     Ok(messages)
 }
 
-fn flash_markup(flash: Option<&Flash>) -> Markup {
-    html! {
-        @if let Some(flash) = flash {
-            p class={ "flash " (flash.level) } role="status" { (flash.text) }
-        }
-    }
-}
-
 /// The conversation list with its tabs (`#list-body`, also served as a fragment).
 pub async fn list_markup(
     state: &AppState,
@@ -215,11 +157,13 @@ pub async fn list_markup(
             "unassigned" => Some(None),
             _ => None,
         },
+        scope: None,
     };
     let page = state
-        .store
-        .conversations_where(&filter, None, LIST_LIMIT)
+        .access
+        .visible_conversations(&state.store, &user.actor, &filter, None, LIST_LIMIT)
         .await?;
+    let names = StaffNames::load(state).await?;
     let now = now_ms();
     let tab = |label: &str, target: ListView, current: bool| {
         html! {
@@ -251,7 +195,7 @@ pub async fn list_markup(
                                 time datetime=(iso(c.last_message_at)) { (short_time(c.last_message_at, now)) }
                                 span class={ "state " (c.state) } { (c.state) }
                                 @if let Some(a) = &c.assignee {
-                                    span.assignee { (if a == user.author() { "you" } else { a.as_str() }) }
+                                    span.assignee { (if a == user.author() { "you" } else { names.of(a) }) }
                                 } @else {
                                     span.assignee.none { "unassigned" }
                                 }
@@ -283,9 +227,53 @@ pub fn customer_label(customer: &CustomerSummary) -> Markup {
     }
 }
 
+/// What the viewer may do in one conversation, asked of the authorizer once per page.
+#[derive(Debug, Clone, Copy)]
+pub struct Permissions {
+    /// Write replies and templates.
+    pub reply: bool,
+    /// Take it from the queue.
+    pub take: bool,
+    /// Assign or unassign anyone.
+    pub assign: bool,
+    /// Resolve, reopen, mark pending.
+    pub resolve: bool,
+}
+
+impl Permissions {
+    /// Asks the authorizer about each action on `c`.
+    pub async fn of(
+        state: &AppState,
+        user: &SignedIn,
+        c: &ConversationSummary,
+    ) -> Result<Permissions, WebError> {
+        let facts = crate::auth::Access::conversation_facts(&state.store, c).await?;
+        let resource = veilbox_policy::Resource::Conversation(facts);
+        let ask = |action, context: &Context| {
+            state
+                .access
+                .allowed(&user.actor, action, &resource, context)
+        };
+        let plain = Context::default();
+        let take = Context {
+            self_assign: true,
+            ..Context::default()
+        };
+        Ok(Permissions {
+            reply: ask(Action::Reply, &plain),
+            take: ask(Action::Assign, &take),
+            assign: ask(Action::Assign, &plain),
+            resolve: ask(Action::Resolve, &plain),
+        })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn thread_markup(
     state: &AppState,
     user: &SignedIn,
+    names: &StaffNames,
+    may: Permissions,
     c: &ConversationSummary,
     messages: &[MessageRecord],
     view: ListView,
@@ -306,38 +294,46 @@ fn thread_markup(
                     " · "
                     @match &c.assignee {
                         Some(a) if a == user.author() => { "assigned to you" }
-                        Some(a) => { "assigned to " (a) }
+                        Some(a) => { "assigned to " (names.of(a)) }
                         None => { "unassigned" }
                     }
                 }
                 div.actions {
-                    form.inline method="post" action=(action("assign")) {
-                        input type="hidden" name="csrf" value=(user.csrf);
-                        @if assigned_to_me {
-                            input type="hidden" name="to" value="none";
-                            button type="submit" { "Unassign" }
-                        } @else {
-                            input type="hidden" name="to" value="me";
-                            button type="submit" { "Assign to me" }
+                    @if may.assign || (may.take && c.assignee.is_none()) {
+                        form.inline method="post" action=(action("assign")) {
+                            input type="hidden" name="csrf" value=(user.csrf);
+                            @if assigned_to_me {
+                                input type="hidden" name="to" value="none";
+                                button type="submit" { "Unassign" }
+                            } @else {
+                                input type="hidden" name="to" value="me";
+                                button type="submit" { "Assign to me" }
+                            }
                         }
                     }
-                    @if c.state != "pending" && c.state != "resolved" {
-                        (state_button(&action("state"), &user.csrf, "pending", "Mark pending"))
-                    }
-                    @if c.state == "resolved" {
-                        (state_button(&action("state"), &user.csrf, "open", "Reopen"))
-                    } @else {
-                        (state_button(&action("state"), &user.csrf, "resolved", "Resolve"))
+                    @if may.resolve {
+                        @if c.state != "pending" && c.state != "resolved" {
+                            (state_button(&action("state"), &user.csrf, "pending", "Mark pending"))
+                        }
+                        @if c.state == "resolved" {
+                            (state_button(&action("state"), &user.csrf, "open", "Reopen"))
+                        } @else {
+                            (state_button(&action("state"), &user.csrf, "resolved", "Resolve"))
+                        }
                     }
                 }
             }
             (flash_markup(flash))
             ol #messages.messages {
                 @for m in messages {
-                    (message_markup(&c.id, m, user, view))
+                    (message_markup(&c.id, m, user, names, view))
                 }
             }
-            (composer(state, user, c, &action("reply"), &action("template"), now))
+            @if may.reply {
+                (composer(state, user, c, &action("reply"), &action("template"), now))
+            } @else {
+                p.hint { "Take this conversation to reply." }
+            }
         }
     }
 }
@@ -410,6 +406,7 @@ pub fn message_markup(
     conversation_id: &str,
     m: &MessageRecord,
     user: &SignedIn,
+    names: &StaffNames,
     view: ListView,
 ) -> Markup {
     let direction = if m.direction == "outbound" {
@@ -427,7 +424,7 @@ pub fn message_markup(
                     @if direction == "out" {
                         span.author { (match m.author.as_deref() {
                             Some(a) if a == user.author() => "you",
-                            Some(a) => a,
+                            Some(a) => names.of(a),
                             None => "business",
                         }) }
                     }

@@ -1,6 +1,8 @@
 //! A real Veilbox on port 0 with a fresh database, for the HTTP tests.
 #![allow(dead_code, reason = "each test file uses part of the support")]
 
+pub mod browser;
+
 use std::path::PathBuf;
 
 use secrecy::SecretString;
@@ -16,7 +18,13 @@ use veilbox_whatsapp::signature;
 /// The app secret of the spec's signature vectors.
 pub const SECRET: &str = "wa_test_app_secret_9f8e7d6c5b4a";
 pub const VERIFY_TOKEN: &str = "s3cret";
+/// The bootstrap token: an admin (users, tokens, policies, configuration).
 pub const API_TOKEN: &str = "test-api-token-0123456789";
+/// An API token with the supervisor role for the "Operations" team, which serves every
+/// inbox: what reads conversations in the tests.
+pub const SUPERVISOR_TOKEN: &str = "vbt_test-supervisor-token-0123456789";
+/// The team every test app starts with.
+pub const OPERATIONS: &str = "Operations";
 
 pub fn samples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/whatsapp/samples")
@@ -46,6 +54,35 @@ pub fn test_config(database_url: &str) -> Config {
     config.whatsapp.app_secret = Some(SecretString::from(SECRET));
     config.whatsapp.verify_token = Some(SecretString::from(VERIFY_TOKEN));
     config
+}
+
+/// The "Operations" team serving every inbox, and the supervisor API token of it.
+async fn provision_access(store: &Store) {
+    use veilbox_core::credentials::secret_token;
+    let team = store.ensure_team(OPERATIONS).await.expect("team");
+    store
+        .add_team_inbox(&team, veilbox_store::people::EVERY_INBOX)
+        .await
+        .expect("serve every inbox");
+    let digest = secret_token::digest(SUPERVISOR_TOKEN);
+    if store
+        .api_token_by_digest(&digest)
+        .await
+        .expect("token lookup")
+        .is_none()
+    {
+        store
+            .create_api_token(&veilbox_store::tokens::NewApiToken {
+                name: "tests",
+                digest: &digest,
+                role: "supervisor",
+                teams: &[team],
+                read_only: false,
+                created_by: "tests",
+            })
+            .await
+            .expect("token");
+    }
 }
 
 pub enum TestDatabase {
@@ -97,6 +134,7 @@ impl TestApp {
         let store = veilbox_server::open_store(&config)
             .await
             .expect("open store");
+        provision_access(&store).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -140,12 +178,22 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
-    /// GET an API path with the bootstrap token; returns status and JSON.
+    /// GET an API path as the Operations supervisor token; returns status and JSON.
     pub async fn api(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        self.api_as(SUPERVISOR_TOKEN, path).await
+    }
+
+    /// GET an API path as the bootstrap admin; returns status and JSON.
+    pub async fn admin_api(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        self.api_as(API_TOKEN, path).await
+    }
+
+    /// GET an API path with `token`; returns status and JSON.
+    pub async fn api_as(&self, token: &str, path: &str) -> (reqwest::StatusCode, Value) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(token)
             .send()
             .await
             .expect("request");
@@ -191,12 +239,22 @@ impl TestApp {
         messages
     }
 
-    /// POST JSON to an API path with the bootstrap token.
+    /// POST JSON to an API path as the Operations supervisor token.
     pub async fn api_post(&self, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+        self.api_post_as(SUPERVISOR_TOKEN, path, body).await
+    }
+
+    /// POST JSON to an API path with `token`.
+    pub async fn api_post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> (reqwest::StatusCode, Value) {
         let response = self
             .client
             .post(format!("{}{path}", self.base))
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await
