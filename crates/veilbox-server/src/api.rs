@@ -41,6 +41,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/platform-errors", get(list_platform_errors))
         .route("/api/v1/admin/ingest-backlog", get(ingest_backlog))
         .merge(crate::api_people::routes())
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// API answers carry customer data: never cached by a browser or a proxy.
+async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// The conversation `id` if `actor` may do `action` to it: 404 when they may not see it,
