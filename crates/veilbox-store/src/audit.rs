@@ -166,13 +166,21 @@ impl Store {
     /// Appends a row to the chain; returns it.
     pub async fn audit(&self, entry: &AuditEntry<'_>) -> Result<AuditRow, StoreError> {
         let _serial = self.audit_lock.lock().await;
-        let mut tx = self.pool().begin().await?;
-        if self.backend() == Backend::Postgres {
-            // Other nodes append too: one at a time, released at commit.
-            sqlx::query("SELECT pg_advisory_xact_lock(7612201)")
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = match self.backend() {
+            // Take the write lock before reading the last row (waiting out other writers
+            // under busy_timeout). A deferred transaction would read first and then fail
+            // with SQLITE_BUSY when upgrading, if any other connection or process had
+            // committed in between.
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool().begin().await?;
+                // Other nodes append too: one at a time, released at commit.
+                sqlx::query("SELECT pg_advisory_xact_lock(7612201)")
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
         let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -257,8 +265,9 @@ impl Store {
             query = query.bind(actor.as_str());
         }
         if let Some(prefix) = &filter.action_prefix {
+            // An INTEGER (int4): PostgreSQL has no substr(text, integer, bigint).
             query = query
-                .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+                .bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
                 .bind(prefix.as_str());
         }
         if let Some(from) = filter.from {
@@ -301,12 +310,23 @@ impl Store {
                         found: row.seq,
                     }));
                 }
-                // A row whose own fields hash correctly but that points elsewhere was moved
-                // here (or rewritten wholesale); one whose fields do not match was edited.
+                // A row whose fields do not match its hash was edited, unless they match
+                // at another position: then it is intact but was moved here. One whose own
+                // fields hash correctly but that points elsewhere was rewritten wholesale
+                // (or follows such a row).
                 if row.hash != row.expected_hash(&row.prev_hash) {
-                    return Ok(Err(ChainBreak::Changed {
-                        seq: row.seq,
-                        id: row.id,
+                    let previous = expected_seq - 1;
+                    return Ok(Err(if self.audit_row_was_moved(&row).await? {
+                        ChainBreak::Unlinked {
+                            seq: row.seq,
+                            id: row.id,
+                            previous,
+                        }
+                    } else {
+                        ChainBreak::Changed {
+                            seq: row.seq,
+                            id: row.id,
+                        }
                     }));
                 }
                 if row.prev_hash != prev_hash {
@@ -320,5 +340,35 @@ impl Store {
                 expected_seq += 1;
             }
         }
+    }
+
+    /// Whether `row`, whose hash does not match its fields, is intact apart from its
+    /// sequence number, i.e. it was moved from another position. Its original position is
+    /// guessed from its neighbours in the chain: 1 after genesis, one after the row that
+    /// carries its `prev_hash`, one before the row whose `prev_hash` is its hash. Only an
+    /// exact hash match counts, so an edited row is never reported as moved.
+    async fn audit_row_was_moved(&self, row: &AuditRow) -> Result<bool, StoreError> {
+        let mut candidates = Vec::new();
+        if row.prev_hash == GENESIS {
+            candidates.push(1);
+        }
+        let before = sqlx::query("SELECT seq FROM audit_log WHERE hash = $1 LIMIT 1")
+            .bind(row.prev_hash.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(before) = before {
+            candidates.push(before.try_get::<i64, _>("seq")?.saturating_add(1));
+        }
+        let after = sqlx::query("SELECT seq FROM audit_log WHERE prev_hash = $1 LIMIT 1")
+            .bind(row.hash.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(after) = after {
+            candidates.push(after.try_get::<i64, _>("seq")?.saturating_sub(1));
+        }
+        Ok(candidates.into_iter().any(|seq| {
+            seq != row.seq
+                && AuditRow { seq, ..row.clone() }.expected_hash(&row.prev_hash) == row.hash
+        }))
     }
 }
