@@ -26,10 +26,12 @@
 //! });
 //! let no_context = Context::default();
 //!
-//! // An unassigned conversation in her team's queue: she may read and answer it...
+//! // An unassigned conversation in her team's queue: she may read it and take it...
 //! assert!(authorizer.is_allowed(&asha, Action::ViewConversation, &waiting, &no_context));
-//! assert!(authorizer.is_allowed(&asha, Action::Reply, &waiting, &no_context));
-//! // ...but not reveal a masked value in it until it is assigned to her.
+//! let take = Context { self_assign: true, ..Context::default() };
+//! assert!(authorizer.is_allowed(&asha, Action::Assign, &waiting, &take));
+//! // ...but not answer it or reveal a masked value in it until it is assigned to her.
+//! assert!(!authorizer.is_allowed(&asha, Action::Reply, &waiting, &no_context));
 //! let reveal = Context {
 //!     kind: Some("ADDRESS".into()),
 //!     reason: Some("confirm delivery address".into()),

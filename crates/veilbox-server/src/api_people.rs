@@ -423,22 +423,35 @@ async fn assign(
                 .clone()
                 .ok_or(WebError::BadRequest("an API token cannot be assigned"))?,
         ),
-        Some(other) => Some(
-            state
-                .store
-                .user(other)
-                .await?
-                .filter(|u| u.active())
-                .ok_or(WebError::BadRequest("unknown or disabled user"))?
-                .id,
-        ),
+        Some(other) => Some(other.to_owned()),
         None => None,
     };
     let context = Context {
         self_assign: assignee.is_some() && assignee == actor.user_id,
         ..Context::default()
     };
-    authorize_conversation(&state, &actor, &id, Action::Assign, &context).await?;
+    // First whether the caller may assign this conversation at all (404 / 403), then
+    // whether the assignee can take it: only an active user of a team serving its inbox,
+    // or the conversation would show up for another team.
+    let conversation =
+        authorize_conversation(&state, &actor, &id, Action::Assign, &context).await?;
+    if let Some(assignee) = &assignee {
+        let user = state
+            .store
+            .user(assignee)
+            .await?
+            .filter(|u| u.active())
+            .ok_or(WebError::BadRequest("unknown or disabled user"))?;
+        let serving = crate::auth::Access::conversation_facts(&state.store, &conversation)
+            .await?
+            .teams;
+        let teams = state.store.teams_of(&user.id).await?;
+        if !teams.iter().any(|t| serving.contains(t)) {
+            return Err(WebError::BadRequest(
+                "that user is in no team serving this conversation's inbox",
+            ));
+        }
+    }
     if !state
         .store
         .assign_conversation(&id, assignee.as_deref())

@@ -120,15 +120,17 @@ impl Store {
         row.as_ref().map(session_row).transpose()
     }
 
-    /// Records activity, at most once a minute per session (a write per request would be
-    /// the busiest statement in the product for no gain in precision).
+    /// Records activity, at most once per `every_ms` per session (a write per request would
+    /// be the busiest statement in the product for no gain in precision). Callers pass a
+    /// fraction of the idle timeout, so a busy session never looks idle.
     pub async fn touch_session(
         &self,
         id_digest: &str,
         last_seen_at: i64,
+        every_ms: i64,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        if now - last_seen_at < 60_000 {
+        if now - last_seen_at < every_ms {
             return Ok(());
         }
         sqlx::query(

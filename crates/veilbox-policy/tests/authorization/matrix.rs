@@ -10,9 +10,9 @@ use crate::fixtures::{self, COLUMNS};
 const AGENT: &str = "
                   conv:mine conv:mate queue:own queue:other conv:other cust:mine cust:team cust:other system
 view_conversation     Y         .         Y          .          .          .         .          .        .
-reply                 Y         .         Y          .          .          .         .          .        .
+reply                 Y         .         .          .          .          .         .          .        .
 assign                .         .         Y          .          .          .         .          .        .
-resolve               Y         .         Y          .          .          .         .          .        .
+resolve               Y         .         .          .          .          .         .          .        .
 reveal                Y         .         .          .          .          .         .          .        .
 view_customer         .         .         .          .          .          Y         .          .        .
 edit_customer         .         .         .          .          .          Y         .          .        .
@@ -219,8 +219,10 @@ fn a_conversation_served_by_several_teams_is_in_each_queue() {
     let shared = fixtures::conversation(&["south", "north"], None);
     let teamless = fixtures::conversation(&[], None);
     let context = fixtures::full_context();
-    assert!(authorizer.is_allowed(&agent, Action::Reply, &shared, &context));
-    assert!(!authorizer.is_allowed(&agent, Action::Reply, &teamless, &context));
+    assert!(authorizer.is_allowed(&agent, Action::ViewConversation, &shared, &context));
+    assert!(authorizer.is_allowed(&agent, Action::Assign, &shared, &context));
+    assert!(!authorizer.is_allowed(&agent, Action::ViewConversation, &teamless, &context));
+    assert!(!authorizer.is_allowed(&agent, Action::Assign, &teamless, &context));
 }
 
 #[test]

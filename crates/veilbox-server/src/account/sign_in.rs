@@ -46,9 +46,41 @@ pub const SECOND_FACTOR_RULE: ThrottleRule = ThrottleRule {
 pub const WRONG_CREDENTIALS: &str = "That e-mail and password do not match.";
 
 /// Whether a user owes a second factor at sign-in: required for supervisors and admins,
-/// and for anyone who enrolled.
-pub fn needs_second_factor(user: &User) -> bool {
-    user.totp_enabled || matches!(user.role.as_str(), "supervisor" | "admin")
+/// for custom roles that may configure, manage people or export, and for anyone who
+/// enrolled; optional for agents and auditors.
+pub fn needs_second_factor(state: &AppState, user: &User) -> bool {
+    if user.totp_enabled || matches!(user.role.as_str(), "supervisor" | "admin") {
+        return true;
+    }
+    if veilbox_policy::BUILTIN_ROLES.contains(&user.role.as_str()) {
+        return false;
+    }
+    // A custom role that configures, manages people or exports is as powerful as an admin
+    // there: it gets the same requirement.
+    let principal = veilbox_policy::Principal {
+        id: user.id.clone(),
+        role: user.role.clone(),
+        teams: Vec::new(),
+        read_only: false,
+    };
+    let actor = crate::auth::Actor {
+        id: user.id.clone(),
+        user_id: Some(user.id.clone()),
+        principal,
+        address: None,
+        user_agent: None,
+    };
+    use veilbox_policy::Action;
+    [
+        Action::ManageUsers,
+        Action::ManagePolicies,
+        Action::ManageTokens,
+        Action::Configure,
+        Action::EraseCustomer,
+        Action::Export,
+    ]
+    .into_iter()
+    .any(|action| state.access.allowed_system(&actor, action))
 }
 
 /// The sign-in form.
@@ -209,7 +241,7 @@ pub async fn login(
         }
     };
     state.store.throttle_reset(&account_key).await?;
-    let complete = !needs_second_factor(&user);
+    let complete = !needs_second_factor(&state, &user);
     let started = session::start_session(&state, &headers, &user, complete, &client).await?;
     let action = if complete {
         "sign_in.success"
@@ -304,6 +336,11 @@ pub async fn second_factor(
     }
     if pending.complete {
         return Ok(Redirect::to("/").into_response());
+    }
+    if !pending.user.totp_enabled {
+        // Not enrolled yet: a code for a secret the enrolment page only began must be
+        // confirmed there (recovery codes, audit), not accepted here as a sign-in.
+        return Ok(Redirect::to("/account/two-factor").into_response());
     }
     let user = &pending.user;
     let key = format!("second-factor:{}", user.id);
@@ -509,16 +546,18 @@ pub async fn set_password(
     let Some(user_id) = state.store.password_link_user(&digest).await? else {
         return Ok(link_gone(&state));
     };
-    let again = |error: &str| {
-        public_form(
-            &state,
-            &headers,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            |token| set_password_markup(token, &link, Some(error)),
-        )
+    let again_with = |status: StatusCode, error: &str| {
+        public_form(&state, &headers, status, |token| {
+            set_password_markup(token, &link, Some(error))
+        })
     };
+    let again = |error: &str| again_with(StatusCode::UNPROCESSABLE_ENTITY, error);
     if !form_token_ok(&headers, &fields.csrf) {
-        return Ok(again("The form expired; please try again."));
+        // A forged or stale form: refused like every other form without its token.
+        return Ok(again_with(
+            StatusCode::FORBIDDEN,
+            "The form expired; please try again.",
+        ));
     }
     if fields.password != fields.confirm {
         return Ok(again("The two passwords are not the same."));

@@ -11,6 +11,7 @@ use veilbox_policy::Action;
 use veilbox_store::people::{Team, User, EVERY_INBOX};
 use veilbox_store::StoreError;
 
+use crate::account::sign_in::needs_second_factor;
 use crate::auth::{Refused, SignedIn};
 use crate::layout::{flash_markup, html_response, page};
 use crate::staff::{self, AddUserError, By};
@@ -283,7 +284,22 @@ pub async fn change(
                 .await;
             } else {
                 state.store.set_role(target_id, role).await?;
-                // The new role applies from the next request; sessions carry no role.
+                // The new role applies from the next request; sessions carry no role. A
+                // role that needs a second factor is not held on a session signed in with
+                // a password alone: the user signs in again and enrols.
+                let promoted = User {
+                    role: role.to_owned(),
+                    ..target.clone()
+                };
+                if !target.totp_enabled
+                    && !needs_second_factor(&state, &target)
+                    && needs_second_factor(&state, &promoted)
+                {
+                    state
+                        .store
+                        .end_user_sessions(target_id, "role needs a second factor")
+                        .await?;
+                }
                 state
                     .store
                     .audit(&by.entry("user.role_changed", Some(target_id), Some(role)))

@@ -9,7 +9,7 @@ use veilbox_policy::Principal;
 
 use super::access::Actor;
 use super::client::Client;
-use super::session::{cookie, user_actor, SESSION_COOKIE};
+use super::session::{cookie, touch_every, user_actor, SESSION_COOKIE};
 use crate::error::WebError;
 use crate::AppState;
 
@@ -74,7 +74,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         }
         state
             .store
-            .touch_session(&digest, session.last_seen_at)
+            .touch_session(&digest, session.last_seen_at, touch_every(state))
             .await?;
         Ok(ApiCaller(user_actor(state, &user, client).await?))
     }

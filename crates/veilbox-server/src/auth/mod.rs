@@ -2,7 +2,8 @@
 //!
 //! Every route that is not public by design takes [`SignedIn`] (pages) or [`ApiCaller`]
 //! (JSON API) and asks [`Access`] before it reads or changes anything. The route inventory
-//! test (`tests/route_inventory.rs`) fails when a route does neither.
+//! test (`tests/access_http.rs`) fails when a route is added without an access decision, and
+//! checks that every authorised route refuses a request without a session or token.
 
 pub mod access;
 pub mod caller;

@@ -216,6 +216,13 @@ pub fn cookie_header(
     HeaderValue::from_str(&text).ok()
 }
 
+/// How often a session's activity is written: a tenth of the idle timeout, at most once a
+/// minute, so activity always lands well before the session would look idle.
+pub fn touch_every(state: &AppState) -> i64 {
+    let idle_ms = i64::try_from(state.config.sessions.idle.as_millis()).unwrap_or(i64::MAX);
+    (idle_ms / 10).min(60_000)
+}
+
 /// The live session with this digest and its user, ending it on the way if it has timed
 /// out or its user was disabled.
 async fn live_session(
@@ -294,7 +301,7 @@ impl FromRequestParts<AppState> for SignedIn {
         }
         state
             .store
-            .touch_session(&session.id_digest, session.last_seen_at)
+            .touch_session(&session.id_digest, session.last_seen_at, touch_every(state))
             .await?;
         let client = Client::of(parts, state.config.trust_forwarded_for);
         let actor = user_actor(state, &user, client).await?;
