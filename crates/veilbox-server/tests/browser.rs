@@ -116,7 +116,23 @@ async fn wait_for(client: &Client, what: &str, script: &str, args: Vec<Value>, t
         if value == Value::Bool(true) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            // What the page showed, to say why in the failure (no customer data here
+            // beyond the test's own fixtures).
+            let url = client
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let text = client
+                .execute(
+                    "return document.body ? document.body.innerText : '';",
+                    vec![],
+                )
+                .await
+                .unwrap_or_default();
+            panic!("timed out waiting for {what}; page {url} shows:\n{text}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

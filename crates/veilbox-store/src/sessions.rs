@@ -199,26 +199,29 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the session's notice, if any.
+    /// Takes the session's notice, if any. Read, then cleared only if unchanged: two
+    /// autocommit statements rather than a read-then-write transaction, which SQLite would
+    /// refuse ("database is locked") whenever another connection commits in between.
     pub async fn take_flash(&self, id_digest: &str) -> Result<Option<String>, StoreError> {
-        // Read and clear in one transaction: the notice is shown once.
-        let mut tx = self.pool().begin().await?;
         let row = sqlx::query("SELECT flash FROM sessions WHERE id_digest = $1")
             .bind(id_digest)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(self.pool())
             .await?;
         let flash: Option<String> = match row {
             Some(r) => r.try_get("flash")?,
             None => None,
         };
-        if flash.is_some() {
-            sqlx::query("UPDATE sessions SET flash = NULL WHERE id_digest = $1")
+        let Some(flash) = flash else {
+            return Ok(None);
+        };
+        let taken =
+            sqlx::query("UPDATE sessions SET flash = NULL WHERE id_digest = $1 AND flash = $2")
                 .bind(id_digest)
-                .execute(&mut *tx)
+                .bind(flash.as_str())
+                .execute(self.pool())
                 .await?;
-        }
-        tx.commit().await?;
-        Ok(flash)
+        // Another request of the same session took it first: it is shown there.
+        Ok((taken.rows_affected() == 1).then_some(flash))
     }
 
     /// Until when `key` is blocked (Unix ms), if it is now.
