@@ -244,11 +244,13 @@ async fn list_tokens(
     State(state): State<AppState>,
 ) -> Result<Json<Value>, WebError> {
     require(&state, &actor, Action::ManageTokens)?;
+    let all = state.access.allowed_system(&actor, Action::ManageUsers);
     let items: Vec<Value> = state
         .store
         .api_tokens()
         .await?
         .into_iter()
+        .filter(|t| all || t.created_by == actor.id)
         .map(|t| {
             json!({
                 "id": t.id, "name": t.name, "role": t.role, "teams": t.teams, "read_only": t.read_only,
@@ -309,6 +311,9 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, WebError> {
     require(&state, &actor, Action::ManageTokens)?;
+    if !crate::admin::tokens::may_revoke(&state, &actor, &id).await? {
+        return Err(WebError::NotFound);
+    }
     if !state.store.revoke_api_token(&id).await? {
         return Err(WebError::NotFound);
     }

@@ -62,7 +62,24 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages)
         .merge(inbox::assets::routes())
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// Any other path: a plain 404 with the pages' security headers (nothing to cache, frame
+/// or sniff).
+async fn not_found() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let response = (
+        axum::http::StatusCode::NOT_FOUND,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        "Not found.",
+    )
+        .into_response();
+    layout::page_headers(response).await
 }
 
 /// Opens the store, applies migrations and creates the configured inboxes.

@@ -539,6 +539,10 @@ async fn security_headers_and_assets() {
             "nothing inline: {path}"
         );
     }
+    // Even a path that does not exist answers with the headers.
+    let missing = agent.get("/no-such-page").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_security_headers(missing.headers(), "unknown path");
     let page = agent.page("/inbox").await;
     for (needle, content_type) in [
         ("/assets/inbox.v1.css", "text/css"),

@@ -39,7 +39,7 @@ export                .         .         .          .          .          .    
 erase_customer        .         .         .          .          .          .         .          .        .
 manage_users          .         .         .          .          .          .         .          .        .
 manage_policies       .         .         .          .          .          .         .          .        .
-manage_tokens         .         .         .          .          .          .         .          .        .
+manage_tokens         .         .         .          .          .          .         .          .        Y
 configure             .         .         .          .          .          .         .          .        .
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        Y

@@ -7,7 +7,7 @@ use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 use veilbox_core::credentials::secret_token;
-use veilbox_policy::Action;
+use veilbox_policy::{Action, Context, ConversationFacts, CustomerFacts, Principal, Resource};
 use veilbox_store::tokens::NewApiToken;
 
 use crate::auth::{Refused, SignedIn};
@@ -21,7 +21,14 @@ async fn tokens_page(
     user: &SignedIn,
     notice: Option<Markup>,
 ) -> Result<Response, Refused> {
-    let tokens = state.store.api_tokens().await?;
+    let all = user.may(state, Action::ManageUsers);
+    let tokens: Vec<_> = state
+        .store
+        .api_tokens()
+        .await?
+        .into_iter()
+        .filter(|t| all || t.created_by == user.actor.id)
+        .collect();
     let teams = state.store.teams().await?;
     let roles = state.access.roles();
     let flash = user.take_flash(state).await;
@@ -97,6 +104,70 @@ pub struct NewTokenFields {
     read_only: Option<String>,
 }
 
+/// The first thing `token` could do that `creator` may not, if any. Content powers
+/// (conversations, customers) never exceed the creator's: an admin cannot make a token that
+/// reads conversations. System powers may be granted by those who manage people (admins
+/// give roles anyway); anyone else is held to their own. Checked on the system, and on a
+/// conversation and a customer of each of the token's teams.
+pub fn escalation(
+    state: &AppState,
+    creator: &crate::auth::Actor,
+    token: &Principal,
+) -> Option<&'static str> {
+    let mut resources = vec![Resource::System];
+    for team in &token.teams {
+        for assignee in [
+            None,
+            Some(token.id.clone()),
+            Some(creator.principal.id.clone()),
+        ] {
+            resources.push(Resource::Conversation(ConversationFacts {
+                id: "probe".to_owned(),
+                teams: vec![team.clone()],
+                assignee,
+            }));
+        }
+        resources.push(Resource::Customer(CustomerFacts {
+            id: "probe".to_owned(),
+            teams: vec![team.clone()],
+            assignees: vec![token.id.clone(), creator.principal.id.clone()],
+        }));
+    }
+    let contexts = [
+        Context::default(),
+        Context {
+            self_assign: true,
+            reason: Some("probe".to_owned()),
+            kind: Some("PHONE".to_owned()),
+        },
+    ];
+    let token_actor = crate::auth::Actor {
+        id: token.id.clone(),
+        user_id: None,
+        principal: token.clone(),
+        address: None,
+        user_agent: None,
+    };
+    let grants_roles = state.access.allowed_system(creator, Action::ManageUsers);
+    for resource in &resources {
+        if grants_roles && matches!(resource, Resource::System) {
+            continue;
+        }
+        for action in Action::ALL {
+            for context in &contexts {
+                if state
+                    .access
+                    .allowed(&token_actor, action, resource, context)
+                    && !state.access.allowed(creator, action, resource, context)
+                {
+                    return Some(action.name());
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Creates a token after checking its role and teams; returns (id, secret).
 pub async fn create_token(
     state: &AppState,
@@ -116,6 +187,18 @@ pub async fn create_token(
     let known = state.store.teams().await?;
     if !teams.iter().all(|t| known.iter().any(|k| &k.id == t)) {
         return Ok(Err("unknown team"));
+    }
+    let token = Principal {
+        id: "token:new".to_owned(),
+        role: role.to_owned(),
+        teams: teams.to_vec(),
+        read_only,
+    };
+    if let Some(action) = escalation(state, actor, &token) {
+        tracing::info!(action, "token refused: more power than its creator");
+        return Ok(Err(
+            "a token may not do what its creator may not (an admin cannot make a token that reads conversations; a supervisor makes those for their teams)",
+        ));
     }
     let secret = secret_token::generate("vbt");
     let id = state
@@ -177,6 +260,23 @@ pub async fn create(
     }
 }
 
+/// Admins revoke any token; others only the tokens they made.
+pub async fn may_revoke(
+    state: &AppState,
+    actor: &crate::auth::Actor,
+    id: &str,
+) -> Result<bool, veilbox_store::StoreError> {
+    if state.access.allowed_system(actor, Action::ManageUsers) {
+        return Ok(true);
+    }
+    Ok(state
+        .store
+        .api_tokens()
+        .await?
+        .iter()
+        .any(|t| t.id == id && t.created_by == actor.id))
+}
+
 /// `POST /admin/tokens/{id}/revoke`
 pub async fn revoke(
     State(state): State<AppState>,
@@ -186,6 +286,9 @@ pub async fn revoke(
 ) -> Result<Response, Refused> {
     user.check_csrf(&fields.csrf)?;
     user.require(&state, Action::ManageTokens)?;
+    if !may_revoke(&state, &user.actor, &id).await? {
+        return Err(Refused::Forbidden);
+    }
     if state.store.revoke_api_token(&id).await? {
         state
             .store

@@ -15,7 +15,7 @@ const USER_AGENT_LIMIT: usize = 200;
 /// The client of a request.
 #[derive(Debug, Clone, Default)]
 pub struct Client {
-    /// IP address: the peer's, or the first `X-Forwarded-For` entry when configured to trust it.
+    /// IP address: the peer's, or the proxy's `X-Forwarded-For` entry when configured to trust it.
     pub address: Option<String>,
     /// The `User-Agent` header, shortened.
     pub user_agent: Option<String>,
@@ -43,11 +43,16 @@ impl Client {
     }
 }
 
+/// The address the trusted proxy saw: the last `X-Forwarded-For` entry (the proxy appends
+/// it; entries before it are whatever the client sent, and could be forged).
 fn forwarded_for(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("x-forwarded-for")?.to_str().ok()?;
-    let first = value.split(',').next()?.trim();
-    first
-        .parse::<std::net::IpAddr>()
+    let value = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .next_back()?;
+    let last = value.rsplit(',').next()?.trim();
+    last.parse::<std::net::IpAddr>()
         .ok()
         .map(|ip| ip.to_string())
 }
@@ -117,13 +122,14 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_takes_the_first_valid_address_only() {
+    fn forwarded_for_takes_the_address_the_proxy_added() {
         let mut headers = HeaderMap::new();
+        // The client forged the first entry; the proxy appended the real peer.
         headers.insert(
             "x-forwarded-for",
-            axum::http::HeaderValue::from_static("203.0.113.7, 10.0.0.1"),
+            axum::http::HeaderValue::from_static("203.0.113.7, 198.51.100.9"),
         );
-        assert_eq!(forwarded_for(&headers).as_deref(), Some("203.0.113.7"));
+        assert_eq!(forwarded_for(&headers).as_deref(), Some("198.51.100.9"));
         headers.insert(
             "x-forwarded-for",
             axum::http::HeaderValue::from_static("<script>"),
