@@ -6,8 +6,10 @@
 //! process and, on PostgreSQL, a transaction-scoped advisory lock across nodes) because
 //! each row needs the hash of the last one.
 //!
-//! What a chain alone cannot show is rows cut off the end; `verify` reports the head (last
-//! sequence number and hash) so it can be compared with a copy kept elsewhere.
+//! A chain alone cannot show rows cut off its end, so every append also records the head
+//! (last sequence number and hash) in `audit_head`, in the same transaction. Someone who
+//! edits the database can still rewrite the head along with the rows; `verify` prints the
+//! head so it can be compared with a copy kept outside the database.
 
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -129,6 +131,15 @@ pub enum ChainBreak {
         /// The row before it.
         previous: i64,
     },
+    /// The chain ends before (or differs from) the head recorded with the last append: rows
+    /// were cut off the end, or the head was edited.
+    #[error("the log ends at row {last} but its head says row {head}: rows at the end were deleted or the head was edited")]
+    Truncated {
+        /// The last row found.
+        last: i64,
+        /// The last row the head records.
+        head: i64,
+    },
 }
 
 /// An intact chain.
@@ -222,6 +233,14 @@ impl Store {
         .bind(row.hash.as_str())
         .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET seq = $1, hash = $2",
+        )
+        .bind(row.seq)
+        .bind(row.hash.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -297,8 +316,22 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
             if rows.is_empty() {
+                let last = expected_seq - 1;
+                let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                    .fetch_optional(self.pool())
+                    .await?;
+                let (head_seq, head_hash) = match head {
+                    Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+                    None => (0, GENESIS.to_owned()),
+                };
+                if head_seq != last || head_hash != prev_hash {
+                    return Ok(Err(ChainBreak::Truncated {
+                        last,
+                        head: head_seq,
+                    }));
+                }
                 return Ok(Ok(ChainHead {
-                    rows: expected_seq - 1,
+                    rows: last,
                     hash: prev_hash,
                 }));
             }

@@ -653,3 +653,27 @@ async fn paging_backwards_visits_every_row_once(db: Db) {
     assert_eq!(list(&db, ana(Some(3)), 2).await, vec![1]);
     assert_eq!(list(&db, ana(Some(1)), 2).await, Vec::<i64>::new());
 }
+
+/// Cutting rows off the end of the chain (which a chain alone cannot show) is caught by the
+/// head recorded with every append.
+async fn rows_cut_off_the_end_are_caught(db: &Db) {
+    db.append(6).await;
+    assert!(db.verify().await.is_ok());
+    sqlx::query("DELETE FROM audit_log WHERE seq >= 5")
+        .execute(db.store.pool())
+        .await
+        .expect("delete the tail");
+    let broken = db.verify().await.unwrap_err();
+    assert_eq!(broken, ChainBreak::Truncated { last: 4, head: 6 });
+    assert!(broken.to_string().contains("deleted"), "{broken}");
+}
+
+#[tokio::test]
+async fn rows_cut_off_the_end_are_caught_on_both_backends() {
+    for db in [Db::sqlite().await, Db::postgres().await]
+        .into_iter()
+        .flatten()
+    {
+        rows_cut_off_the_end_are_caught(&db).await;
+    }
+}
