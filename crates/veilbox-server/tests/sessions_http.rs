@@ -1426,3 +1426,97 @@ async fn promotion_to_a_second_factor_role_ends_password_only_sessions() {
     );
     app.stop().await;
 }
+
+/// Many guesses sent at once cannot outrun the throttle: attempts are counted before they
+/// are checked, so only the free ones (and one per delay) are ever evaluated.
+#[tokio::test]
+async fn parallel_guesses_are_counted_before_they_are_checked() {
+    let app = TestApp::spawn().await;
+    let supervisor = app
+        .add_person("sam@courier.test", "supervisor", Some(support::OPERATIONS))
+        .await;
+    let browser = Browser::new(&app);
+
+    // 20 wrong passwords at once for one account.
+    let login = browser.get("/login").await;
+    let (token, _) = cookie_value(login.headers(), "veilbox_login").unwrap();
+    let attempts = (0..20).map(|n| {
+        let http = browser.http.clone();
+        let url = format!("{}/login", browser.base);
+        let token = token.clone();
+        async move {
+            http.post(url)
+                .header("cookie", format!("veilbox_login={token}"))
+                .form(&[
+                    ("email", "sam@courier.test"),
+                    ("password", format!("wrong guess number {n}").as_str()),
+                    ("csrf", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    assert!(
+        checked <= 4,
+        "3 free attempts and one claim: {checked} were checked"
+    );
+    assert_eq!(
+        audited(&app, "sign_in.failure", &supervisor.id).await,
+        checked as i64
+    );
+
+    // 20 wrong second-factor codes at once from a half-signed-in session.
+    let other = TestApp::spawn().await;
+    let sam = other
+        .add_person("sam@courier.test", "supervisor", Some(support::OPERATIONS))
+        .await;
+    let browser = Browser::new(&other);
+    let response = browser.try_sign_in(&sam.email, &sam.password).await;
+    let session = session_cookie(&response).unwrap();
+    let pending = with_session(&other, &session);
+    let html = pending.page("/login/second-factor").await;
+    let csrf = hidden_csrf(&html);
+    let code = wrong_code(sam.totp.as_ref().unwrap());
+    let guesses = (0..20).map(|_| {
+        let http = pending.http.clone();
+        let url = format!("{}/login/second-factor", pending.base);
+        let cookie = pending.cookie();
+        let (code, csrf) = (code.clone(), csrf.clone());
+        async move {
+            http.post(url)
+                .header("cookie", cookie)
+                .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        checked <= 6,
+        "5 free codes and one claim: {checked} were checked"
+    );
+    assert_eq!(
+        audited(&other, "second_factor.failure", &sam.id).await,
+        checked as i64
+    );
+    app.stop().await;
+    other.stop().await;
+}

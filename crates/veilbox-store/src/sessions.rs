@@ -224,39 +224,62 @@ impl Store {
         Ok((taken.rows_affected() == 1).then_some(flash))
     }
 
-    /// Until when `key` is blocked (Unix ms), if it is now.
-    pub async fn throttled_until(&self, key: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT blocked_until FROM sign_in_throttle WHERE key = $1")
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
-        let now = now_ms();
-        Ok(match row {
-            Some(r) => Some(r.try_get::<i64, _>("blocked_until")?).filter(|&until| until > now),
-            None => None,
-        })
-    }
-
-    /// Counts a failure against `key`; returns the new delay (ms).
-    pub async fn throttle_failure(&self, key: &str, rule: ThrottleRule) -> Result<i64, StoreError> {
+    /// Counts an attempt against `key` before it is checked, and says whether it may go
+    /// ahead: `Err(until)` while blocked. The first `free_failures` attempts go through;
+    /// after that each attempt must claim the key (set its next block) with a conditional
+    /// update, so of many attempts sent at once only one gets through per delay: counting
+    /// first closes the race a check-then-count would leave open. A success resets the
+    /// key (or refunds the attempt, for shared keys such as an office's address).
+    pub async fn throttle_attempt(
+        &self,
+        key: &str,
+        rule: ThrottleRule,
+    ) -> Result<Result<(), i64>, StoreError> {
         let now = now_ms();
         let row = sqlx::query(
             "INSERT INTO sign_in_throttle (key, failures, blocked_until, updated_at) VALUES ($1, 1, 0, $2) \
              ON CONFLICT (key) DO UPDATE SET failures = sign_in_throttle.failures + 1, updated_at = $2 \
-             RETURNING failures",
+             RETURNING failures, blocked_until",
         )
         .bind(key)
         .bind(now)
         .fetch_one(self.pool())
         .await?;
-        let failures: i64 = row.try_get("failures")?;
-        let delay = rule.delay_ms(failures);
-        sqlx::query("UPDATE sign_in_throttle SET blocked_until = $2 WHERE key = $1")
+        let attempts: i64 = row.try_get("failures")?;
+        if attempts <= rule.free_failures {
+            return Ok(Ok(()));
+        }
+        let until = now + rule.delay_ms(attempts);
+        let claimed = sqlx::query(
+            "UPDATE sign_in_throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until <= $3",
+        )
+        .bind(key)
+        .bind(until)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        if claimed.rows_affected() == 1 {
+            return Ok(Ok(()));
+        }
+        let blocked: i64 = sqlx::query("SELECT blocked_until FROM sign_in_throttle WHERE key = $1")
             .bind(key)
-            .bind(now + delay)
-            .execute(self.pool())
-            .await?;
-        Ok(delay)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| r.try_get("blocked_until"))
+            .transpose()?
+            .unwrap_or(now);
+        Ok(Err(blocked.max(now + 1000)))
+    }
+
+    /// Gives back one counted attempt (a success on a shared key).
+    pub async fn throttle_refund(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sign_in_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+        )
+        .bind(key)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Forgets the failures of `key` (after a successful sign-in).

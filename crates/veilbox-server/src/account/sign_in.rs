@@ -178,9 +178,18 @@ pub async fn login(
         secret_token::digest(&veilbox_store::people::normalize_email(&fields.email))
     );
     let address_key = format!("address:{}", client.address.as_deref().unwrap_or("unknown"));
+    // Counted before the password is checked: parallel guesses cannot outrun the count.
     let blocked = [
-        state.store.throttled_until(&account_key).await?,
-        state.store.throttled_until(&address_key).await?,
+        state
+            .store
+            .throttle_attempt(&account_key, ACCOUNT_RULE)
+            .await?
+            .err(),
+        state
+            .store
+            .throttle_attempt(&address_key, ADDRESS_RULE)
+            .await?
+            .err(),
     ]
     .into_iter()
     .flatten()
@@ -207,14 +216,7 @@ pub async fn login(
     let user = match user {
         Some(user) if password_ok && user.active() => user,
         other => {
-            state
-                .store
-                .throttle_failure(&account_key, ACCOUNT_RULE)
-                .await?;
-            state
-                .store
-                .throttle_failure(&address_key, ADDRESS_RULE)
-                .await?;
+            // The attempt was counted before the check.
             let (actor, reason) = match &other {
                 None => ("unknown", "unknown account"),
                 Some(u) if !u.active() => (u.id.as_str(), "disabled"),
@@ -241,6 +243,8 @@ pub async fn login(
         }
     };
     state.store.throttle_reset(&account_key).await?;
+    // An office shares one address: a success gives its attempt back.
+    state.store.throttle_refund(&address_key).await?;
     let complete = !needs_second_factor(&state, &user);
     let started = session::start_session(&state, &headers, &user, complete, &client).await?;
     let action = if complete {
@@ -365,7 +369,13 @@ pub async fn second_factor(
         )
             .into_response()
     };
-    if state.store.throttled_until(&key).await?.is_some() {
+    // Counted before the code is checked: parallel guesses cannot outrun the count.
+    if state
+        .store
+        .throttle_attempt(&key, SECOND_FACTOR_RULE)
+        .await?
+        .is_err()
+    {
         return Ok(page_with(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many wrong codes. Wait a little and try again.",
@@ -373,10 +383,6 @@ pub async fn second_factor(
     }
     let accepted = check_second_factor(&state, user, &fields.code).await?;
     let Some(how) = accepted else {
-        state
-            .store
-            .throttle_failure(&key, SECOND_FACTOR_RULE)
-            .await?;
         state
             .store
             .audit(&audit("second_factor.failure", Some("wrong code")))
