@@ -1520,3 +1520,64 @@ async fn parallel_guesses_are_counted_before_they_are_checked() {
     app.stop().await;
     other.stop().await;
 }
+
+/// Team access can be taken away: a removed member loses the team's queue on their next
+/// request, and a team that stops serving an inbox loses its conversations. Both audited.
+#[tokio::test]
+async fn removing_a_member_or_an_inbox_takes_access_away() {
+    let app = TestApp::spawn().await;
+    let admin = app.add_person("ade@courier.test", "admin", None).await;
+    let agent = app
+        .add_person("asha@courier.test", "agent", Some(support::OPERATIONS))
+        .await;
+    let id = customer_writes(&app, "447700900777", "wamid.team1", "where is my parcel").await;
+    let mut asha = Browser::new(&app);
+    asha.sign_in(&agent).await;
+    assert_eq!(
+        asha.get(&format!("/inbox/c/{id}")).await.status(),
+        StatusCode::OK,
+        "in the team queue"
+    );
+
+    let mut ade = Browser::new(&app);
+    ade.sign_in(&admin).await;
+    let operations = app
+        .store
+        .teams()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == support::OPERATIONS)
+        .unwrap()
+        .id;
+    let page = ade.page("/admin/users").await;
+    assert!(
+        page.contains("remove_member"),
+        "the teams table offers removal"
+    );
+    ade.act(
+        &format!("/admin/teams/{operations}"),
+        &[("do", "remove_member"), ("user", &agent.id)],
+    )
+    .await;
+    assert_eq!(
+        asha.get(&format!("/inbox/c/{id}")).await.status(),
+        StatusCode::NOT_FOUND,
+        "no longer in the team"
+    );
+    assert_eq!(audited(&app, "team.member_removed", &admin.id).await, 1);
+
+    // The supervisor token of Operations sees the conversation until the team stops
+    // serving every inbox.
+    let (status, _) = app.api(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    ade.act(
+        &format!("/admin/teams/{operations}"),
+        &[("do", "unserve"), ("inbox", "*")],
+    )
+    .await;
+    let (status, _) = app.api(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(audited(&app, "team.inbox_removed", &admin.id).await, 1);
+    app.stop().await;
+}

@@ -378,8 +378,13 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a member from a team.
+    /// Removes a member from a team (and as its supervisor, if they led it).
     pub async fn remove_team_member(&self, team_id: &str, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE teams SET supervisor_id = NULL WHERE id = $1 AND supervisor_id = $2")
+            .bind(team_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
         sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
             .bind(team_id)
             .bind(user_id)
@@ -412,6 +417,20 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Stops a team serving an inbox (an inbox id, or [`EVERY_INBOX`]).
+    pub async fn remove_team_inbox(
+        &self,
+        team_id: &str,
+        inbox_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM team_inboxes WHERE team_id = $1 AND inbox_id = $2")
+            .bind(team_id)
+            .bind(inbox_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Every team with its members and inboxes.

@@ -114,8 +114,28 @@ async fn users_page(
                         tr {
                             td { (t.name) }
                             td { (t.supervisor_id.as_deref().map(&name_of).unwrap_or_else(|| "none".to_owned())) }
-                            td { (t.members.iter().map(|m| name_of(m)).collect::<Vec<_>>().join(", ")) }
-                            td { (t.inboxes.iter().map(|i| inbox_label(i)).collect::<Vec<_>>().join(", ")) }
+                            td {
+                                @for m in &t.members {
+                                    form.inline.chip method="post" action={ "/admin/teams/" (t.id) } {
+                                        input type="hidden" name="csrf" value=(user.csrf);
+                                        input type="hidden" name="do" value="remove_member";
+                                        input type="hidden" name="user" value=(m);
+                                        (name_of(m)) " "
+                                        button.link type="submit" aria-label={ "Remove " (name_of(m)) } { "×" }
+                                    }
+                                }
+                            }
+                            td {
+                                @for i in &t.inboxes {
+                                    form.inline.chip method="post" action={ "/admin/teams/" (t.id) } {
+                                        input type="hidden" name="csrf" value=(user.csrf);
+                                        input type="hidden" name="do" value="unserve";
+                                        input type="hidden" name="inbox" value=(i);
+                                        (inbox_label(i)) " "
+                                        button.link type="submit" aria-label={ "Stop serving " (inbox_label(i)) } { "×" }
+                                    }
+                                }
+                            }
                             td {
                                 form.inline method="post" action={ "/admin/teams/" (t.id) } {
                                     input type="hidden" name="csrf" value=(user.csrf);
@@ -492,6 +512,34 @@ pub async fn change_team(
             }
             None => user.flash(&state, "error", "No such user.").await,
         },
+        "remove_member" => {
+            state.store.remove_team_member(&id, &fields.user).await?;
+            let target = format!("{id} {}", fields.user);
+            state
+                .store
+                .audit(&by.entry("team.member_removed", Some(&target), None))
+                .await?;
+            user.flash(
+                &state,
+                "ok",
+                "Removed from the team: they no longer see its queue.",
+            )
+            .await;
+        }
+        "unserve" => {
+            if state.store.remove_team_inbox(&id, &fields.inbox).await? {
+                let target = format!("{id} {}", fields.inbox);
+                state
+                    .store
+                    .audit(&by.entry("team.inbox_removed", Some(&target), None))
+                    .await?;
+                user.flash(&state, "ok", "The team no longer serves that inbox.")
+                    .await;
+            } else {
+                user.flash(&state, "warn", "The team did not serve that inbox.")
+                    .await;
+            }
+        }
         _ => {
             user.flash(&state, "error", "That change is not possible.")
                 .await
