@@ -236,12 +236,13 @@ impl Addr<'_, '_> {
 pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
     let mut found: Vec<(usize, usize)> = Vec::new();
     {
-        let mut taken: Vec<(usize, usize)> = ctx
-            .cands
-            .iter()
-            .filter(|c| c.kind != Kind::Person)
-            .map(|c| (c.s, c.e))
-            .collect();
+        let mut taken: Vec<(usize, usize)> = Vec::with_capacity(ctx.cands.len());
+        taken.extend(
+            ctx.cands
+                .iter()
+                .filter(|c| c.kind != Kind::Person)
+                .map(|c| (c.s, c.e)),
+        );
         taken.sort_unstable();
         // keep the list sorted by end too: drop spans nested in an earlier one
         let mut flat: Vec<(usize, usize)> = Vec::with_capacity(taken.len());
@@ -260,6 +261,11 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
         let n = wt.len();
         let mut i = 0;
         while i < n {
+            // only a street, house or building word anchors an address
+            if wt.flags[i] & (SUFFIX | PREFIX | IN_WORD | BUILDING | HOUSE) == 0 {
+                i += 1;
+                continue;
+            }
             let Some(kind) = a.anchor(i) else {
                 i += 1;
                 continue;

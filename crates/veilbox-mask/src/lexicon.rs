@@ -18,6 +18,9 @@ pub(crate) const NOT_NAME: u32 = 1 << 9;
 pub(crate) const IN_WORD: u32 = 1 << 10;
 pub(crate) const KIND_NAME: u32 = 1 << 11;
 pub(crate) const NAME_PARTICLE: u32 = 1 << 12;
+/// A kind's name in lower case ("phone"): the word is a mask tag if written in capitals.
+/// Only used while the word table is built; words carry [`KIND_NAME`] instead.
+const KIND_LOWER: u32 = 1 << 13;
 
 /// Street types that follow the name: "MG Road", "Main St".
 const SUFFIX_WORDS: &[&str] = &[
@@ -457,7 +460,7 @@ impl Lexicon {
     pub(crate) fn new() -> Self {
         let mut slots = vec![Slot::default(); 1 << SLOTS_BITS];
         let mask = slots.len() - 1;
-        let mut add = |words: &[&'static str], flag: u32| {
+        let mut add = |words: &[&str], flag: u32| {
             for w in words {
                 let b = w.as_bytes();
                 // every entry is 1..=16 bytes (checked by a test); longer ones could never
@@ -496,37 +499,67 @@ impl Lexicon {
         add(ABBREV_WORDS, ABBREV);
         add(crate::names::GIVEN_NAMES, GIVEN);
         add(crate::names::NOT_NAMES, NOT_NAME);
+        let kinds: Vec<String> = crate::Kind::ALL
+            .iter()
+            .map(|k| k.as_str().to_ascii_lowercase())
+            .collect();
+        let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+        add(&kinds, KIND_LOWER);
         Lexicon { slots }
     }
 
+    /// `w` is one of `names::NOT_NAMES`, ASCII case-insensitively (those are lower-case
+    /// ASCII): one table probe instead of comparing with each of them.
+    pub(crate) fn is_not_name(&self, w: &[u8]) -> bool {
+        if w.is_empty() || w.len() > 16 {
+            return false;
+        }
+        let mut low = [0u8; 16];
+        for (d, c) in low.iter_mut().zip(w) {
+            *d = c.to_ascii_lowercase();
+        }
+        self.lookup_key(pack(&low[..w.len()]), w.len()) & NOT_NAME != 0
+    }
+
+    #[cfg(test)]
     fn lookup(&self, w: &[u8]) -> u32 {
-        let key = pack(w);
+        self.lookup_key(pack(w), w.len())
+    }
+
+    /// The flags of the word packed into `key` (see [`pack`]), `len` bytes long.
+    fn lookup_key(&self, key: u128, len: usize) -> u32 {
         let mask = self.slots.len() - 1;
-        let mut i = slot_of(key, w.len());
+        let mut i = slot_of(key, len);
         loop {
             let s = &self.slots[i];
             if s.len == 0 {
                 return 0;
             }
-            if s.key == key && usize::from(s.len) == w.len() {
+            if s.key == key && usize::from(s.len) == len {
                 return s.flags;
             }
             i = (i + 1) & mask;
         }
     }
 
-    fn flags(&self, folded: &str) -> u32 {
+    /// The flags of the folded word `b[s..e]`; `b` holds at least 16 bytes from `s` on.
+    fn flags_at(&self, b: &[u8], s: usize, e: usize) -> u32 {
+        let len = e - s;
         // no entry is longer than 16 bytes or starts with a digit
-        if folded.is_empty()
-            || folded.len() > 16
-            || folded.as_bytes().first().is_some_and(u8::is_ascii_digit)
-        {
+        if len == 0 || len > 16 || b[s].is_ascii_digit() {
             return 0;
         }
-        let mut f = self.lookup(folded.as_bytes());
-        if folded.len() > 5
-            && folded.as_bytes().last().is_some_and(|&c| suffix_end(c))
-            && IN_WORD_SUFFIXES.iter().any(|s| folded.ends_with(s))
+        // one 16-byte load, the bytes past the word masked off: the same key as `pack`
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&b[s..s + 16]);
+        let key = u128::from_le_bytes(key) & (u128::MAX >> (8 * (16 - len)));
+        let mut f = self.lookup_key(key, len);
+        let folded = &b[s..e];
+        if len > 5
+            && suffix_end(folded[len - 1])
+            && IN_WORD_SUFFIXES
+                .iter()
+                .any(|x| folded.ends_with(x.as_bytes()))
         {
             f |= IN_WORD;
         }
@@ -537,6 +570,9 @@ impl Lexicon {
 /// The words of one message, folded, with their flags.
 pub(crate) struct WordTable {
     pub(crate) words: Vec<Word>,
+    /// The text with ASCII letters in lower case (an ASCII word's folded form is at the
+    /// word's own offsets), then the folded forms of the other words, then 16 zero bytes so
+    /// that a lexicon key can always be read as one 16-byte load.
     buf: String,
     spans: Vec<(u32, u32)>,
     pub(crate) flags: Vec<u32>,
@@ -544,28 +580,38 @@ pub(crate) struct WordTable {
 
 impl WordTable {
     pub(crate) fn new(t: &str, lex: &Lexicon) -> Self {
-        let mut words = Vec::with_capacity(32);
-        crate::words::words(t, &mut words);
-        let mut buf = String::with_capacity(t.len());
-        let mut spans = Vec::with_capacity(words.len());
-        let mut flags = Vec::with_capacity(words.len());
-        for w in &words {
-            let s = buf.len();
-            let src = &t[w.s..w.e];
-            if src.is_ascii() {
-                buf.push_str(src);
-                buf[s..].make_ascii_lowercase();
+        let mut words = Vec::with_capacity(t.len() / 4 + 4);
+        let mut buf = String::with_capacity(t.len() + 64);
+        buf.push_str(t);
+        buf.make_ascii_lowercase();
+        let mut spans = Vec::with_capacity(words.capacity());
+        let mut i = 0;
+        while let Some((w, ascii)) = crate::words::next_word(t, i) {
+            i = w.e;
+            words.push(w);
+            if ascii {
+                spans.push((w.s as u32, w.e as u32));
             } else {
-                buf.extend(src.chars().map(fold_char));
+                let s = buf.len();
+                buf.extend(t[w.s..w.e].chars().map(fold_char));
+                spans.push((s as u32, buf.len() as u32));
             }
-            let mut f = lex.flags(&buf[s..]);
-            if src.len() >= 2
-                && src.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
-                && crate::Kind::ALL.iter().any(|k| k.as_str() == src)
-            {
-                f |= KIND_NAME;
+        }
+        buf.push_str("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        let b = buf.as_bytes();
+        let mut flags = Vec::with_capacity(words.len());
+        for (w, &(s, e)) in words.iter().zip(&spans) {
+            let (s, e) = (s as usize, e as usize);
+            let mut f = lex.flags_at(b, s, e);
+            if f & KIND_LOWER != 0 {
+                // a mask tag: the word is a kind's name in capitals
+                let src = &t.as_bytes()[w.s..w.e];
+                if src.len() < 2 || !src.iter().all(|c| c.is_ascii_uppercase() || *c == b'_') {
+                    f &= !KIND_LOWER;
+                } else {
+                    f = (f & !KIND_LOWER) | KIND_NAME;
+                }
             }
-            spans.push((s as u32, buf.len() as u32));
             flags.push(f);
         }
         WordTable {
@@ -620,6 +666,14 @@ mod tests {
             }
         }
         assert!(n * 2 < lex.slots.len());
+        for w in crate::names::NOT_NAMES {
+            assert!(
+                w.bytes().all(|c| c.is_ascii() && !c.is_ascii_uppercase()),
+                "{w}"
+            );
+            assert!(lex.is_not_name(w.to_ascii_uppercase().as_bytes()), "{w}");
+        }
+        assert!(!lex.is_not_name(b"Tiger@2021"));
         assert_eq!(lex.lookup(b"zzzzqq"), 0);
     }
 }

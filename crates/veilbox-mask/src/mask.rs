@@ -166,16 +166,29 @@ fn render(out: &mut String, kind: Kind, value: &str, policy: &Policy) {
 /// not fit `text` or that overlap an earlier finding are masked as far as they are new,
 /// never panicking.
 pub fn mask(text: &str, findings: &[Finding], policy: &Policy) -> String {
-    let mut order: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| {
-            f.start < f.end
-                && f.end <= text.len()
-                && text.is_char_boundary(f.start)
-                && text.is_char_boundary(f.end)
-        })
-        .collect();
-    order.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let fits = |f: &Finding| {
+        f.start < f.end
+            && f.end <= text.len()
+            && text.is_char_boundary(f.start)
+            && text.is_char_boundary(f.end)
+    };
+    let key = |f: &Finding| (f.start, std::cmp::Reverse(f.end));
+    // what `Scanner::scan` returns (all fitting, in order) is masked as it is; anything
+    // else is filtered and sorted first (a stable sort: the same order either way)
+    if findings.iter().all(fits) && findings.is_sorted_by_key(key) {
+        return mask_sorted(text, findings.iter(), policy);
+    }
+    let mut order: Vec<&Finding> = findings.iter().filter(|f| fits(f)).collect();
+    order.sort_by_key(|f| key(f));
+    mask_sorted(text, order.into_iter(), policy)
+}
+
+/// Masks findings that fit `text`, sorted by start (and longest first).
+fn mask_sorted<'f>(
+    text: &str,
+    order: impl Iterator<Item = &'f Finding>,
+    policy: &Policy,
+) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut cursor = 0;
     for f in order {

@@ -9,18 +9,51 @@ use std::borrow::Cow;
 /// The folded text and, when it differs from the original, the origin of every byte.
 pub(crate) struct Folded<'a> {
     pub(crate) text: Cow<'a, str>,
-    /// For folded byte `i`: the original byte span `(start, end)` it came from.
-    map: Vec<(u32, u32)>,
+    /// The origin of the folded bytes, piece by piece, in order.
+    map: Vec<Piece>,
+}
+
+/// Where a run of folded bytes came from. A map of pieces instead of one entry per byte:
+/// most of a folded text is copied unchanged, and a copied run is one piece.
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    /// The first folded byte.
+    f: u32,
+    /// Folded bytes in the piece (never 0).
+    len: u32,
+    /// Copied (`whole` false): folded byte `f + k` is original byte `o + k`. Otherwise every
+    /// byte of the piece comes from the whole original span `[o, oe)`.
+    o: u32,
+    oe: u32,
+    whole: bool,
+}
+
+impl Piece {
+    /// The original span of folded byte `i` (inside the piece).
+    fn origin(&self, i: usize) -> (usize, usize) {
+        if self.whole {
+            (self.o as usize, self.oe as usize)
+        } else {
+            let k = self.o as usize + (i - self.f as usize);
+            (k, k + 1)
+        }
+    }
 }
 
 impl Folded<'_> {
+    /// The original span of folded byte `i`, if there is such a byte.
+    fn byte_origin(&self, i: usize) -> Option<(usize, usize)> {
+        let k = self.map.partition_point(|p| (p.f + p.len) as usize <= i);
+        self.map.get(k).map(|p| p.origin(i))
+    }
+
     /// The original byte span of the folded span `[s, e)`.
     pub(crate) fn original(&self, s: usize, e: usize) -> (usize, usize) {
         if self.map.is_empty() || e == 0 {
             return (s, e);
         }
-        let a = self.map.get(s).map_or(0, |m| m.0 as usize);
-        let b = self.map.get(e - 1).map_or(0, |m| m.1 as usize);
+        let a = self.byte_origin(s).map_or(0, |m| m.0);
+        let b = self.byte_origin(e - 1).map_or(0, |m| m.1);
         (a, b.max(a))
     }
 }
@@ -49,6 +82,15 @@ enum Fold {
 
 fn fold_char(c: char) -> Fold {
     let u = c as u32;
+    // Latin letters with accents and the like: below the first script digit (U+0660) only
+    // the no-break space and the soft hyphen fold
+    if u < 0x0660 {
+        return match u {
+            0x00A0 => Fold::Space,
+            0x00AD => Fold::Drop,
+            _ => Fold::Keep,
+        };
+    }
     if let Some(d) = script_digit(c) {
         return Fold::Ascii(b'0' + d);
     }
@@ -154,15 +196,61 @@ fn bracket_word(b: &[u8], i: usize) -> Option<(u8, usize)> {
 
 struct Out {
     text: String,
-    map: Vec<(u32, u32)>,
+    map: Vec<Piece>,
 }
 
 impl Out {
+    /// Appends `c`, every byte of it coming from the original span `[s, e)`.
     fn push(&mut self, c: char, s: usize, e: usize) {
-        let before = self.text.len();
+        let f = self.text.len() as u32;
         self.text.push(c);
-        for _ in before..self.text.len() {
-            self.map.push((s as u32, e as u32));
+        let len = c.len_utf8() as u32;
+        let (s, e) = (s as u32, e as u32);
+        match self.map.last_mut() {
+            // the digits of a spelled run all come from the whole run: one piece
+            Some(p) if p.whole && p.o == s && p.oe == e && p.f + p.len == f => p.len += len,
+            _ => self.map.push(Piece {
+                f,
+                len,
+                o: s,
+                oe: e,
+                whole: true,
+            }),
+        }
+    }
+
+    /// The last folded byte now comes from an original span ending at `end`.
+    fn extend_last(&mut self, end: usize) {
+        let Some(p) = self.map.last_mut() else {
+            return;
+        };
+        if p.whole && p.len == 1 {
+            p.oe = end as u32;
+            return;
+        }
+        p.len -= 1;
+        let f = p.f + p.len;
+        let (o, _) = p.origin(f as usize);
+        if p.len == 0 {
+            self.map.pop();
+        }
+        self.map.push(Piece {
+            f,
+            len: 1,
+            o: o as u32,
+            oe: end as u32,
+            whole: true,
+        });
+    }
+
+    /// Removes the last folded byte (an ASCII space).
+    fn pop_space(&mut self) {
+        self.text.pop();
+        if let Some(p) = self.map.last_mut() {
+            p.len -= 1;
+            if p.len == 0 {
+                self.map.pop();
+            }
         }
     }
 }
@@ -170,8 +258,15 @@ impl Out {
 /// Appends the unchanged bytes `text[from..to]`, each mapped to itself.
 fn copy(o: &mut Out, text: &str, from: usize, to: usize) {
     if from < to {
+        let f = o.text.len() as u32;
         o.text.push_str(&text[from..to]);
-        o.map.extend((from..to).map(|k| (k as u32, k as u32 + 1)));
+        o.map.push(Piece {
+            f,
+            len: (to - from) as u32,
+            o: from as u32,
+            oe: 0,
+            whole: false,
+        });
     }
 }
 
@@ -181,11 +276,47 @@ fn copy(o: &mut Out, text: &str, from: usize, to: usize) {
 fn out_at<'o>(out: &'o mut Option<Out>, text: &str, from: &mut usize, i: usize) -> &'o mut Out {
     let o = out.get_or_insert_with(|| Out {
         text: String::with_capacity(text.len() + 8),
-        map: Vec::with_capacity(text.len() + 8),
+        map: Vec::with_capacity(16),
     });
     copy(o, text, *from, i);
     *from = i;
     o
+}
+
+/// Byte classes for the folding loop, one table lookup per byte.
+const ALNUM: u8 = 1;
+/// A letter that starts a spelled digit word ("zero", "oh", "one" … "nine", "double",
+/// "triple").
+const DIGIT_WORD: u8 = 2;
+/// `[`, `(`, `{`, `<`: may open `[at]` or `(dot)`.
+const BRACKET: u8 = 4;
+/// A byte of a multi-byte character.
+const HIGH: u8 = 8;
+
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b >= 0x80 {
+            HIGH
+        } else if b.is_ascii_alphanumeric() {
+            match b.to_ascii_lowercase() {
+                b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd' => ALNUM | DIGIT_WORD,
+                _ => ALNUM,
+            }
+        } else if matches!(b, b'[' | b'(' | b'{' | b'<') {
+            BRACKET
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
+fn class(c: u8) -> u8 {
+    CLASS[usize::from(c)]
 }
 
 /// Folds `text` (see the module doc). Borrows when nothing needs folding.
@@ -197,14 +328,17 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if c < 0x80 {
-            // spelled-out digits, at a word start
-            if c.is_ascii_alphabetic() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-                let maybe_digit = matches!(
-                    c | 0x20,
-                    b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd'
-                );
-                if let Some((digits, end)) = if maybe_digit { spelled_run(b, i) } else { None } {
+        let k = class(c);
+        if k == 0 {
+            // spaces, most punctuation
+            i += 1;
+            continue;
+        }
+        if k & ALNUM != 0 {
+            // a run of letters and digits: nothing in it folds but a spelled-out digit run
+            // at its start (a letter after a non-alphanumeric byte)
+            if k & DIGIT_WORD != 0 && (i == 0 || class(b[i - 1]) & ALNUM == 0) {
+                if let Some((digits, end)) = spelled_run(b, i) {
                     let o = out_at(&mut out, text, &mut from, i);
                     // each digit maps to the whole run, so spans cover the words
                     for d in digits {
@@ -214,20 +348,20 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                     from = end;
                     continue;
                 }
-                // skip the rest of the word quickly
-                let mut j = i + 1;
-                while j < b.len() && b[j].is_ascii_alphanumeric() {
-                    j += 1;
-                }
-                i = j;
-                continue;
             }
+            i += 1;
+            i += b[i..]
+                .iter()
+                .position(|&c| class(c) & ALNUM == 0)
+                .unwrap_or(b.len() - i);
+            continue;
+        }
+        if k & BRACKET != 0 {
             if let Some((f, len)) = bracket_word(b, i) {
                 let o = out_at(&mut out, text, &mut from, i);
                 let mut s = i;
                 if o.text.ends_with(' ') {
-                    o.text.pop();
-                    o.map.pop();
+                    o.pop_space();
                     s -= 1;
                 }
                 let mut e = i + len;
@@ -256,17 +390,13 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
             Fold::Drop => {
                 let o = out_at(&mut out, text, &mut from, i);
                 // the dropped character belongs to the byte before it, if any
-                if let Some(last) = o.map.last_mut() {
-                    last.1 = (i + len) as u32;
-                }
+                o.extend_last(i + len);
                 from = i + len;
             }
             Fold::Space => {
                 let o = out_at(&mut out, text, &mut from, i);
                 if o.text.ends_with(' ') {
-                    if let Some(last) = o.map.last_mut() {
-                        last.1 = (i + len) as u32;
-                    }
+                    o.extend_last(i + len);
                 } else {
                     o.push(' ', i, i + len);
                 }

@@ -8,6 +8,52 @@ use crate::cues::{Cue, CueHit};
 use crate::text::char_before;
 use crate::{Kind, Why};
 
+/// Byte classes for the lexer's word loop, one table lookup per byte.
+const LETTER: u8 = 1;
+/// ASCII whitespace: ends a word.
+const SPACE: u8 = 2;
+/// Anything else.
+const OTHER: u8 = 4;
+
+const CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() {
+            t[c] = LETTER;
+        } else if b.is_ascii_whitespace() {
+            t[c] = SPACE;
+        }
+        c += 1;
+    }
+    t
+};
+
+fn class(c: u8) -> u8 {
+    CLASS[usize::from(c)]
+}
+
+/// Closing punctuation trimmed from the end of a word.
+fn is_trailing(c: u8) -> bool {
+    matches!(
+        c,
+        b'.' | b','
+            | b';'
+            | b':'
+            | b'!'
+            | b'?'
+            | b')'
+            | b']'
+            | b'"'
+            | b'\''
+            | b'>'
+            | b'*'
+            | b'}'
+            | b'|'
+    )
+}
+
 /// Priorities used when findings overlap: the higher wins.
 pub(crate) const P_HINT: u8 = 100;
 pub(crate) const P_CHECKSUM: u8 = 90;
@@ -165,15 +211,91 @@ fn toll_free(v: &View, plus: bool) -> bool {
         || (d.len() == 11 && d[0] == b'1' && d[1] == b'8' && d[2] == d[3] && d[2] != b'1')
 }
 
-const UNITS: &[&str] = &[
-    "kg", "kgs", "g", "gm", "gms", "gram", "grams", "lb", "lbs", "oz", "km", "kms", "cm", "mm",
-    "ml", "m", "pm", "am", "hrs", "hr", "h", "hours", "hour", "mins", "min", "minutes", "sec",
-    "secs", "days", "day", "dias", "hari", "jam", "x", "pcs", "pc", "items", "item", "boxes",
-    "box", "packages", "parcels", "rs", "rupees", "reais", "euro", "euros", "dollars", "usd",
-    "inr", "eur", "gbp", "idr", "brl", "rb", "ribu", "k", "lakh", "lakhs", "crore", "mb", "gb",
-    "th", "st", "nd", "rd", "times", "weeks", "week", "months", "years", "yrs", "floor", "pax",
-    "people", "orders", "tickets", "%",
-];
+/// Units and counted nouns after a number ("5 kg", "3 pm", "2 days"), `w` in lower case
+/// ("%" glued to the number is checked by the caller). A `match`, which compiles to a
+/// switch on the length and a few compares, not a walk over every unit.
+fn is_unit(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"kg"
+            | b"kgs"
+            | b"g"
+            | b"gm"
+            | b"gms"
+            | b"gram"
+            | b"grams"
+            | b"lb"
+            | b"lbs"
+            | b"oz"
+            | b"km"
+            | b"kms"
+            | b"cm"
+            | b"mm"
+            | b"ml"
+            | b"m"
+            | b"pm"
+            | b"am"
+            | b"hrs"
+            | b"hr"
+            | b"h"
+            | b"hours"
+            | b"hour"
+            | b"mins"
+            | b"min"
+            | b"minutes"
+            | b"sec"
+            | b"secs"
+            | b"days"
+            | b"day"
+            | b"dias"
+            | b"hari"
+            | b"jam"
+            | b"x"
+            | b"pcs"
+            | b"pc"
+            | b"items"
+            | b"item"
+            | b"boxes"
+            | b"box"
+            | b"packages"
+            | b"parcels"
+            | b"rs"
+            | b"rupees"
+            | b"reais"
+            | b"euro"
+            | b"euros"
+            | b"dollars"
+            | b"usd"
+            | b"inr"
+            | b"eur"
+            | b"gbp"
+            | b"idr"
+            | b"brl"
+            | b"rb"
+            | b"ribu"
+            | b"k"
+            | b"lakh"
+            | b"lakhs"
+            | b"crore"
+            | b"mb"
+            | b"gb"
+            | b"th"
+            | b"st"
+            | b"nd"
+            | b"rd"
+            | b"times"
+            | b"weeks"
+            | b"week"
+            | b"months"
+            | b"years"
+            | b"yrs"
+            | b"floor"
+            | b"pax"
+            | b"people"
+            | b"orders"
+            | b"tickets"
+    )
+}
 
 const MONTHS: &[(&str, u8)] = &[
     ("jan", 1),
@@ -277,6 +399,28 @@ fn ascii_month(w: &[u8]) -> Option<u8> {
     })
 }
 
+/// For each first letter of an ASCII month name, a bit for each second letter (`a` = bit 0)
+/// that some month name goes on with.
+const MONTH_STARTS: [u32; 26] = {
+    let mut t = [0u32; 26];
+    let mut i = 0;
+    while i < MONTHS.len() {
+        let m = MONTHS[i].0.as_bytes();
+        if m[0].is_ascii_lowercase() && m[1].is_ascii_lowercase() {
+            t[(m[0] - b'a') as usize] |= 1 << (m[1] - b'a');
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Whether the ASCII letters `w` may be a month name, by their length and first two
+/// letters: a cheap test that spares most words the call to [`month`].
+fn maybe_month(w: &[u8]) -> bool {
+    (3..=10).contains(&w.len())
+        && MONTH_STARTS[usize::from((w[0] | 0x20) - b'a')] & (1 << ((w[1] | 0x20) - b'a')) != 0
+}
+
 fn month(w: &str) -> Option<u8> {
     if !(3..=10).contains(&w.len()) {
         return None;
@@ -286,6 +430,11 @@ fn month(w: &str) -> Option<u8> {
         return None;
     }
     if w.is_ascii() {
+        // most words are rejected by their first two letters
+        let second = (w.as_bytes()[1] | 0x20).wrapping_sub(b'a');
+        if second >= 26 || MONTH_STARTS[usize::from(first - b'a')] & (1 << second) == 0 {
+            return None;
+        }
         let mut buf = [0u8; 10];
         for (d, c) in buf.iter_mut().zip(w.bytes()) {
             *d = c.to_ascii_lowercase();
@@ -367,7 +516,7 @@ impl<'a> Ctx<'a> {
             b: t.as_bytes(),
             cues,
             lower_only,
-            cands: Vec::new(),
+            cands: Vec::with_capacity(16 + t.len() / 32),
             maybe_postcodes: Vec::new(),
             tracking,
             card_seen: false,
@@ -440,16 +589,53 @@ impl<'a> Ctx<'a> {
                 i += 1;
                 continue;
             }
-            let we = self.b[i..]
-                .iter()
-                .position(u8::is_ascii_whitespace)
-                .map_or(n, |p| i + p);
-            let next = self.word(i, we);
+            // the word's end, and what kinds of bytes it holds
+            let mut we = i;
+            let mut kinds = 0u8;
+            while we < n {
+                let k = class(self.b[we]);
+                if k & SPACE != 0 {
+                    break;
+                }
+                kinds |= k;
+                we += 1;
+            }
+            let next = if kinds == LETTER && we - i < 16 {
+                // the common case, a plain short word (what `word` would find too: nothing
+                // to trim, no tag)
+                self.plain_word(i, we, we)
+            } else {
+                self.word(i, we)
+            };
             i = next.max(i + 1);
             while i < n && !self.t.is_char_boundary(i) {
                 i += 1;
             }
         }
+    }
+
+    /// A plain short word `[s, e)` (ASCII letters, fewer than 16) in the text word ending at
+    /// `we`: nothing but months, "at" and NINO prefixes. Returns where to go on.
+    fn plain_word(&mut self, s: usize, e: usize, we: usize) -> usize {
+        let b = self.b;
+        if e - s == 2 {
+            // a spaced NINO goes on with " 12 …": checked here, not by reading on
+            if b.get(s + 2) == Some(&b' ') && b.get(s + 3).is_some_and(u8::is_ascii_digit) {
+                if let Some(end) = self.nino_spaced(s) {
+                    return end;
+                }
+            }
+            if b[s..e].eq_ignore_ascii_case(b"at") {
+                if let Some(end) = self.spelled_email(s, e) {
+                    return end;
+                }
+            }
+        } else if maybe_month(&b[s..e]) && month(&self.t[s..e]).is_some() {
+            if let Some(end) = self.word_date(s, e) {
+                return end.max(we);
+            }
+        }
+        we
     }
 
     /// A mask tag left by an earlier masking (`[PHONE]`, `[CARD …1111]`): its end.
@@ -482,48 +668,15 @@ impl<'a> Ctx<'a> {
             s += 1;
         }
         let mut e = we;
-        while e > s
-            && matches!(
-                b[e - 1],
-                b'.' | b','
-                    | b';'
-                    | b':'
-                    | b'!'
-                    | b'?'
-                    | b')'
-                    | b']'
-                    | b'"'
-                    | b'\''
-                    | b'>'
-                    | b'*'
-                    | b'}'
-                    | b'|'
-            )
-        {
+        while e > s && is_trailing(b[e - 1]) {
             e -= 1;
         }
         if s >= e {
             return we;
         }
         let core = &b[s..e];
-        // the common case, a plain short word: nothing but months, "at" and NINO prefixes
         if core.len() < 16 && core.iter().all(u8::is_ascii_alphabetic) {
-            let len = core.len();
-            if len == 2 {
-                if let Some(end) = self.nino_spaced(s) {
-                    return end;
-                }
-                if core.eq_ignore_ascii_case(b"at") {
-                    if let Some(end) = self.spelled_email(s, e) {
-                        return end;
-                    }
-                }
-            } else if month(&self.t[s..e]).is_some() {
-                if let Some(end) = self.word_date(s, e) {
-                    return end.max(we);
-                }
-            }
-            return we;
+            return self.plain_word(s, e, we);
         }
         // "Phone:9876543210", "otp=1234": the value after an alphabetic key
         if let Some(p) = core.iter().position(|&c| c == b':' || c == b'=') {
@@ -878,8 +1031,11 @@ impl<'a> Ctx<'a> {
         if q == 0 || q > 8 {
             return false;
         }
-        let w = &b[p..p + q];
-        UNITS.iter().any(|u| w.eq_ignore_ascii_case(u.as_bytes()))
+        let mut low = [0u8; 8];
+        for (d, c) in low.iter_mut().zip(&b[p..p + q]) {
+            *d = c.to_ascii_lowercase();
+        }
+        is_unit(&low[..q])
     }
 
     fn postcode_shape(&self, v: &View) -> bool {
@@ -1730,6 +1886,11 @@ impl<'a> Ctx<'a> {
         while n < 9 && i < b.len() {
             let c = b[i];
             if c.is_ascii_alphanumeric() {
+                // two letters, six digits, a letter, or `checks::nino` fails: stop as soon
+                // as the shape is wrong (most two-letter words are followed by a word)
+                if c.is_ascii_digit() != (2..8).contains(&n) {
+                    return None;
+                }
                 buf[n] = c.to_ascii_uppercase();
                 n += 1;
                 i += 1;
@@ -1888,7 +2049,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Passwords and generic secrets: the token after a cue word.
-    pub(crate) fn after_cues(&mut self) {
+    pub(crate) fn after_cues(&mut self, lex: &crate::lexicon::Lexicon) {
         let cues = self.cues;
         for h in cues {
             if !matches!(h.cue, Cue::Password | Cue::Secret) {
@@ -1947,9 +2108,7 @@ impl<'a> Ctx<'a> {
             let has_digit = tok.iter().any(u8::is_ascii_digit);
             let has_sym = tok.iter().any(|c| c.is_ascii_punctuation());
             let inner_upper = tok.iter().skip(1).any(u8::is_ascii_uppercase);
-            let stop = crate::names::NOT_NAMES
-                .iter()
-                .any(|w| tok.eq_ignore_ascii_case(w.as_bytes()));
+            let stop = lex.is_not_name(tok);
             if h.cue == Cue::Password {
                 if (4..=64).contains(&len)
                     && !stop

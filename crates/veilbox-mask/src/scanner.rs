@@ -64,11 +64,12 @@ impl Scanner {
     pub fn scan(&self, text: &str, hints: &Hints) -> Vec<Finding> {
         let folded = normalize::fold(text);
         let t: &str = &folded.text;
-        let mut hits: Vec<CueHit> = Vec::with_capacity(16);
+        // about one cue per 20 bytes of chat: sized so that a message rarely regrows it
+        let mut hits: Vec<CueHit> = Vec::with_capacity(16 + t.len() / 16);
         self.cues.find(t, &mut hits);
         let mut ctx = Ctx::new(t, &hits, self.tracking.as_ref());
         ctx.lex();
-        ctx.after_cues();
+        ctx.after_cues(&self.lexicon);
         let wt = WordTable::new(t, &self.lexicon);
         person::persons(&mut ctx, &wt);
         address::addresses(&mut ctx, &wt);
@@ -104,18 +105,21 @@ impl Scanner {
 }
 
 /// Keeps the best of overlapping candidates: higher priority, then confidence, then length.
-fn resolve(mut cands: Vec<Cand>) -> Vec<Cand> {
-    cands.sort_by(|a, b| {
-        b.prio
-            .cmp(&a.prio)
-            .then(b.conf.total_cmp(&a.conf))
-            .then((b.e - b.s).cmp(&(a.e - a.s)))
-            .then(a.s.cmp(&b.s))
-    });
+fn resolve(cands: Vec<Cand>) -> Vec<Cand> {
+    // the order (higher priority, higher confidence, longer, earlier, then first found)
+    // packed into one integer key per candidate: an unstable sort of integers, with the
+    // index as the last key, gives the order of a stable sort by the same comparisons
+    let mut order: Vec<(u128, u32)> = cands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (rank(c), i as u32))
+        .collect();
+    order.sort_unstable();
     // kept sorted by start and non-overlapping: a few dozen entries at most, so a sorted
     // vector with binary search beats a tree (no allocation per node)
     let mut taken: Vec<Cand> = Vec::with_capacity(cands.len());
-    for c in cands {
+    for (_, i) in order {
+        let c = cands[i as usize];
         let before = taken.partition_point(|p| p.s < c.e);
         if before > 0 && taken[before - 1].e > c.s {
             continue;
@@ -128,4 +132,58 @@ fn resolve(mut cands: Vec<Cand>) -> Vec<Cand> {
         }
     }
     taken
+}
+
+/// The sort key of a candidate, smaller first: priority descending, confidence descending
+/// (in `f32::total_cmp` order), length descending, start ascending. Offsets fit in 32 bits
+/// (the folding map keeps them as `u32` too).
+fn rank(c: &Cand) -> u128 {
+    // `f32::total_cmp`'s order as an unsigned integer
+    let bits = c.conf.to_bits() as i32;
+    let conf = ((bits ^ (((bits >> 31) as u32) >> 1) as i32) as u32) ^ 0x8000_0000;
+    let len = (c.e - c.s) as u32;
+    (u128::from(u8::MAX - c.prio) << 96)
+        | (u128::from(!conf) << 64)
+        | (u128::from(!len) << 32)
+        | u128::from(c.s as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Why;
+
+    #[test]
+    fn rank_orders_as_the_comparisons() {
+        let mk = |prio, conf, s, e| Cand {
+            kind: Kind::Phone,
+            s,
+            e,
+            conf,
+            why: Why::Lexicon,
+            prio,
+        };
+        let cands = [
+            mk(80, 0.9, 5, 10),
+            mk(80, 0.95, 5, 10),
+            mk(90, 0.1, 0, 1),
+            mk(80, 0.9, 3, 10),
+            mk(80, 0.9, 2, 9),
+            mk(80, -0.5, 2, 9),
+            mk(80, 0.0, 2, 9),
+            mk(80, -0.0, 2, 9),
+            mk(40, 1.0, 0, 100),
+        ];
+        for a in &cands {
+            for b in &cands {
+                let want = b
+                    .prio
+                    .cmp(&a.prio)
+                    .then(b.conf.total_cmp(&a.conf))
+                    .then((b.e - b.s).cmp(&(a.e - a.s)))
+                    .then(a.s.cmp(&b.s));
+                assert_eq!(rank(a).cmp(&rank(b)), want);
+            }
+        }
+    }
 }
