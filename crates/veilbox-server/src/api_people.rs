@@ -419,7 +419,7 @@ async fn assign(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, WebError> {
+) -> Result<Response, WebError> {
     let request: AssignBody = json_body(&body)?;
     let assignee = match request.assignee.as_deref() {
         Some("me") => Some(
@@ -457,12 +457,24 @@ async fn assign(
             ));
         }
     }
-    if !state
-        .store
-        .assign_conversation(&id, assignee.as_deref())
-        .await?
-    {
-        return Err(WebError::NotFound);
+    // Taking from the queue only succeeds while it is still unassigned: of two agents
+    // taking it at once, one wins and the other hears so.
+    let taking = context.self_assign && conversation.assignee.is_none();
+    let done = match (&assignee, taking) {
+        (Some(me), true) => state.store.take_conversation(&id, me).await?,
+        _ => {
+            state
+                .store
+                .assign_conversation(&id, assignee.as_deref())
+                .await?
+        }
+    };
+    if !done {
+        return Ok((
+            StatusCode::CONFLICT,
+            Json(json!({"error": "someone else took this conversation first"})),
+        )
+            .into_response());
     }
     state
         .store
@@ -472,5 +484,5 @@ async fn assign(
             Some(assignee.as_deref().unwrap_or("nobody")),
         ))
         .await?;
-    Ok(Json(json!({"id": id, "assignee": assignee})))
+    Ok(Json(json!({"id": id, "assignee": assignee})).into_response())
 }

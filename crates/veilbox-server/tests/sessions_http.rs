@@ -1581,3 +1581,96 @@ async fn removing_a_member_or_an_inbox_takes_access_away() {
     assert_eq!(audited(&app, "team.inbox_removed", &admin.id).await, 1);
     app.stop().await;
 }
+
+/// Agents pressing "Assign to me" on the same queue conversation at once: exactly one
+/// takes it, nobody overwrites them, and one assignment is audited.
+#[tokio::test]
+async fn of_agents_taking_one_conversation_at_once_exactly_one_wins() {
+    let app = TestApp::spawn().await;
+    let id = customer_writes(&app, "447700900888", "wamid.race1", "hello?").await;
+    let mut agents = Vec::new();
+    for n in 0..5 {
+        let person = app
+            .add_person(
+                &format!("agent{n}@courier.test"),
+                "agent",
+                Some(support::OPERATIONS),
+            )
+            .await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(&person).await;
+        agents.push((person, browser));
+    }
+    let path = format!("/inbox/c/{id}/assign");
+    let takes = agents
+        .iter()
+        .map(|(_, browser)| browser.act_response(&path, &[("to", "me")]));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(takes)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::NOT_FOUND),
+        "{statuses:?}"
+    );
+    let assignee = one(
+        &app,
+        "SELECT assignee FROM conversations WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .expect("assigned");
+    assert!(agents.iter().any(|(p, _)| p.id == assignee));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.assigned' AND target = $1",
+            &[&id],
+        )
+        .await,
+        1,
+        "one winner, one audit row"
+    );
+    app.stop().await;
+}
+
+/// A new set-password link retires the previous one, and disabling a user retires theirs.
+#[tokio::test]
+async fn only_the_newest_set_password_link_works() {
+    let app = TestApp::spawn().await;
+    let make = |body: Value| app.api_post_as(API_TOKEN, "/api/v1/users", body);
+    let (status, created) = make(json!({"email": "nia@courier.test", "role": "agent"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path_of = |url: &str| url[url.find("/set-password/").unwrap()..].to_owned();
+    let first = path_of(created["set_password_url"].as_str().unwrap());
+    let (status, again) = app
+        .api_post_as(
+            API_TOKEN,
+            &format!("/api/v1/users/{id}/password-link"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let second = path_of(again["set_password_url"].as_str().unwrap());
+    let browser = Browser::new(&app);
+    assert_eq!(
+        browser.get(&first).await.status(),
+        StatusCode::NOT_FOUND,
+        "retired"
+    );
+    assert_eq!(browser.get(&second).await.status(), StatusCode::OK);
+    let (status, _) = app
+        .api_post_as(API_TOKEN, &format!("/api/v1/users/{id}/disable"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        browser.get(&second).await.status(),
+        StatusCode::NOT_FOUND,
+        "disabling retires the link"
+    );
+    app.stop().await;
+}

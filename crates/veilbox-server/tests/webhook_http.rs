@@ -244,7 +244,7 @@ async fn out_of_order_statuses_end_in_the_highest_state() {
     }
     let (status, _) = app.api(&format!("/api/v1/deliveries/{id}")).await;
     assert_eq!(
-        status, 403,
+        status, 404,
         "not a conversation's message: not the supervisor's to read"
     );
     let (status, delivery) = app.admin_api(&format!("/api/v1/deliveries/{id}")).await;

@@ -158,8 +158,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Disables (or enables again) a user. Disabling also ends every session, so it takes
-    /// effect on the user's next request.
+    /// Disables (or enables again) a user. Disabling also ends every session and retires
+    /// any unused set-password link, so it takes effect on the user's next request.
     pub async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<bool, StoreError> {
         let at = disabled.then(now_ms);
         let done = sqlx::query("UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1")
@@ -170,6 +170,13 @@ impl Store {
             .await?;
         if disabled {
             self.end_user_sessions(user_id, "disabled").await?;
+            sqlx::query(
+                "UPDATE password_links SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+            )
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         }
         Ok(done.rows_affected() == 1)
     }
@@ -278,6 +285,15 @@ impl Store {
         valid_ms: i64,
     ) -> Result<(), StoreError> {
         let now = now_ms();
+        // One live link per user: a new one retires the old (a link sent to the wrong
+        // place is undone by sending a new one).
+        sqlx::query(
+            "UPDATE password_links SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         sqlx::query(
             "INSERT INTO password_links (token_digest, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",

@@ -586,6 +586,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Takes an unassigned conversation for `assignee`; false when someone took it first
+    /// (two agents pressing "Assign to me" at once: exactly one wins).
+    pub async fn take_conversation(&self, id: &str, assignee: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE conversations SET assignee = $2 WHERE id = $1 AND assignee IS NULL",
+        )
+        .bind(id)
+        .bind(assignee)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 1 {
+            self.events()
+                .publish(crate::events::StoreEvent::Conversation {
+                    conversation_id: id.to_owned(),
+                });
+        }
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Moves a conversation to `open`, `pending` or `resolved`; false when there is no such
     /// conversation. Reopening fails with a database error when the customer already has
     /// another open conversation in the inbox (one open per inbox and customer).

@@ -204,9 +204,19 @@ pub async fn assign(
         self_assign: assignee.is_some(),
         ..Context::default()
     };
-    authorize(&state, &user, &id, Action::Assign, &context).await?;
-    if !state.store.assign_conversation(&id, assignee).await? {
-        return Err(WebError::NotFound.into());
+    let conversation = authorize(&state, &user, &id, Action::Assign, &context).await?;
+    // Taking from the queue only succeeds while it is still unassigned: of two agents
+    // taking it at once, one wins and the other is told.
+    let done = match assignee {
+        Some(me) if conversation.assignee.is_none() => {
+            state.store.take_conversation(&id, me).await?
+        }
+        _ => state.store.assign_conversation(&id, assignee).await?,
+    };
+    if !done {
+        user.flash(&state, "warn", "A colleague took this conversation first.")
+            .await;
+        return Ok(back(&id, &query));
     }
     state
         .store
