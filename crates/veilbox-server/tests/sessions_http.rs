@@ -1674,3 +1674,40 @@ async fn only_the_newest_set_password_link_works() {
     );
     app.stop().await;
 }
+
+/// A live stream does not outlive a change of the user's teams: it ends within the stream's
+/// check interval, and the page's reconnect gets the new permissions.
+#[tokio::test]
+async fn a_live_stream_ends_when_the_users_teams_change() {
+    let app = TestApp::spawn().await;
+    let agent = app
+        .add_person("lee@courier.test", "agent", Some(support::OPERATIONS))
+        .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&agent).await;
+    let mut stream = browser.get("/inbox/events").await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let operations = app
+        .store
+        .teams()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == support::OPERATIONS)
+        .unwrap()
+        .id;
+    app.store
+        .remove_team_member(&operations, &agent.id)
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        // Keep-alive comments may arrive first; the stream must then end.
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream kept running after the team change"
+    );
+    app.stop().await;
+}

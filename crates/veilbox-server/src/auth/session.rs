@@ -157,12 +157,17 @@ impl SignedIn {
         }
     }
 
-    /// Whether the session is still live and the user still active (for long-lived streams).
+    /// Whether the session is still live, the user still active, and their role and teams
+    /// what they were when this request began: a long-lived stream ends when any of that
+    /// changes, and the page reconnects with the new permissions.
     pub async fn still_signed_in(&self, state: &AppState) -> bool {
-        matches!(
-            live_session(state, &self.session).await,
-            Ok(Some((session, _))) if session.complete
-        )
+        let Ok(Some((session, user))) = live_session(state, &self.session).await else {
+            return false;
+        };
+        if !session.complete || user.role != self.user.role {
+            return false;
+        }
+        matches!(state.store.teams_of(&user.id).await, Ok(teams) if teams == self.actor.principal.teams)
     }
 }
 

@@ -24,8 +24,9 @@ use crate::AppState;
 
 /// How often an idle stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// How often a stream checks that its session is still signed in.
-const SESSION_CHECK: Duration = Duration::from_secs(30);
+/// How often a stream checks that its session is still signed in with the same role and
+/// teams (a revoked session or a changed team stops the stream within this time).
+const SESSION_CHECK: Duration = Duration::from_secs(10);
 
 /// `GET /inbox/events`: the store events of conversations this user may see, as `message`
 /// / `conversation` events with JSON ids; `reload` when this stream fell behind and missed
