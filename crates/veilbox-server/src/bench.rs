@@ -163,6 +163,10 @@ async fn http_phase(
     clients: usize,
 ) -> anyhow::Result<HttpResult> {
     let mut config = Config::from_sources(None, |_| None)?;
+    // A throwaway master key: bench databases are deleted afterwards.
+    config.master_key = Some(SecretString::from(
+        veilbox_vault::MasterKey::generate().to_text().as_str(),
+    ));
     config.database_url = url.to_owned();
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
     config.whatsapp.verify_token = Some(SecretString::from("bench"));
@@ -318,6 +322,10 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
     let token = "veilbox-bench-access-token";
 
     let mut config = Config::from_sources(None, |_| None)?;
+    // A throwaway master key: bench databases are deleted afterwards.
+    config.master_key = Some(SecretString::from(
+        veilbox_vault::MasterKey::generate().to_text().as_str(),
+    ));
     config.database_url = url;
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
     config.whatsapp.verify_token = Some(SecretString::from("bench"));
@@ -469,6 +477,10 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let mut config = Config::from_sources(None, |_| None)?;
+    // A throwaway master key: bench databases are deleted afterwards.
+    config.master_key = Some(SecretString::from(
+        veilbox_vault::MasterKey::generate().to_text().as_str(),
+    ));
     config.database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
     config.whatsapp.verify_token = Some(SecretString::from("bench"));

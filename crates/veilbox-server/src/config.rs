@@ -20,6 +20,8 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v24.0";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://veilbox-data/veilbox.db";
 /// Loopback only by default: exposing Veilbox is a deliberate choice.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where the master key file is looked for unless `VEILBOX_MASTER_KEY_FILE` says otherwise.
+pub const DEFAULT_MASTER_KEY_FILE: &str = "veilbox-data/master.key";
 
 /// Everything Veilbox needs to run.
 #[derive(Debug, Clone)]
@@ -36,6 +38,10 @@ pub struct Config {
     /// The address people open Veilbox at (for links in set-password invitations);
     /// `http://<listen>` when unset.
     pub public_url: Option<String>,
+    /// The master key file (key-encryption key), never stored in the database.
+    pub master_key_file: PathBuf,
+    /// The master key itself, as text (`vbk1:...`), instead of the file.
+    pub master_key: Option<SecretString>,
     /// How long sessions last.
     pub sessions: SessionSettings,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
@@ -135,6 +141,7 @@ struct FileConfig {
     listen: Option<String>,
     api_token: Option<String>,
     public_url: Option<String>,
+    master_key_file: Option<String>,
     session_idle_minutes: Option<u64>,
     session_absolute_hours: Option<u64>,
     trust_forwarded_for: Option<bool>,
@@ -347,6 +354,12 @@ impl Config {
                 }
                 None => None,
             },
+            master_key_file: PathBuf::from(
+                layer("VEILBOX_MASTER_KEY_FILE", file.master_key_file)
+                    .unwrap_or_else(|| DEFAULT_MASTER_KEY_FILE.to_owned()),
+            ),
+            // Only from the environment: a key in the config file would sit beside the data.
+            master_key: env("VEILBOX_MASTER_KEY").map(SecretString::from),
             sessions: SessionSettings {
                 idle: std::time::Duration::from_secs(
                     60 * whole_number(

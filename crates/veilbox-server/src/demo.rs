@@ -26,6 +26,8 @@ use crate::config::{Config, TemplateConfig, DEFAULT_DATABASE_URL};
 
 /// Where the demo keeps its database unless `VEILBOX_DATABASE_URL` says otherwise.
 pub const DEMO_DATABASE_URL: &str = "sqlite://veilbox-data/demo/veilbox.db";
+/// The demo's master key file, made on first run (`--reset` keeps it: it holds no data).
+pub const DEMO_MASTER_KEY_FILE: &str = "veilbox-data/demo/master.key";
 
 /// Options of `veilbox demo`.
 #[derive(Debug, clap::Args)]
@@ -87,6 +89,15 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     if args.reset {
         reset(&config.database_url)?;
     }
+    // The demo keeps its own master key beside its database, made on first run.
+    if config.master_key.is_none()
+        && config.master_key_file == std::path::Path::new(crate::config::DEFAULT_MASTER_KEY_FILE)
+    {
+        config.master_key_file = PathBuf::from(DEMO_MASTER_KEY_FILE);
+    }
+    if config.master_key.is_none() && !config.master_key_file.exists() {
+        crate::keyring::create_master_key(&config.master_key_file)?;
+    }
     let app_secret = config
         .whatsapp
         .app_secret
@@ -135,7 +146,8 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     let simulator = Simulator::new(sim_config);
 
     let seeded = conversation_count(&store).await? == 0;
-    let people = demo_people(&store)
+    let keys = crate::keyring::KeyRing::load(&config, &store).await?;
+    let people = demo_people(&store, &keys)
         .await
         .context("creating the demo users")?;
     let agent_id = people
@@ -273,7 +285,10 @@ struct DemoPerson {
 /// "Returns" team that serves none (it shows what another team's agent cannot see). The
 /// passwords are set fresh at every start and printed; supervisors and admins get a TOTP
 /// key (kept across starts) because their role requires a second factor.
-async fn demo_people(store: &Store) -> anyhow::Result<Vec<DemoPerson>> {
+async fn demo_people(
+    store: &Store,
+    keys: &crate::keyring::KeyRing,
+) -> anyhow::Result<Vec<DemoPerson>> {
     let dispatch = store.ensure_team("Dispatch").await?;
     store.add_team_inbox(&dispatch, EVERY_INBOX).await?;
     let returns = store.ensure_team("Returns").await?;
@@ -329,12 +344,14 @@ async fn demo_people(store: &Store) -> anyhow::Result<Vec<DemoPerson>> {
             match user
                 .totp_secret
                 .as_deref()
-                .and_then(TotpSecret::from_base32)
+                .and_then(|stored| keys.open_totp(&user.id, stored))
             {
                 Some(existing) if user.totp_enabled => Some(existing.to_base32()),
                 _ => {
                     let fresh = TotpSecret::generate();
-                    store.begin_totp(&user.id, &fresh.to_base32()).await?;
+                    store
+                        .begin_totp(&user.id, &keys.seal_totp(&user.id, &fresh))
+                        .await?;
                     store.accept_totp_step(&user.id, 0).await?;
                     Some(fresh.to_base32())
                 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod inbox;
+pub mod keyring;
 pub mod layout;
 pub mod outbox;
 pub mod replies;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub outbox: outbox::OutboxHandle,
     /// The one authorizer.
     pub access: auth::Access,
+    /// The master key's data keys (staff secrets now, customers with the CRM).
+    pub keys: keyring::KeyRing,
 }
 
 /// Builds the router: the webhook, the JSON API and health, sign-in and account pages,
@@ -112,6 +115,7 @@ pub async fn launch(
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
     let (outbox, sender) = start_sender(&config, &store).await?;
     let access = auth::Access::load(&store).await?;
+    let keys = keyring::KeyRing::load(&config, &store).await?;
     let policy_watch = tokio::spawn(watch_custom_roles(store.clone(), access.clone()));
     let state = AppState {
         store: store.clone(),
@@ -119,6 +123,7 @@ pub async fn launch(
         config: Arc::new(config),
         outbox,
         access,
+        keys,
     };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (closing, mut closed) = tokio::sync::watch::channel(false);

@@ -37,6 +37,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The master key that wraps every data key (never stored in the database).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -59,6 +62,19 @@ enum UserCommand {
         /// How colleagues see them (default: the e-mail's local part).
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Creates the master key file (VEILBOX_MASTER_KEY_FILE, mode 0600); never overwrites.
+    Init,
+    /// Re-wraps every data key under a new master key, created at NEW_FILE. Veilbox may keep
+    /// serving meanwhile; point VEILBOX_MASTER_KEY_FILE at NEW_FILE before its next start.
+    Rotate {
+        /// Where to create the new master key file.
+        #[arg(long)]
+        new_file: PathBuf,
     },
 }
 
@@ -103,6 +119,9 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
         Command::Serve => {
             let config = Config::load(config_file.as_deref())?;
             config.require_for_serve()?;
+            // The master key is checked before anything is opened: a missing key is a
+            // configuration error, named as one.
+            veilbox_server::keyring::master_key(&config)?;
             let store = open_store(&config).await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
@@ -155,6 +174,31 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
             );
             println!("{}{}", config.base_url(), invited.link_path);
             store.close().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Init) => {
+            let config = Config::load(config_file.as_deref())?;
+            let key = veilbox_server::keyring::create_master_key(&config.master_key_file)?;
+            println!(
+                "master key {} written to {} (mode 0600). Back it up apart from the database: without it nothing encrypted can be read.",
+                key.id(),
+                config.master_key_file.display()
+            );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate { new_file }) => {
+            let config = Config::load(config_file.as_deref())?;
+            let old = veilbox_server::keyring::master_key(&config)?;
+            let store = open_store(&config).await?;
+            let new = veilbox_server::keyring::create_master_key(&new_file)?;
+            let new_id = new.id();
+            let count = veilbox_server::keyring::rotate(&store, old, new).await?;
+            store.close().await;
+            println!(
+                "{count} data keys re-wrapped under master key {new_id} ({}). Set VEILBOX_MASTER_KEY_FILE={} before the next start; keep the old key until then.",
+                new_file.display(),
+                new_file.display()
+            );
             Ok(())
         }
         Command::Audit(AuditCommand::Verify) => {

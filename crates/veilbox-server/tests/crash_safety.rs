@@ -28,6 +28,7 @@ async fn start(database_url: &str) -> (Child, String) {
         .env("VEILBOX_LISTEN", "127.0.0.1:0")
         .env("VEILBOX_WHATSAPP_APP_SECRET", SECRET)
         .env("VEILBOX_WHATSAPP_VERIFY_TOKEN", "crash-test")
+        .env("VEILBOX_MASTER_KEY", support::MASTER_KEY)
         .env("VEILBOX_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -185,6 +186,14 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         (
             vec![("VEILBOX_DATABASE_URL", "mysql://db")],
             "VEILBOX_DATABASE_URL",
+        ),
+        (
+            vec![("VEILBOX_MASTER_KEY_FILE", "/nonexistent/veilbox/master.key")],
+            "VEILBOX_MASTER_KEY_FILE",
+        ),
+        (
+            vec![("VEILBOX_MASTER_KEY", "not-a-key")],
+            "VEILBOX_MASTER_KEY",
         ),
     ];
     for (vars, setting) in cases {

@@ -1067,6 +1067,16 @@ async fn a_supervisor_enrols_a_second_factor_before_anything_opens() {
         browser.page("/account/two-factor").await.contains(&key),
         "the same key on reload"
     );
+    // At rest the secret is sealed under the master key, bound to the user's row.
+    let stored = one(
+        &app,
+        "SELECT totp_secret FROM users WHERE id = $1",
+        &[&user.id],
+    )
+    .await
+    .expect("a stored secret");
+    assert!(stored.starts_with("vb1:"), "sealed: {stored}");
+    assert!(!stored.contains(&key) && !stored.contains(&key.to_lowercase()));
     // Replacing recovery codes needs a complete session.
     let codes = browser
         .post(

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod events;
 pub mod ids;
 pub mod ingest;
+pub mod keys;
 pub mod outbox;
 pub mod people;
 pub mod reads;

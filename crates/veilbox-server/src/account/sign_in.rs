@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
-use veilbox_core::credentials::{password, recovery, secret_token, totp::TotpSecret};
+use veilbox_core::credentials::{password, recovery, secret_token};
 use veilbox_store::audit::AuditEntry;
 use veilbox_store::people::User;
 use veilbox_store::sessions::ThrottleRule;
@@ -415,7 +415,7 @@ pub async fn check_second_factor(
         let Some(secret) = user
             .totp_secret
             .as_deref()
-            .and_then(TotpSecret::from_base32)
+            .and_then(|stored| state.keys.open_totp(&user.id, stored))
         else {
             return Ok(None);
         };

@@ -74,14 +74,14 @@ pub async fn page_get(
     let secret = match user
         .totp_secret
         .as_deref()
-        .and_then(totp::TotpSecret::from_base32)
+        .and_then(|stored| state.keys.open_totp(&user.id, stored))
     {
         Some(secret) => secret,
         None => {
             let secret = totp::TotpSecret::generate();
             state
                 .store
-                .begin_totp(&user.id, &secret.to_base32())
+                .begin_totp(&user.id, &state.keys.seal_totp(&user.id, &secret))
                 .await?;
             secret
         }
@@ -152,7 +152,7 @@ pub async fn confirm(
     let Some(secret) = user
         .totp_secret
         .as_deref()
-        .and_then(totp::TotpSecret::from_base32)
+        .and_then(|stored| state.keys.open_totp(&user.id, stored))
     else {
         return Ok(Redirect::to("/account/two-factor").into_response());
     };

@@ -23,6 +23,9 @@ pub const API_TOKEN: &str = "test-api-token-0123456789";
 /// An API token with the supervisor role for the "Operations" team, which serves every
 /// inbox: what reads conversations in the tests.
 pub const SUPERVISOR_TOKEN: &str = "vbt_test-supervisor-token-0123456789";
+/// The master key of every test app (fixed, so a restart on the same database opens its
+/// data keys). A test key: it protects nothing real.
+pub const MASTER_KEY: &str = "vbk1:QtJS4zYkVSr-yKwweFtYgW1jNGIb3UrJkXX3BHqDGHM";
 /// The team every test app starts with.
 pub const OPERATIONS: &str = "Operations";
 
@@ -51,6 +54,7 @@ pub fn test_config(database_url: &str) -> Config {
     config.database_url = database_url.to_owned();
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.api_token = Some(SecretString::from(API_TOKEN));
+    config.master_key = Some(SecretString::from(MASTER_KEY));
     config.whatsapp.app_secret = Some(SecretString::from(SECRET));
     config.whatsapp.verify_token = Some(SecretString::from(VERIFY_TOKEN));
     config
