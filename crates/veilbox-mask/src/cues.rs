@@ -618,128 +618,9 @@ pub(crate) struct CueHit {
     pub(crate) word: &'static str,
 }
 
-/// A byte trie over the cue words (ASCII-lowercased), walked from one position: gives the
-/// longest cue starting there. Rows are dense over the bytes that occur in cue words.
-struct Trie {
-    /// byte -> column (0: a byte in no cue word)
-    col: [u8; 256],
-    cols: usize,
-    /// `next[node * cols + col]`: the child, 0 for none (node 0 is the root, never a child)
-    next: Vec<u16>,
-    /// pattern index + 1 of the word ending at each node, 0 for none
-    term: Vec<u16>,
-}
-
-impl Trie {
-    fn new<'w>(words: impl Iterator<Item = &'w [u8]> + Clone) -> Trie {
-        let mut col = [0u8; 256];
-        let mut cols = 1usize;
-        for w in words.clone() {
-            for &c in w {
-                let c = usize::from(c.to_ascii_lowercase());
-                if col[c] == 0 {
-                    col[c] = cols as u8;
-                    cols += 1;
-                }
-            }
-        }
-        // ASCII case-insensitive: an upper-case letter shares its lower-case column
-        for c in b'A'..=b'Z' {
-            col[usize::from(c)] = col[usize::from(c.to_ascii_lowercase())];
-        }
-        let mut t = Trie {
-            col,
-            cols,
-            next: vec![0; cols],
-            term: vec![0],
-        };
-        for (i, w) in words.enumerate() {
-            let mut node = 0usize;
-            for &c in w {
-                let k = node * cols + usize::from(t.col[usize::from(c)]);
-                if t.next[k] == 0 {
-                    let id = t.term.len();
-                    t.term.push(0);
-                    t.next.extend(std::iter::repeat(0).take(cols));
-                    t.next[k] = id as u16;
-                }
-                node = usize::from(t.next[k]);
-            }
-            // the first of equal words wins, as in the automaton
-            if t.term[node] == 0 {
-                t.term[node] = (i + 1) as u16;
-            }
-        }
-        t
-    }
-
-    /// The longest word starting at `b[i]`: (end, pattern index).
-    #[inline]
-    fn longest(&self, b: &[u8], i: usize) -> Option<(usize, usize)> {
-        let mut node = 0usize;
-        let mut best = None;
-        for (j, &c) in b[i..].iter().enumerate() {
-            let k = usize::from(self.col[usize::from(c)]);
-            if k == 0 {
-                break;
-            }
-            node = usize::from(self.next[node * self.cols + k]);
-            if node == 0 {
-                break;
-            }
-            let t = self.term[node];
-            if t != 0 {
-                best = Some((i + j + 1, usize::from(t) - 1));
-            }
-        }
-        best
-    }
-
-    /// Walks `b[..end]` backwards from `b[end - 1]` down to `b[from]`: calls `f(q)` for each
-    /// `q` where the bytes `b[q..end]` read backwards are a word of the trie, until `f` says so.
-    #[inline]
-    fn suffixes(
-        &self,
-        b: &[u8],
-        from: usize,
-        end: usize,
-        mut f: impl FnMut(usize) -> bool,
-    ) -> bool {
-        let mut node = 0usize;
-        let mut q = end;
-        while q > from {
-            q -= 1;
-            let k = usize::from(self.col[usize::from(b[q])]);
-            if k == 0 {
-                return false;
-            }
-            node = usize::from(self.next[node * self.cols + k]);
-            if node == 0 {
-                return false;
-            }
-            if self.term[node] != 0 && f(q) {
-                return true;
-            }
-        }
-        false
-    }
-}
-
-/// The built cue matcher.
-///
-/// What it finds is exactly what a leftmost-longest Aho-Corasick search over the whole text
-/// finds, keeping whole-word hits only. Every cue word starts with a word byte, so a kept
-/// hit starts at a word start; the search is done as walks of a trie at word starts. A
-/// match starting inside a word is never kept, but it moves the search past its end: that
-/// matters only when it runs past the end of the word, which needs a cue word with a
-/// separator ("call me", "a/c") whose first part ends the word. Those are found by a
-/// backward walk over the reversed first parts, and rare, and then the automaton takes over
-/// for that step.
+/// The built cue automaton.
 pub(crate) struct Cues {
     ac: AhoCorasick,
-    fwd: Trie,
-    /// reversed (first part + separator) of each cue word with a non-word byte
-    heads: Trie,
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -753,142 +634,29 @@ impl Cues {
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
             .build(CUES.iter().map(|(w, _)| w))?;
-        let fwd = Trie::new(CUES.iter().map(|(w, _)| w.as_bytes()));
-        let heads: Vec<Vec<u8>> = CUES
-            .iter()
-            .filter_map(|(w, _)| {
-                let w = w.as_bytes();
-                let sep = w.iter().position(|&c| !is_word_byte(c))?;
-                Some(w[..=sep].iter().rev().copied().collect())
-            })
-            .collect();
-        let heads = Trie::new(heads.iter().map(Vec::as_slice));
-        Ok(Cues { ac, fwd, heads })
-    }
-
-    fn push(b: &[u8], s: usize, e: usize, pat: usize, out: &mut Vec<CueHit>) {
-        // whole words only; a cue that ends in punctuation ("a.n.") needs no boundary
-        let last = b[e - 1];
-        if s > 0 && is_word_byte(b[s - 1]) && is_word_byte(b[s]) {
-            return;
-        }
-        if e < b.len() && is_word_byte(last) && is_word_byte(b[e]) {
-            return;
-        }
-        let (word, cue) = CUES[pat];
-        out.push(CueHit {
-            start: s,
-            end: e,
-            cue,
-            word,
-        });
+        Ok(Cues { ac })
     }
 
     /// Every whole-word cue in `text`, in order.
     pub(crate) fn find(&self, text: &str, out: &mut Vec<CueHit>) {
         let b = text.as_bytes();
-        let n = b.len();
-        // the automaton's search position: no match it would report starts before `p`
-        let mut p = 0;
-        while p < n {
-            if !is_word_byte(b[p]) {
-                // no cue word starts with a non-word byte
-                p += 1;
+        for m in self.ac.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            // whole words only; a cue that ends in punctuation ("a.n.") needs no boundary
+            let last = b[e - 1];
+            if s > 0 && is_word_byte(b[s - 1]) && is_word_byte(b[s]) {
                 continue;
             }
-            if p == 0 || !is_word_byte(b[p - 1]) {
-                // a word start
-                if let Some((e, pat)) = self.fwd.longest(b, p) {
-                    Self::push(b, p, e, pat, out);
-                    p = e;
-                    continue;
-                }
-                p += 1;
+            if e < b.len() && is_word_byte(last) && is_word_byte(b[e]) {
+                continue;
             }
-            // inside a word: matches starting in b[p..we] end by `we` unless one of them
-            // runs over the separator after the word
-            let we = p + b[p..]
-                .iter()
-                .position(|&c| !is_word_byte(c))
-                .unwrap_or(n - p);
-            if we < n && p < we {
-                let crosses = self.heads.suffixes(b, p, we + 1, |q| {
-                    q < we && self.fwd.longest(b, q).is_some_and(|(e, _)| e > we)
-                });
-                if crosses {
-                    match self.ac.find(aho_corasick::Input::new(text).range(p..)) {
-                        Some(m) => {
-                            Self::push(b, m.start(), m.end(), m.pattern().as_usize(), out);
-                            p = m.end();
-                            continue;
-                        }
-                        None => return,
-                    }
-                }
-            }
-            p = we;
-        }
-    }
-
-    /// The plain automaton search, for tests: every whole-word cue in `text`, in order.
-    #[cfg(test)]
-    fn find_reference(&self, text: &str, out: &mut Vec<CueHit>) {
-        let b = text.as_bytes();
-        for m in self.ac.find_iter(text) {
-            Self::push(b, m.start(), m.end(), m.pattern().as_usize(), out);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hits(v: &[CueHit]) -> Vec<(usize, usize, &'static str)> {
-        v.iter().map(|h| (h.start, h.end, h.word)).collect()
-    }
-
-    #[test]
-    fn trie_search_is_the_automaton_search() {
-        let cues = Cues::new().unwrap();
-        let pieces: &[&str] = &[
-            " ", " ", " ", ".", "/", "-", "'", ":", "#", "_", "  ", ", ", "\n", "x", "s", "a", "i",
-            "e", "me", "no", "ph", "3", "42", "é", "🙏", "á", "hotel", "smart", "time",
-        ];
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
-        for _ in 0..20_000 {
-            let mut t = String::new();
-            for _ in 0..rnd(12) + 1 {
-                if rnd(2) == 0 {
-                    let w = CUES[rnd(CUES.len())].0;
-                    // sometimes a part of it, sometimes in upper case
-                    let w: String = match rnd(4) {
-                        0 => w.to_ascii_uppercase(),
-                        1 => {
-                            let cut = w
-                                .char_indices()
-                                .map(|(i, _)| i)
-                                .nth(rnd(w.chars().count()))
-                                .unwrap_or(0);
-                            w[cut..].to_string()
-                        }
-                        _ => w.to_string(),
-                    };
-                    t.push_str(&w);
-                } else {
-                    t.push_str(pieces[rnd(pieces.len())]);
-                }
-            }
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            cues.find(&t, &mut a);
-            cues.find_reference(&t, &mut b);
-            assert_eq!(hits(&a), hits(&b), "{t:?}");
+            let (word, cue) = CUES[m.pattern().as_usize()];
+            out.push(CueHit {
+                start: s,
+                end: e,
+                cue,
+                word,
+            });
         }
     }
 }
