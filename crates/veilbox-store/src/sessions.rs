@@ -79,6 +79,10 @@ pub struct ThrottleRule {
     pub max_delay_ms: i64,
 }
 
+/// A key left alone this long (and not blocked) starts counting again from one: old
+/// failures do not keep an account on long delays forever.
+pub const QUIET_RESET_MS: i64 = 60 * 60 * 1000;
+
 impl ThrottleRule {
     /// The delay after `failures` failures: nothing while free, then 1 s doubling.
     pub fn delay_ms(self, failures: i64) -> i64 {
@@ -238,11 +242,13 @@ impl Store {
         let now = now_ms();
         let row = sqlx::query(
             "INSERT INTO sign_in_throttle (key, failures, blocked_until, updated_at) VALUES ($1, 1, 0, $2) \
-             ON CONFLICT (key) DO UPDATE SET failures = sign_in_throttle.failures + 1, updated_at = $2 \
-             RETURNING failures, blocked_until",
+             ON CONFLICT (key) DO UPDATE SET failures = CASE WHEN sign_in_throttle.updated_at < $3 \
+             AND sign_in_throttle.blocked_until < $2 THEN 1 ELSE sign_in_throttle.failures + 1 END, \
+             updated_at = $2 RETURNING failures, blocked_until",
         )
         .bind(key)
         .bind(now)
+        .bind(now - QUIET_RESET_MS)
         .fetch_one(self.pool())
         .await?;
         let attempts: i64 = row.try_get("failures")?;
