@@ -225,16 +225,7 @@ async fn add_team(
             .user(member)
             .await?
             .ok_or(WebError::BadRequest("unknown user id in members"))?;
-        if user.role == "supervisor" {
-            state.store.set_team_supervisor(&id, &user.id).await?;
-        } else {
-            state.store.add_team_member(&id, &user.id).await?;
-        }
-        let target = format!("{id} {}", user.id);
-        state
-            .store
-            .audit(&by.entry("team.member_added", Some(&target), None))
-            .await?;
+        staff::join_team(&state.store, &id, &user, by).await?;
     }
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
 }

@@ -111,18 +111,29 @@ pub async fn add_user(
         .await?;
     if let Some(team) = team.map(str::trim).filter(|t| !t.is_empty()) {
         let team_id = store.ensure_team(team).await?;
-        if role == "supervisor" {
-            store.set_team_supervisor(&team_id, &user.id).await?;
-        } else {
-            store.add_team_member(&team_id, &user.id).await?;
-        }
-        let target = format!("{team_id} {}", user.id);
-        store
-            .audit(&by.entry("team.member_added", Some(&target), None))
-            .await?;
+        join_team(store, &team_id, &user, by).await?;
     }
     let link_path = password_link(store, &user.id, by).await?;
     Ok(Invited { user, link_path })
+}
+
+/// Puts `user` in a team (a supervisor leads it), audited.
+pub async fn join_team(
+    store: &Store,
+    team_id: &str,
+    user: &User,
+    by: By<'_>,
+) -> Result<(), StoreError> {
+    if user.role == "supervisor" {
+        store.set_team_supervisor(team_id, &user.id).await?;
+    } else {
+        store.add_team_member(team_id, &user.id).await?;
+    }
+    let target = format!("{team_id} {}", user.id);
+    store
+        .audit(&by.entry("team.member_added", Some(&target), None))
+        .await?;
+    Ok(())
 }
 
 /// A fresh one-time set-password link for a user (new users, forgotten passwords).

@@ -16,7 +16,6 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 use veilbox_core::credentials::{password, recovery, secret_token};
-use veilbox_store::audit::AuditEntry;
 use veilbox_store::people::User;
 use veilbox_store::sessions::ThrottleRule;
 
@@ -225,14 +224,12 @@ pub async fn login(
             };
             state
                 .store
-                .audit(&AuditEntry {
+                .audit(&client.audit(
                     actor,
-                    action: "sign_in.failure",
-                    target: other.as_ref().map(|u| u.id.as_str()),
-                    reason: Some(reason),
-                    address: client.address.as_deref(),
-                    user_agent: client.user_agent.as_deref(),
-                })
+                    "sign_in.failure",
+                    other.as_ref().map(|u| u.id.as_str()),
+                    Some(reason),
+                ))
                 .await?;
             return Ok(login_error(
                 &state,
@@ -254,14 +251,7 @@ pub async fn login(
     };
     state
         .store
-        .audit(&AuditEntry {
-            actor: &user.id,
-            action,
-            target: Some(&user.id),
-            reason: None,
-            address: client.address.as_deref(),
-            user_agent: client.user_agent.as_deref(),
-        })
+        .audit(&client.audit(&user.id, action, Some(&user.id), None))
         .await?;
     let next = if complete {
         "/"
@@ -348,13 +338,8 @@ pub async fn second_factor(
     }
     let user = &pending.user;
     let key = format!("second-factor:{}", user.id);
-    let audit = |action: &'static str, reason: Option<&'static str>| AuditEntry {
-        actor: &user.id,
-        action,
-        target: Some(&user.id),
-        reason,
-        address: client.address.as_deref(),
-        user_agent: client.user_agent.as_deref(),
+    let audit = |action: &'static str, reason: Option<&'static str>| {
+        client.audit(&user.id, action, Some(&user.id), reason)
     };
     let page_with = |status: StatusCode, error: &str| {
         (
@@ -462,14 +447,12 @@ pub async fn logout(
     let clear = session::end_session(&state, &headers, "signed out").await?;
     state
         .store
-        .audit(&AuditEntry {
-            actor: &pending.user.id,
-            action: "session.signed_out",
-            target: Some(&pending.user.id),
-            reason: None,
-            address: client.address.as_deref(),
-            user_agent: client.user_agent.as_deref(),
-        })
+        .audit(&client.audit(
+            &pending.user.id,
+            "session.signed_out",
+            Some(&pending.user.id),
+            None,
+        ))
         .await?;
     let mut response = Redirect::to("/login").into_response();
     if let Some(cookie) = clear {
@@ -595,14 +578,7 @@ pub async fn set_password(
     }
     state
         .store
-        .audit(&AuditEntry {
-            actor: &user.id,
-            action: "user.password_set",
-            target: Some(&user.id),
-            reason: None,
-            address: client.address.as_deref(),
-            user_agent: client.user_agent.as_deref(),
-        })
+        .audit(&client.audit(&user.id, "user.password_set", Some(&user.id), None))
         .await?;
     let mut response = Redirect::to("/login").into_response();
     if let Some(notice) = cookie_header(

@@ -13,7 +13,6 @@ use base64::Engine;
 use maud::{html, Markup};
 use serde::Deserialize;
 use veilbox_core::credentials::{recovery, secret_token, totp};
-use veilbox_store::audit::AuditEntry;
 
 use crate::auth::session;
 use crate::auth::{Client, PendingSignIn, Refused};
@@ -178,14 +177,7 @@ pub async fn confirm(
         )));
     }
     let codes = fresh_recovery_codes(&state, &user.id).await?;
-    let entry = |action| AuditEntry {
-        actor: &user.id,
-        action,
-        target: Some(&user.id),
-        reason: None,
-        address: client.address.as_deref(),
-        user_agent: client.user_agent.as_deref(),
-    };
+    let entry = |action| client.audit(&user.id, action, Some(&user.id), None);
     state.store.audit(&entry("second_factor.enrolled")).await?;
     let mut cookie = None;
     if !pending.complete {
@@ -237,14 +229,12 @@ pub async fn new_recovery_codes(
     let codes = fresh_recovery_codes(&state, &pending.user.id).await?;
     state
         .store
-        .audit(&AuditEntry {
-            actor: &pending.user.id,
-            action: "second_factor.recovery_codes_replaced",
-            target: Some(&pending.user.id),
-            reason: None,
-            address: client.address.as_deref(),
-            user_agent: client.user_agent.as_deref(),
-        })
+        .audit(&client.audit(
+            &pending.user.id,
+            "second_factor.recovery_codes_replaced",
+            Some(&pending.user.id),
+            None,
+        ))
         .await?;
     let content = html! { main.account { h1 { "New recovery codes" } (codes_markup(&codes)) } };
     Ok(html_response(page(&state, TITLE, "", None, content)))

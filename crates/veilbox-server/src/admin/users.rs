@@ -493,16 +493,7 @@ pub async fn change_team(
         }
         "member" => match state.store.user(&fields.user).await? {
             Some(member) => {
-                if member.role == "supervisor" {
-                    state.store.set_team_supervisor(&id, &member.id).await?;
-                } else {
-                    state.store.add_team_member(&id, &member.id).await?;
-                }
-                let target = format!("{id} {}", member.id);
-                state
-                    .store
-                    .audit(&by.entry("team.member_added", Some(&target), None))
-                    .await?;
+                staff::join_team(&state.store, &id, &member, by).await?;
                 user.flash(
                     &state,
                     "ok",

@@ -45,6 +45,26 @@ impl Client {
 
 /// The address the trusted proxy saw: the last `X-Forwarded-For` entry (the proxy appends
 /// it; entries before it are whatever the client sent, and could be forged).
+impl Client {
+    /// An audit entry by `actor` from this client.
+    pub fn audit<'a>(
+        &'a self,
+        actor: &'a str,
+        action: &'a str,
+        target: Option<&'a str>,
+        reason: Option<&'a str>,
+    ) -> veilbox_store::audit::AuditEntry<'a> {
+        veilbox_store::audit::AuditEntry {
+            actor,
+            action,
+            target,
+            reason,
+            address: self.address.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
 fn forwarded_for(headers: &HeaderMap) -> Option<String> {
     let value = headers
         .get_all("x-forwarded-for")
