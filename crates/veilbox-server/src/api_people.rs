@@ -193,6 +193,25 @@ async fn add_team(
             "a team needs a name of up to 80 characters",
         ));
     }
+    // Everything is checked before anything changes: a bad id creates no half a team.
+    let inboxes = state.store.inboxes().await?;
+    if !new
+        .serves
+        .iter()
+        .all(|inbox| inbox == EVERY_INBOX || inboxes.iter().any(|(id, _)| id == inbox))
+    {
+        return Err(WebError::BadRequest("unknown inbox id in serves"));
+    }
+    let mut members = Vec::with_capacity(new.members.len());
+    for member in &new.members {
+        members.push(
+            state
+                .store
+                .user(member)
+                .await?
+                .ok_or(WebError::BadRequest("unknown user id in members"))?,
+        );
+    }
     let id = state.store.ensure_team(name).await?;
     let by = by(&actor);
     state
@@ -200,18 +219,6 @@ async fn add_team(
         .audit(&by.entry("team.created", Some(&id), None))
         .await?;
     for inbox in &new.serves {
-        if inbox != EVERY_INBOX {
-            use sqlx::Row;
-            let known = sqlx::query("SELECT id FROM inboxes WHERE id = $1")
-                .bind(inbox.as_str())
-                .fetch_optional(state.store.pool())
-                .await
-                .map_err(veilbox_store::StoreError::from)?
-                .map(|r| r.try_get::<String, _>("id"));
-            if known.is_none() {
-                return Err(WebError::BadRequest("unknown inbox id in serves"));
-            }
-        }
         state.store.add_team_inbox(&id, inbox).await?;
         let target = format!("{id} {inbox}");
         state
@@ -219,13 +226,8 @@ async fn add_team(
             .audit(&by.entry("team.inbox_added", Some(&target), None))
             .await?;
     }
-    for member in &new.members {
-        let user = state
-            .store
-            .user(member)
-            .await?
-            .ok_or(WebError::BadRequest("unknown user id in members"))?;
-        staff::join_team(&state.store, &id, &user, by).await?;
+    for user in &members {
+        staff::join_team(&state.store, &id, user, by).await?;
     }
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
 }

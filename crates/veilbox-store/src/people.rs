@@ -449,6 +449,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Every inbox as (id, name), by name.
+    pub async fn inboxes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, name FROM inboxes ORDER BY name")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+            .collect()
+    }
+
     /// Every team with its members and inboxes.
     pub async fn teams(&self) -> Result<Vec<Team>, StoreError> {
         let rows = sqlx::query("SELECT id, name, supervisor_id FROM teams ORDER BY name")

@@ -62,13 +62,6 @@ pub fn needs_second_factor(state: &AppState, user: &User) -> bool {
         teams: Vec::new(),
         read_only: false,
     };
-    let actor = crate::auth::Actor {
-        id: user.id.clone(),
-        user_id: Some(user.id.clone()),
-        principal,
-        address: None,
-        user_agent: None,
-    };
     use veilbox_policy::Action;
     [
         Action::ManageUsers,
@@ -79,7 +72,14 @@ pub fn needs_second_factor(state: &AppState, user: &User) -> bool {
         Action::Export,
     ]
     .into_iter()
-    .any(|action| state.access.allowed_system(&actor, action))
+    .any(|action| {
+        state.access.allows(
+            &principal,
+            action,
+            &veilbox_policy::Resource::System,
+            &veilbox_policy::Context::default(),
+        )
+    })
 }
 
 /// The sign-in form.
@@ -120,7 +120,7 @@ fn public_form(
 
 fn form_token_ok(headers: &HeaderMap, given: &str) -> bool {
     let expected = cookie(headers, LOGIN_COOKIE).unwrap_or("");
-    !given.is_empty() && secret_token::same(expected, given)
+    session::csrf_matches(expected, given)
 }
 
 fn login_markup(token: &str, notice: Option<(&str, &str)>) -> Markup {
@@ -325,9 +325,7 @@ pub async fn second_factor(
     pending: PendingSignIn,
     Form(fields): Form<CodeFields>,
 ) -> Result<Response, Refused> {
-    if fields.csrf.is_empty() || !secret_token::same(&fields.csrf, &pending.csrf) {
-        return Err(Refused::Csrf);
-    }
+    pending.check_csrf(&fields.csrf)?;
     if pending.complete {
         return Ok(Redirect::to("/").into_response());
     }
@@ -441,9 +439,7 @@ pub async fn logout(
     pending: PendingSignIn,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, Refused> {
-    if form.csrf.is_empty() || !secret_token::same(&form.csrf, &pending.csrf) {
-        return Err(Refused::Csrf);
-    }
+    pending.check_csrf(&form.csrf)?;
     let clear = session::end_session(&state, &headers, "signed out").await?;
     state
         .store

@@ -12,7 +12,7 @@ use axum::Form;
 use base64::Engine;
 use maud::{html, Markup};
 use serde::Deserialize;
-use veilbox_core::credentials::{recovery, secret_token, totp};
+use veilbox_core::credentials::{recovery, totp};
 
 use crate::auth::session;
 use crate::auth::{Client, PendingSignIn, Refused};
@@ -141,9 +141,7 @@ pub async fn confirm(
     pending: PendingSignIn,
     Form(fields): Form<ConfirmFields>,
 ) -> Result<Response, Refused> {
-    if fields.csrf.is_empty() || !secret_token::same(&fields.csrf, &pending.csrf) {
-        return Err(Refused::Csrf);
-    }
+    pending.check_csrf(&fields.csrf)?;
     let user = &pending.user;
     if user.totp_enabled {
         return Ok(Redirect::to("/account/two-factor").into_response());
@@ -220,9 +218,7 @@ pub async fn new_recovery_codes(
     pending: PendingSignIn,
     Form(fields): Form<ConfirmFields>,
 ) -> Result<Response, Refused> {
-    if fields.csrf.is_empty() || !secret_token::same(&fields.csrf, &pending.csrf) {
-        return Err(Refused::Csrf);
-    }
+    pending.check_csrf(&fields.csrf)?;
     if !pending.complete || !pending.user.totp_enabled {
         return Err(Refused::Forbidden);
     }

@@ -141,13 +141,6 @@ pub fn escalation(
             kind: Some("PHONE".to_owned()),
         },
     ];
-    let token_actor = crate::auth::Actor {
-        id: token.id.clone(),
-        user_id: None,
-        principal: token.clone(),
-        address: None,
-        user_agent: None,
-    };
     let grants_roles = state.access.allowed_system(creator, Action::ManageUsers);
     for resource in &resources {
         if grants_roles && matches!(resource, Resource::System) {
@@ -155,9 +148,7 @@ pub fn escalation(
         }
         for action in Action::ALL {
             for context in &contexts {
-                if state
-                    .access
-                    .allowed(&token_actor, action, resource, context)
+                if state.access.allows(token, action, resource, context)
                     && !state.access.allowed(creator, action, resource, context)
                 {
                     return Some(action.name());

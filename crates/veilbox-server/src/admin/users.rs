@@ -9,7 +9,6 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use veilbox_policy::Action;
 use veilbox_store::people::{Team, User, EVERY_INBOX};
-use veilbox_store::StoreError;
 
 use crate::account::sign_in::needs_second_factor;
 use crate::auth::{Refused, SignedIn};
@@ -25,16 +24,6 @@ fn by(user: &SignedIn) -> By<'_> {
         address: user.actor.address.as_deref(),
         user_agent: user.actor.user_agent.as_deref(),
     }
-}
-
-async fn inbox_names(state: &AppState) -> Result<Vec<(String, String)>, StoreError> {
-    use sqlx::Row;
-    let rows = sqlx::query("SELECT id, name FROM inboxes ORDER BY name")
-        .fetch_all(state.store.pool())
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
-        .collect()
 }
 
 fn team_names(teams: &[Team], user_id: &str) -> String {
@@ -57,7 +46,7 @@ async fn users_page(
 ) -> Result<Response, Refused> {
     let users = state.store.users().await?;
     let teams = state.store.teams().await?;
-    let inboxes = inbox_names(state).await?;
+    let inboxes = state.store.inboxes().await?;
     let roles = state.access.roles();
     let flash = user.take_flash(state).await;
     let name_of = |id: &str| {
@@ -474,7 +463,9 @@ pub async fn change_team(
     match fields.what.as_str() {
         "serve" => {
             let known = fields.inbox == EVERY_INBOX
-                || inbox_names(&state)
+                || state
+                    .store
+                    .inboxes()
                     .await?
                     .iter()
                     .any(|(i, _)| *i == fields.inbox);

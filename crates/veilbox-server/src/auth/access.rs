@@ -117,8 +117,20 @@ impl Access {
         resource: &Resource,
         context: &Context,
     ) -> bool {
+        self.allows(&actor.principal, action, resource, context)
+    }
+
+    /// The same question about a principal that is not acting yet (a token being made, a
+    /// role being signed in).
+    pub fn allows(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+        context: &Context,
+    ) -> bool {
         self.current()
-            .is_allowed(&actor.principal, action, resource, context)
+            .is_allowed(principal, action, resource, context)
     }
 
     /// May `actor` do a system-wide `action` (manage users, view the audit log, ...)?

@@ -9,7 +9,7 @@ use veilbox_policy::Principal;
 
 use super::access::Actor;
 use super::client::Client;
-use super::session::{cookie, touch_every, user_actor, SESSION_COOKIE};
+use super::session::{cookie, csrf_matches, live_session, touch_every, user_actor, SESSION_COOKIE};
 use crate::error::WebError;
 use crate::AppState;
 
@@ -39,27 +39,10 @@ impl FromRequestParts<AppState> for ApiCaller {
         // token too (a cookie alone is what a forged cross-site request would carry).
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(WebError::Unauthorized)?;
         let digest = secret_token::digest(token);
-        let session = state
-            .store
-            .session(&digest)
+        // The same liveness rules as pages: timeouts end the session, disabled users are out.
+        let (session, user) = live_session(state, &digest)
             .await?
-            .ok_or(WebError::Unauthorized)?;
-        let limits = state.config.sessions;
-        let now = veilbox_store::now_ms();
-        let idle = i64::try_from(limits.idle.as_millis()).unwrap_or(i64::MAX);
-        let absolute = i64::try_from(limits.absolute.as_millis()).unwrap_or(i64::MAX);
-        if session.ended_at.is_some()
-            || !session.complete
-            || now - session.last_seen_at >= idle
-            || now - session.created_at >= absolute
-        {
-            return Err(WebError::Unauthorized);
-        }
-        let user = state
-            .store
-            .user(&session.user_id)
-            .await?
-            .filter(|u| u.active())
+            .filter(|(session, _)| session.complete)
             .ok_or(WebError::Unauthorized)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD);
         if !safe {
@@ -68,7 +51,7 @@ impl FromRequestParts<AppState> for ApiCaller {
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if given.is_empty() || !secret_token::same(given, &session.csrf) {
+            if !csrf_matches(&session.csrf, given) {
                 return Err(WebError::Forbidden);
             }
         }

@@ -109,7 +109,7 @@ impl SignedIn {
 
     /// Checks a posted form's CSRF token.
     pub fn check_csrf(&self, given: &str) -> Result<(), Refused> {
-        if !given.is_empty() && secret_token::same(&self.csrf, given) {
+        if csrf_matches(&self.csrf, given) {
             Ok(())
         } else {
             Err(Refused::Csrf)
@@ -184,6 +184,22 @@ pub struct PendingSignIn {
     pub complete: bool,
 }
 
+impl PendingSignIn {
+    /// Checks a posted form's CSRF token.
+    pub fn check_csrf(&self, given: &str) -> Result<(), Refused> {
+        if csrf_matches(&self.csrf, given) {
+            Ok(())
+        } else {
+            Err(Refused::Csrf)
+        }
+    }
+}
+
+/// Whether `given` is the session's CSRF token (constant time; empty never matches).
+pub fn csrf_matches(expected: &str, given: &str) -> bool {
+    !given.is_empty() && secret_token::same(expected, given)
+}
+
 /// The value of cookie `name` in the request, if any.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -230,7 +246,7 @@ pub fn touch_every(state: &AppState) -> i64 {
 
 /// The live session with this digest and its user, ending it on the way if it has timed
 /// out or its user was disabled.
-async fn live_session(
+pub(crate) async fn live_session(
     state: &AppState,
     digest: &str,
 ) -> Result<Option<(SessionRecord, User)>, StoreError> {

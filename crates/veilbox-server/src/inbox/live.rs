@@ -142,7 +142,8 @@ pub async fn message_fragment(
     let Some(message) = state.store.message(&id, &message_id).await? else {
         return Err(WebError::NotFound);
     };
-    let names = StaffNames::load(&state).await?;
+    // A live update renders one message: only its author's name is needed.
+    let names = StaffNames::of_one(&state, message.author.as_deref()).await?;
     Ok(fragment(message_markup(
         &id,
         &message,
@@ -174,6 +175,7 @@ pub async fn list_fragment(
         who: query.who,
     }
     .view();
-    let markup = list_markup(&state, &user, view, query.c.as_deref()).await?;
+    let names = StaffNames::load(&state).await?;
+    let markup = list_markup(&state, &user, &names, view, query.c.as_deref()).await?;
     Ok(fragment(markup))
 }

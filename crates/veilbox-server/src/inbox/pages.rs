@@ -61,6 +61,18 @@ impl StaffNames {
         ))
     }
 
+    /// The name of one user only (a single message's author), without reading everyone.
+    pub async fn of_one(state: &AppState, id: Option<&str>) -> Result<StaffNames, WebError> {
+        let mut names = std::collections::HashMap::new();
+        if let Some(user) = match id {
+            Some(id) => state.store.user(id).await?,
+            None => None,
+        } {
+            names.insert(user.id, user.display_name);
+        }
+        Ok(StaffNames(names))
+    }
+
     /// The name of `id`, or a neutral word for an id that is not a user (an API token).
     pub fn of<'a>(&'a self, id: &'a str) -> &'a str {
         self.0.get(id).map_or("an integration", String::as_str)
@@ -74,7 +86,8 @@ pub async fn inbox(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let view = query.view();
-    let list = list_markup(&state, &user, view, None).await?;
+    let names = StaffNames::load(&state).await?;
+    let list = list_markup(&state, &user, &names, view, None).await?;
     let flash = user.take_flash(&state).await;
     let content = html! {
         main #inbox.inbox data-list=(view.query()) {
@@ -105,9 +118,9 @@ pub async fn conversation(
         return Err(WebError::NotFound);
     };
     let messages = latest_messages(&state, &id).await?;
-    let list = list_markup(&state, &user, view, Some(&id)).await?;
-    let flash = user.take_flash(&state).await;
     let names = StaffNames::load(&state).await?;
+    let list = list_markup(&state, &user, &names, view, Some(&id)).await?;
+    let flash = user.take_flash(&state).await;
     let may = Permissions::of(&state, &user, &conversation).await?;
     let content = html! {
         main #inbox.inbox.has-thread data-list=(view.query()) data-conversation=(conversation.id) {
@@ -143,6 +156,7 @@ async fn latest_messages(state: &AppState, id: &str) -> Result<Vec<MessageRecord
 pub async fn list_markup(
     state: &AppState,
     user: &SignedIn,
+    names: &StaffNames,
     view: ListView,
     active: Option<&str>,
 ) -> Result<Markup, WebError> {
@@ -163,7 +177,6 @@ pub async fn list_markup(
         .access
         .visible_conversations(&state.store, &user.actor, &filter, None, LIST_LIMIT)
         .await?;
-    let names = StaffNames::load(state).await?;
     let now = now_ms();
     let tab = |label: &str, target: ListView, current: bool| {
         html! {
