@@ -170,7 +170,7 @@ async fn http_phase(
     config.database_url = url.to_owned();
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
     config.whatsapp.verify_token = Some(SecretString::from("bench"));
-    let store = crate::open_store(&config).await?;
+    let store = crate::keyring::unlock(&config, crate::open_store(&config).await?).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -237,6 +237,11 @@ async fn http_phase(
 async fn raw_phase(url: &str, bodies: &[Vec<u8>], clients: usize) -> anyhow::Result<Duration> {
     let store = Store::connect(url).await?;
     store.migrate().await?;
+    let store = store
+        .unlock(veilbox_vault::Vault::new(
+            veilbox_vault::MasterKey::generate(),
+        ))
+        .await?;
     let (ingestor, writer) = Ingestor::spawn(store.clone(), InboxPolicy::FirstOnly);
     let mut deliveries = Vec::with_capacity(bodies.len());
     for body in bodies {
@@ -349,7 +354,7 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
     ));
 
     // Phase one: sending off (no token); customers write, replies are queued.
-    let store = crate::open_store(&config).await?;
+    let store = crate::keyring::unlock(&config, crate::open_store(&config).await?).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::launch(
         config.clone(),
@@ -392,7 +397,7 @@ pub async fn outbox(args: OutboxBenchArgs) -> anyhow::Result<()> {
 
     // Phase two: the same database with sending on.
     config.whatsapp.access_token = Some(SecretString::from(token));
-    let store = crate::open_store(&config).await?;
+    let store = crate::keyring::unlock(&config, crate::open_store(&config).await?).await?;
     let listener = TcpListener::bind(veilbox_address).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let started = Instant::now();
@@ -485,7 +490,7 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
     config.whatsapp.app_secret = Some(SecretString::from(BENCH_SECRET));
     config.whatsapp.verify_token = Some(SecretString::from("bench"));
     let password = "bench agent password, long enough";
-    let store = crate::open_store(&config).await?;
+    let store = crate::keyring::unlock(&config, crate::open_store(&config).await?).await?;
     // An agent of a team serving every inbox: they see the unassigned queue, as agents do.
     let team = store.ensure_team("Bench").await?;
     store
@@ -627,8 +632,9 @@ pub async fn live(args: LiveBenchArgs) -> anyhow::Result<()> {
         }
         if probe_conversation.is_none() {
             let row = sqlx::query(
-                "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE cu.wa_id = '447700999999'",
+                "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE cu.wa_id = $1",
             )
+            .bind(store.keyring()?.wa_index("447700999999"))
             .fetch_one(store.pool())
             .await?;
             probe_conversation = Some(row.try_get("id")?);

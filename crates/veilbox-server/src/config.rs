@@ -42,6 +42,9 @@ pub struct Config {
     pub master_key_file: PathBuf,
     /// The master key itself, as text (`vbk1:...`), instead of the file.
     pub master_key: Option<SecretString>,
+    /// The master key before the last rotation, kept only until every data key it wrapped
+    /// is re-wrapped: at start Veilbox re-wraps those still under it.
+    pub master_key_previous_file: Option<PathBuf>,
     /// How long sessions last.
     pub sessions: SessionSettings,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
@@ -142,6 +145,7 @@ struct FileConfig {
     api_token: Option<String>,
     public_url: Option<String>,
     master_key_file: Option<String>,
+    master_key_previous_file: Option<String>,
     session_idle_minutes: Option<u64>,
     session_absolute_hours: Option<u64>,
     trust_forwarded_for: Option<bool>,
@@ -360,6 +364,11 @@ impl Config {
             ),
             // Only from the environment: a key in the config file would sit beside the data.
             master_key: env("VEILBOX_MASTER_KEY").map(SecretString::from),
+            master_key_previous_file: layer(
+                "VEILBOX_MASTER_KEY_PREVIOUS_FILE",
+                file.master_key_previous_file,
+            )
+            .map(PathBuf::from),
             sessions: SessionSettings {
                 idle: std::time::Duration::from_secs(
                     60 * whole_number(

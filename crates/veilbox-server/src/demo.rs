@@ -128,7 +128,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     let simulator_address = simulator_listener.local_addr()?;
     config.whatsapp.graph_url = format!("http://{simulator_address}");
 
-    let store = crate::open_store(&config).await?;
+    let store = crate::keyring::unlock(&config, crate::open_store(&config).await?).await?;
     let mut sim_config = SimulatorConfig::new(
         app_secret,
         access_token,
@@ -146,7 +146,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     let simulator = Simulator::new(sim_config);
 
     let seeded = conversation_count(&store).await? == 0;
-    let keys = crate::keyring::KeyRing::load(&config, &store).await?;
+    let keys = store.keyring()?.clone();
     let people = demo_people(&store, &keys)
         .await
         .context("creating the demo users")?;
@@ -263,7 +263,7 @@ async fn remembered_windows(
             "SELECT MAX(c.last_inbound_at) AS at FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
              WHERE cu.wa_id = $1",
         )
-        .bind(customer.wa_id.as_str())
+        .bind(store.keyring()?.wa_index(&customer.wa_id))
         .fetch_one(store.pool())
         .await?;
         let at: Option<i64> = row.try_get("at")?;
@@ -344,13 +344,13 @@ async fn demo_people(
             match user
                 .totp_secret
                 .as_deref()
-                .and_then(|stored| keys.open_totp(&user.id, stored))
+                .and_then(|stored| crate::keyring::open_totp(keys, &user.id, stored))
             {
                 Some(existing) if user.totp_enabled => Some(existing.to_base32()),
                 _ => {
                     let fresh = TotpSecret::generate();
                     store
-                        .begin_totp(&user.id, &keys.seal_totp(&user.id, &fresh))
+                        .begin_totp(&user.id, &crate::keyring::seal_totp(keys, &user.id, &fresh))
                         .await?;
                     store.accept_totp_step(&user.id, 0).await?;
                     Some(fresh.to_base32())
@@ -420,7 +420,7 @@ async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Resu
             "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
              WHERE cu.wa_id = $1 AND c.state <> 'resolved'",
         )
-        .bind(wa_id)
+        .bind(store.keyring()?.wa_index(wa_id))
         .fetch_optional(store.pool())
         .await?;
         if let Some(row) = row {

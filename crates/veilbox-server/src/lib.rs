@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod erasure;
 pub mod error;
 pub mod inbox;
 pub mod keyring;
@@ -112,10 +113,16 @@ pub async fn launch(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Callers may pass a store they unlocked already; otherwise the configured master key
+    // unlocks it here, before anything can write customer data.
+    let store = match store.keyring() {
+        Ok(_) => store,
+        Err(_) => keyring::unlock(&config, store).await?,
+    };
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
     let (outbox, sender) = start_sender(&config, &store).await?;
     let access = auth::Access::load(&store).await?;
-    let keys = keyring::KeyRing::load(&config, &store).await?;
+    let keys = store.keyring()?.clone();
     let policy_watch = tokio::spawn(watch_custom_roles(store.clone(), access.clone()));
     let state = AppState {
         store: store.clone(),

@@ -40,9 +40,25 @@ enum Command {
     /// The master key that wraps every data key (never stored in the database).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Erase a customer for good (right to be forgotten): their data key is destroyed.
+    #[command(subcommand)]
+    Erase(EraseCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EraseCommand {
+    /// Destroys the customer's data key and clears their messages, raw events, queued
+    /// replies and CRM rows; their conversations remain as "erased customer". Audited.
+    Customer {
+        /// The customer's id (as shown on their card and in the API).
+        id: String,
+        /// Why: recorded in the audit log (for example the request's reference).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,7 +138,8 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
             // The master key is checked before anything is opened: a missing key is a
             // configuration error, named as one.
             veilbox_server::keyring::master_key(&config)?;
-            let store = open_store(&config).await?;
+            let store =
+                veilbox_server::keyring::unlock(&config, open_store(&config).await?).await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| {
@@ -195,9 +212,27 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
             let count = veilbox_server::keyring::rotate(&store, old, new).await?;
             store.close().await;
             println!(
-                "{count} data keys re-wrapped under master key {new_id} ({}). Set VEILBOX_MASTER_KEY_FILE={} before the next start; keep the old key until then.",
+                "{count} data keys re-wrapped under master key {new_id} ({}).\nAt the next start set VEILBOX_MASTER_KEY_FILE={} and VEILBOX_MASTER_KEY_PREVIOUS_FILE=<the old key file>: keys made by Veilbox meanwhile are re-wrapped then. Destroy the old key only after that start.",
                 new_file.display(),
                 new_file.display()
+            );
+            Ok(())
+        }
+        Command::Erase(EraseCommand::Customer { id, reason }) => {
+            let config = Config::load(config_file.as_deref())?;
+            let store =
+                veilbox_server::keyring::unlock(&config, open_store(&config).await?).await?;
+            let by = veilbox_server::staff::By {
+                actor: "cli",
+                address: None,
+                user_agent: None,
+            };
+            let report = veilbox_server::erasure::erase_customer(&store, &id, &reason, by).await;
+            store.close().await;
+            let report = report?;
+            println!(
+                "customer {id} erased: data key destroyed; {} messages, {} raw events and {} CRM rows cleared; {} queued replies cancelled",
+                report.messages, report.raw_events, report.crm_rows, report.sends_cancelled
             );
             Ok(())
         }

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
 use veilbox_server::config::Config;
-use veilbox_server::keyring::KeyRing;
+use veilbox_server::keyring::unlock;
 use veilbox_vault::MasterKey;
 
 fn veilbox(dir: &std::path::Path, key_file: &std::path::Path, args: &[&str]) -> Output {
@@ -58,10 +58,11 @@ async fn keys_are_created_private_and_rotation_rewraps_every_data_key() {
     // A running Veilbox makes its staff data key under the old master key.
     let config = config_with_key_file(dir.path(), &old_file);
     let store = veilbox_server::open_store(&config).await.unwrap();
-    KeyRing::load(&config, &store).await.unwrap();
+    let store = unlock(&config, store).await.unwrap();
     let before = store.data_keys().await.unwrap();
-    assert_eq!(before.len(), 1);
-    assert_eq!(before[0].kek_id, old_key.id());
+    // The system keys: staff secrets, raw events and the blind index root.
+    assert_eq!(before.len(), 3);
+    assert!(before.iter().all(|k| k.kek_id == old_key.id()));
     store.close().await;
 
     let new_file = dir.path().join("keys/master-2.key");
@@ -71,19 +72,19 @@ async fn keys_are_created_private_and_rotation_rewraps_every_data_key() {
         &["keys", "rotate", "--new-file", new_file.to_str().unwrap()],
     );
     assert!(rotated.status.success(), "{rotated:?}");
-    assert!(String::from_utf8_lossy(&rotated.stdout).contains("1 data keys re-wrapped"));
+    assert!(String::from_utf8_lossy(&rotated.stdout).contains("3 data keys re-wrapped"));
     let new_key = MasterKey::load_file(&new_file).unwrap();
 
     let store = veilbox_server::open_store(&config).await.unwrap();
     let after = store.data_keys().await.unwrap();
-    assert_eq!(after.len(), 1);
-    assert_eq!(after[0].kek_id, new_key.id());
+    assert_eq!(after.len(), 3);
+    assert!(after.iter().all(|k| k.kek_id == new_key.id()));
     assert_ne!(after[0].wrapped, before[0].wrapped);
     // The new key opens them; the old one no longer does.
-    KeyRing::load(&config_with_key_file(dir.path(), &new_file), &store)
+    unlock(&config_with_key_file(dir.path(), &new_file), store.clone())
         .await
         .expect("opens with the new key");
-    let stale = KeyRing::load(&config, &store).await;
+    let stale = unlock(&config, store.clone()).await;
     assert!(stale.is_err(), "the old key no longer opens the data keys");
     store.close().await;
 }

@@ -8,9 +8,11 @@
 //! * [`ingest::Ingestor`] is the single writer that group-commits webhook deliveries.
 
 pub mod audit;
+pub mod erasure;
 pub mod events;
 pub mod ids;
 pub mod ingest;
+pub mod keyring;
 pub mod keys;
 pub mod outbox;
 pub mod people;
@@ -18,6 +20,7 @@ pub mod reads;
 pub mod roles;
 pub mod scratch;
 pub mod sessions;
+mod sql;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +66,15 @@ pub enum StoreError {
     /// Stored JSON could not be read back.
     #[error("stored JSON is unreadable: {0}")]
     Json(#[from] serde_json::Error),
+    /// Customer data was asked of a store that has no key ring ([`Store::unlock`]).
+    #[error("the store is locked: customer data needs the master key")]
+    Locked,
+    /// A sealed value did not open: tampered with, moved, or its key is gone.
+    #[error("a sealed value could not be opened")]
+    Unreadable,
+    /// A data key was wrapped by a master key other than the one given.
+    #[error("the data key of {0} does not open with this master key; is it the key this database was made with?")]
+    WrongMasterKey(String),
 }
 
 /// A connection pool and the backend it talks to.
@@ -76,12 +88,18 @@ pub struct Store {
     events: events::EventBus,
     /// Serialises audit appends in this process (each row needs the last row's hash).
     audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The key ring, once unlocked.
+    keys: Option<keyring::KeyRing>,
 }
 
 /// How SQLite commits. `FULL` fsyncs the WAL at every commit, so an acknowledged webhook
 /// survives power loss, not only a crash of the process; group commit makes that one fsync
 /// per batch instead of one per request.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+///
+/// `secure_delete` zeroes the space of deleted rows, so an erased customer's wrapped key
+/// does not linger in free pages of the file.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
      PRAGMA cache_size = -65536;";
 
@@ -127,6 +145,7 @@ impl Store {
             sqlite_file,
             events: events::EventBus::default(),
             audit_lock: std::sync::Arc::default(),
+            keys: None,
         })
     }
 

@@ -113,7 +113,8 @@ pub enum QueueRefusal {
 }
 
 const ITEM_COLUMNS: &str =
-    "o.id, o.message_id, o.conversation_id, o.phone_number_id, o.recipient, o.payload, o.attempts";
+    "o.id, o.message_id, o.conversation_id, o.phone_number_id, o.recipient, o.payload, o.attempts, \
+     c.customer_id";
 
 impl Store {
     /// Writes an outbound message and its send job in one transaction.
@@ -126,8 +127,8 @@ impl Store {
         // Read before the transaction: on SQLite a transaction that reads and then writes
         // cannot wait for the ingest writer's lock; one that starts by writing can.
         let Some(row) = sqlx::query(
-            "SELECT i.phone_number_id, cu.wa_id FROM conversations c JOIN inboxes i ON i.id = c.inbox_id \
-             JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
+            "SELECT i.phone_number_id, cu.id AS customer_id, cu.wa_number FROM conversations c \
+             JOIN inboxes i ON i.id = c.inbox_id JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
         )
         .bind(conversation_id)
         .fetch_optional(self.pool())
@@ -136,9 +137,19 @@ impl Store {
             return Ok(Err(QueueRefusal::NoConversation));
         };
         let phone_number_id: String = row.try_get("phone_number_id")?;
-        let Some(recipient) = row.try_get::<Option<String>, _>("wa_id")? else {
+        let customer_id: String = row.try_get("customer_id")?;
+        let sealed_number: Option<String> = row.try_get("wa_number")?;
+        let key = {
+            let mut conn = self.pool().acquire().await?;
+            self.keyring()?
+                .customer_key(&mut conn, &customer_id)
+                .await?
+        };
+        // An erased customer has no key and no number: there is nobody to send to.
+        let (Some(key), Some(sealed_number)) = (key, sealed_number) else {
             return Ok(Err(QueueRefusal::NoRecipient));
         };
+        let recipient = key.open("customers", "wa_number", &customer_id, &sealed_number)?;
         let now = now_ms();
         let message_id = new_id();
         let outbox_id = new_id();
@@ -168,8 +179,8 @@ impl Store {
         .bind(&message_id)
         .bind(conversation_id)
         .bind(message_type)
-        .bind(content.to_string())
-        .bind(context)
+        .bind(key.seal("messages", "content", &message_id, &content.to_string()))
+        .bind(key.seal_opt("messages", "context", &message_id, context.as_deref()))
         .bind(now)
         .bind(author)
         .execute(&mut *tx)
@@ -182,8 +193,8 @@ impl Store {
         .bind(&message_id)
         .bind(conversation_id)
         .bind(&phone_number_id)
-        .bind(&recipient)
-        .bind(serde_json::to_string(payload)?)
+        .bind(key.seal("outbox", "recipient", &outbox_id, &recipient))
+        .bind(key.seal("outbox", "payload", &outbox_id, &serde_json::to_string(payload)?))
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -211,6 +222,7 @@ impl Store {
     pub async fn due_sends(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {ITEM_COLUMNS} FROM outbox o JOIN inboxes i ON i.phone_number_id = o.phone_number_id \
+             JOIN conversations c ON c.id = o.conversation_id \
              WHERE o.state = 'queued' AND o.next_attempt_at <= $1 AND i.sending_paused_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
                AND p.state IN ('queued', 'sending') \
@@ -221,7 +233,8 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(outbox_item).collect()
+        let keys = self.keys_of_rows(&rows).await?;
+        rows.iter().map(|r| outbox_item(r, &keys)).collect()
     }
 
     /// The earliest time a queued job becomes due, if any.
@@ -478,15 +491,23 @@ async fn set_send_state(
     Ok(())
 }
 
-fn outbox_item(row: &AnyRow) -> Result<OutboxItem, StoreError> {
+fn outbox_item(row: &AnyRow, keys: &crate::reads::CustomerKeys) -> Result<OutboxItem, StoreError> {
+    let id: String = row.try_get("id")?;
+    let customer_id: String = row.try_get("customer_id")?;
+    // A send for a customer erased meanwhile cannot be opened, and must not go out.
+    let key = keys.get(&customer_id).ok_or(StoreError::Unreadable)?;
+    let recipient: String = row.try_get("recipient")?;
     let payload: String = row.try_get("payload")?;
+    let payload = key.open("outbox", "payload", &id, &payload)?;
     Ok(OutboxItem {
-        id: row.try_get("id")?,
+        recipient: key
+            .open("outbox", "recipient", &id, &recipient)?
+            .to_string(),
+        payload: serde_json::from_str(&payload)?,
         message_id: row.try_get("message_id")?,
         conversation_id: row.try_get("conversation_id")?,
         phone_number_id: row.try_get("phone_number_id")?,
-        recipient: row.try_get("recipient")?,
-        payload: serde_json::from_str(&payload)?,
         attempts: row.try_get("attempts")?,
+        id,
     })
 }

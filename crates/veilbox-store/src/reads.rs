@@ -3,11 +3,15 @@
 //! Pagination is by keyset (a cursor naming the last row seen), so pages stay correct
 //! while new messages arrive and cost the same on page 1 and page 1,000.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::keyring::OwnerKey;
 use crate::{Store, StoreError};
 
 /// A page of rows and the cursor for the next one (`None` on the last page).
@@ -53,6 +57,8 @@ pub struct CustomerSummary {
     pub user_id: Option<String>,
     /// WhatsApp display name.
     pub profile_name: Option<String>,
+    /// The customer was erased: their personal data is gone for good.
+    pub erased: bool,
 }
 
 /// One message of a thread.
@@ -133,6 +139,19 @@ pub struct PlatformErrorRecord {
     pub received_at: i64,
 }
 
+/// A signed body that could not be parsed, as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Row id.
+    pub id: String,
+    /// Arrival, Unix ms.
+    pub received_at: i64,
+    /// Why it could not be parsed.
+    pub reason: String,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
 /// Counts of what ingestion kept aside, for the admin view and health checks.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct IngestBacklog {
@@ -144,7 +163,7 @@ pub struct IngestBacklog {
 
 const CONVERSATION_COLUMNS: &str =
     "SELECT c.id, c.inbox_id, c.state, c.created_at, c.last_message_at, \
-     c.last_inbound_at, c.resolved_at, c.assignee, cu.id AS customer_id, cu.wa_id, cu.user_id, cu.profile_name \
+     c.last_inbound_at, c.resolved_at, c.assignee, cu.id AS customer_id, cu.wa_number, cu.user_id, cu.profile_name, cu.erased_at \
      FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
 
 const MESSAGE_COLUMNS: &str =
@@ -153,7 +172,9 @@ const MESSAGE_COLUMNS: &str =
      d.occurred_at AS delivery_at, d.error_code, d.error_title, m.author, o.id AS outbox_id, \
      o.state AS outbox_state, o.attempts AS outbox_attempts, o.error_code AS outbox_error_code, \
      o.error_reason AS outbox_error_reason \
-     FROM messages m LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id \
+     , c.customer_id \
+     FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+     LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id \
      LEFT JOIN outbox o ON o.message_id = m.id";
 
 /// Which conversations a list shows.
@@ -263,9 +284,10 @@ impl Store {
             query = query.bind(after.at).bind(after.id.as_str());
         }
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        let keys = self.keys_of_rows(&rows).await?;
         let items = rows
             .iter()
-            .map(conversation_row)
+            .map(|r| conversation_row(r, &keys))
             .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = (items.len() == limit as usize)
             .then(|| {
@@ -307,7 +329,9 @@ impl Store {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(conversation_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let keys = self.keys_of_rows(std::slice::from_ref(&row)).await?;
+        conversation_row(&row, &keys).map(Some)
     }
 
     /// A conversation's messages, oldest first; `None` when the conversation does not exist.
@@ -342,9 +366,10 @@ impl Store {
                     .await?
             }
         };
+        let keys = self.keys_of_rows(&rows).await?;
         let items = rows
             .iter()
-            .map(message_row)
+            .map(|r| message_row(r, &keys))
             .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = (items.len() == limit as usize)
             .then(|| items.last().map(|m| Cursor::format(m.sent_at, &m.id)))
@@ -365,7 +390,9 @@ impl Store {
         .bind(message_id)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(message_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let keys = self.keys_of_rows(std::slice::from_ref(&row)).await?;
+        message_row(&row, &keys).map(Some)
     }
 
     /// The most recent platform errors, newest first.
@@ -395,6 +422,35 @@ impl Store {
             .collect()
     }
 
+    /// The newest dead letters, opened (for admins putting right what could not be read).
+    pub async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, StoreError> {
+        let events = self.keyring()?.events();
+        let rows = sqlx::query(
+            "SELECT id, received_at, reason, body FROM dead_letters ORDER BY received_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let reason: String = r.try_get("reason")?;
+                let body: Vec<u8> = r.try_get("body")?;
+                let body = String::from_utf8(body).map_err(|_| StoreError::Unreadable)?;
+                Ok(DeadLetter {
+                    received_at: r.try_get("received_at")?,
+                    reason: events
+                        .open("dead_letters", "reason", &id, &reason)?
+                        .to_string(),
+                    body: events
+                        .open_bytes("dead_letters", "body", &id, &body)?
+                        .to_vec(),
+                    id,
+                })
+            })
+            .collect()
+    }
+
     /// What ingestion kept aside.
     pub async fn ingest_backlog(&self) -> Result<IngestBacklog, StoreError> {
         let row = sqlx::query(
@@ -410,16 +466,49 @@ impl Store {
     }
 }
 
-fn conversation_row(r: &AnyRow) -> Result<ConversationSummary, StoreError> {
+/// The data keys of the customers of `rows` (a `customer_id` column), by customer id.
+pub(crate) type CustomerKeys = HashMap<String, Arc<OwnerKey>>;
+
+impl Store {
+    pub(crate) async fn keys_of_rows(&self, rows: &[AnyRow]) -> Result<CustomerKeys, StoreError> {
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("customer_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut conn = self.pool().acquire().await?;
+        self.keyring()?.customer_keys(&mut conn, &ids).await
+    }
+}
+
+fn conversation_row(r: &AnyRow, keys: &CustomerKeys) -> Result<ConversationSummary, StoreError> {
+    let customer_id: String = r.try_get("customer_id")?;
+    let erased_at: Option<i64> = r.try_get("erased_at")?;
+    let open = |column: &str| -> Result<Option<String>, StoreError> {
+        match keys.get(&customer_id) {
+            Some(key) => key.open_opt(
+                "customers",
+                column,
+                &customer_id,
+                r.try_get::<Option<String>, _>(column)?.as_deref(),
+            ),
+            // An erased customer (or one whose key is lost) shows nothing personal.
+            None => Ok(None),
+        }
+    };
     Ok(ConversationSummary {
         id: r.try_get("id")?,
         inbox_id: r.try_get("inbox_id")?,
         state: r.try_get("state")?,
         customer: CustomerSummary {
-            id: r.try_get("customer_id")?,
-            wa_id: r.try_get("wa_id")?,
+            wa_id: open("wa_number")?,
+            profile_name: open("profile_name")?,
             user_id: r.try_get("user_id")?,
-            profile_name: r.try_get("profile_name")?,
+            erased: erased_at.is_some(),
+            id: customer_id,
         },
         created_at: r.try_get("created_at")?,
         last_message_at: r.try_get("last_message_at")?,
@@ -429,21 +518,41 @@ fn conversation_row(r: &AnyRow) -> Result<ConversationSummary, StoreError> {
     })
 }
 
-fn message_row(r: &AnyRow) -> Result<MessageRecord, StoreError> {
+fn message_row(r: &AnyRow, keys: &CustomerKeys) -> Result<MessageRecord, StoreError> {
     let json = |column: &str| -> Result<Option<Value>, StoreError> {
         let text: Option<String> = r.try_get(column)?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     };
+    let id: String = r.try_get("id")?;
+    let customer_id: String = r.try_get("customer_id")?;
+    let key = keys.get(&customer_id);
+    // Sealed with the customer's key; without it (erased) the content is gone.
+    let sealed_json = |column: &str| -> Result<Option<Value>, StoreError> {
+        let Some(sealed) = r.try_get::<Option<String>, _>(column)? else {
+            return Ok(None);
+        };
+        match key {
+            // Erasure leaves this marker (and no key).
+            _ if sealed == crate::erasure::ERASED_CONTENT => {
+                Ok(Some(serde_json::json!({"kind": "erased"})))
+            }
+            Some(key) => {
+                let text = key.open("messages", column, &id, &sealed)?;
+                Ok(Some(serde_json::from_str(&text)?))
+            }
+            None => Ok(Some(serde_json::json!({"kind": "erased"}))),
+        }
+    };
     let delivery_state: Option<String> = r.try_get("delivery_state")?;
     Ok(MessageRecord {
-        id: r.try_get("id")?,
+        id: id.clone(),
         wa_message_id: r.try_get("wa_message_id")?,
         direction: r.try_get("direction")?,
         message_type: r.try_get("message_type")?,
-        content: json("content")?.unwrap_or(Value::Null),
-        context: json("context")?,
+        content: sealed_json("content")?.unwrap_or(Value::Null),
+        context: sealed_json("context")?,
         errors: json("errors")?,
-        raw: json("raw")?,
+        raw: sealed_json("raw")?,
         sent_at: r.try_get("sent_at")?,
         received_at: r.try_get("received_at")?,
         delivery: match delivery_state {

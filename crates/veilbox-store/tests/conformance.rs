@@ -15,6 +15,7 @@ use veilbox_store::ingest::{Delivery, InboxPolicy, IngestReport, Ingestor};
 use veilbox_store::reads::ConversationState;
 use veilbox_store::scratch::ScratchDatabase;
 use veilbox_store::Store;
+use veilbox_vault::{MasterKey, Vault};
 use veilbox_whatsapp::webhook;
 
 fn sample(name: &str) -> Vec<u8> {
@@ -45,6 +46,12 @@ fn all_samples() -> Vec<(String, Vec<u8>)> {
 struct Fixture {
     store: Store,
     ingestor: Ingestor,
+    /// The SQLite database file (None on PostgreSQL).
+    file: Option<PathBuf>,
+    /// The master key the store was unlocked with.
+    master: String,
+    /// The PostgreSQL scratch database's URL.
+    pg_url: Option<String>,
     _keep: Keep,
 }
 
@@ -71,7 +78,9 @@ impl Fixture {
     async fn sqlite(policy: InboxPolicy) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        Self::open(&url, policy, Keep::Sqlite(dir)).await
+        let mut fixture = Self::open(&url, policy, Keep::Sqlite(dir)).await;
+        fixture.file = Some(PathBuf::from(url.trim_start_matches("sqlite://")));
+        fixture
     }
 
     async fn postgres(policy: InboxPolicy) -> Option<Fixture> {
@@ -89,10 +98,18 @@ impl Fixture {
     async fn open(url: &str, policy: InboxPolicy, keep: Keep) -> Fixture {
         let store = Store::connect(url).await.expect("connect");
         store.migrate().await.expect("migrate");
+        let master = MasterKey::generate().to_text().to_string();
+        let store = store
+            .unlock(Vault::new(MasterKey::parse(&master).expect("key")))
+            .await
+            .expect("unlock");
         let (ingestor, _writer) = Ingestor::spawn(store.clone(), policy);
         Fixture {
             store,
             ingestor,
+            file: None,
+            master,
+            pg_url: url.starts_with("postgres").then(|| url.to_owned()),
             _keep: keep,
         }
     }
@@ -107,6 +124,22 @@ impl Fixture {
             })
             .await
             .expect("ingest")
+    }
+
+    /// The blind index a WhatsApp id is stored under.
+    fn wa(&self, wa_id: &str) -> String {
+        self.store.keyring().expect("unlocked").wa_index(wa_id)
+    }
+
+    /// The database URL, to open more pools on it.
+    async fn store_url(&self) -> String {
+        match &self.file {
+            Some(file) => format!("sqlite://{}", file.display()),
+            None => self
+                .pg_url
+                .clone()
+                .expect("a PostgreSQL fixture has its URL"),
+        }
     }
 
     async fn count(&self, sql: &str) -> i64 {
@@ -154,6 +187,9 @@ conformance!(
     concurrent_deliveries_are_each_stored_once,
     pagination_walks_every_row_once,
     dead_letters_keep_the_bytes,
+    customer_data_is_sealed_at_rest,
+    erasure_leaves_nothing_of_the_customer,
+    key_rotation_under_concurrent_ingest_loses_nothing,
 );
 
 async fn every_sample_is_stored_and_read_back(open: Open) {
@@ -450,21 +486,30 @@ async fn customers_are_followed_across_number_changes_and_user_ids(open: Open) {
     // Oliver writes, then changes number; his next message from the new number is his.
     f.post(&sample("webhook_message_audio_voice.json")).await;
     assert_eq!(
-        f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900461'")
-            .await,
+        f.count(&format!(
+            "SELECT COUNT(*) FROM customers WHERE wa_id = '{}'",
+            f.wa("447700900461")
+        ))
+        .await,
         1
     );
     f.post(&sample("webhook_message_system_user_changed_number.json"))
         .await;
     assert_eq!(
-        f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900987'")
-            .await,
+        f.count(&format!(
+            "SELECT COUNT(*) FROM customers WHERE wa_id = '{}'",
+            f.wa("447700900987")
+        ))
+        .await,
         1,
         "followed"
     );
     assert_eq!(
-        f.count("SELECT COUNT(*) FROM customers WHERE wa_id = '447700900461'")
-            .await,
+        f.count(&format!(
+            "SELECT COUNT(*) FROM customers WHERE wa_id = '{}'",
+            f.wa("447700900461")
+        ))
+        .await,
         0
     );
     // The BSUID user, then the same user id with a phone: one customer.
@@ -487,11 +532,11 @@ async fn customers_are_followed_across_number_changes_and_user_ids(open: Open) {
     let report = f.post(with_phone.as_bytes()).await;
     assert_eq!(report.messages_stored, 1);
     assert_eq!(
-        f.count("SELECT COUNT(*) FROM customers WHERE user_id = 'US.13491208655302741918' AND wa_id = '15555550177'").await,
+        f.count(&format!("SELECT COUNT(*) FROM customers WHERE user_id = 'US.13491208655302741918' AND wa_id = '{}'", f.wa("15555550177"))).await,
         1,
         "the phone is learnt for the known user id"
     );
-    assert_eq!(f.count("SELECT COUNT(*) FROM customers WHERE user_id = 'US.13491208655302741918' OR wa_id = '15555550177'").await, 1);
+    assert_eq!(f.count(&format!("SELECT COUNT(*) FROM customers WHERE user_id = 'US.13491208655302741918' OR wa_id = '{}'", f.wa("15555550177"))).await, 1);
 }
 
 fn text_body(i: usize) -> Vec<u8> {
@@ -600,12 +645,19 @@ async fn dead_letters_keep_the_bytes(open: Open) {
         .dead_letter(body.clone(), "EOF while parsing".into())
         .await
         .expect("dead letter");
+    let letters = f.store.dead_letters(10).await.expect("dead letters");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].body, body, "kept byte for byte");
+    assert_eq!(letters[0].reason, "EOF while parsing");
+    // At rest, neither the body nor the reason is in clear.
     let row = sqlx::query("SELECT body, reason FROM dead_letters")
         .fetch_one(f.store.pool())
         .await
         .expect("row");
     let stored: Vec<u8> = row.try_get("body").expect("body");
-    assert_eq!(stored, body);
+    let reason: String = row.try_get("reason").expect("reason");
+    assert!(stored.starts_with(b"vb1:"), "body sealed");
+    assert!(reason.starts_with("vb1:"), "reason sealed");
     assert_eq!(
         f.store
             .ingest_backlog()
@@ -613,5 +665,470 @@ async fn dead_letters_keep_the_bytes(open: Open) {
             .expect("backlog")
             .dead_letters,
         1
+    );
+}
+
+/// Unique strings planted in customer data; none may appear at rest in any form.
+const CANARY_TEXT: &str = "CANARY-7f3a9c Zoë Flat 9 Quarry Lane";
+const CANARY_NAME: &str = "Canarya Ñandú-4411";
+const CANARY_PHONE: &str = "447700933117";
+
+/// A text message from `wa_id` (named `name`) saying `text`.
+fn canary_body(wa_id: &str, name: &str, wamid: &str, text: &str) -> Vec<u8> {
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550123456", "phone_number_id": "118440581239876"},
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": wamid, "timestamp": "1760000000", "type": "text",
+                          "text": {"body": text},
+                          "context": {"from": wa_id, "id": "wamid.quoted"}}]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The spellings a value could take at rest: UTF-8, JSON-escaped (`\u00eb`), and the hex
+/// of its bytes (how PostgreSQL prints bytea).
+fn spellings(value: &str) -> Vec<Vec<u8>> {
+    let escaped: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("\\u{:04x}", c as u32)
+            }
+        })
+        .collect();
+    let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
+    vec![
+        value.as_bytes().to_vec(),
+        escaped.into_bytes(),
+        hex.into_bytes(),
+    ]
+}
+
+fn find_any(haystack: &[u8], values: &[&str]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for value in values {
+        for needle in spellings(value) {
+            if haystack
+                .windows(needle.len())
+                .any(|w| w == needle.as_slice())
+            {
+                hits.push(String::from_utf8_lossy(&needle).into_owned());
+            }
+        }
+    }
+    hits
+}
+
+impl Fixture {
+    /// Every row of every table, as text (bytea as hex), plus on SQLite the database file
+    /// and its WAL byte for byte.
+    async fn everything_at_rest(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        let tables: Vec<String> = match self.file {
+            Some(_) => sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'"),
+            None => sqlx::query(
+                "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = current_schema()",
+            ),
+        }
+        .fetch_all(self.store.pool())
+        .await
+        .expect("tables")
+        .iter()
+        .map(|r| r.try_get("name").expect("name"))
+        .collect();
+        assert!(tables.iter().any(|t| t == "messages"), "{tables:?}");
+        for table in tables {
+            let sql = match self.file {
+                // quote() renders every column, blobs as X'hex'.
+                Some(_) => {
+                    let columns: Vec<String> =
+                        sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                            .fetch_all(self.store.pool())
+                            .await
+                            .expect("columns")
+                            .iter()
+                            .map(|r| r.try_get::<String, _>("name").expect("name"))
+                            .map(|c| format!("quote(\"{c}\")"))
+                            .collect();
+                    format!(
+                        "SELECT {} AS row FROM \"{table}\"",
+                        columns.join(" || ',' || ")
+                    )
+                }
+                None => format!("SELECT CAST(t AS TEXT) AS row FROM \"{table}\" t"),
+            };
+            for row in sqlx::query(&sql)
+                .fetch_all(self.store.pool())
+                .await
+                .expect("rows")
+            {
+                let text: Option<String> = row.try_get("row").expect("row text");
+                all.extend_from_slice(text.unwrap_or_default().as_bytes());
+                all.push(b'\n');
+            }
+        }
+        if let Some(file) = &self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = file.clone().into_os_string();
+                path.push(suffix);
+                if let Ok(bytes) = std::fs::read(&path) {
+                    all.extend_from_slice(&bytes);
+                }
+            }
+        }
+        all
+    }
+}
+
+async fn customer_data_is_sealed_at_rest(open: Open) {
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
+    let report = f
+        .post(&canary_body(
+            CANARY_PHONE,
+            CANARY_NAME,
+            "wamid.canary1",
+            CANARY_TEXT,
+        ))
+        .await;
+    assert_eq!(report.messages_stored, 1);
+    let conversation = f
+        .store
+        .conversations(None, 10)
+        .await
+        .expect("list")
+        .items
+        .remove(0);
+    // A reply that quotes the canary, and a dead letter that holds it.
+    let queued = f
+        .store
+        .queue_reply(
+            &conversation.id,
+            "agent-1",
+            &veilbox_store::outbox::ReplyPayload::Text {
+                body: format!("Confirming: {CANARY_TEXT}"),
+                preview_url: false,
+                reply_to: None,
+            },
+        )
+        .await
+        .expect("queue")
+        .expect("queued");
+    f.ingestor
+        .dead_letter(
+            format!("{{\"broken\": \"{CANARY_TEXT}").into_bytes(),
+            format!("unexpected end near {CANARY_NAME}"),
+        )
+        .await
+        .expect("dead letter");
+
+    // Read back through the store: everything opens.
+    assert_eq!(conversation.customer.wa_id.as_deref(), Some(CANARY_PHONE));
+    assert_eq!(
+        conversation.customer.profile_name.as_deref(),
+        Some(CANARY_NAME)
+    );
+    let thread = f
+        .store
+        .thread(&conversation.id, None, 10)
+        .await
+        .expect("thread")
+        .expect("exists");
+    assert_eq!(thread.items[0].content["body"], CANARY_TEXT);
+    assert_eq!(
+        thread.items[0].context.as_ref().expect("context")["reply_to_from"],
+        CANARY_PHONE
+    );
+    assert_eq!(
+        thread.items[1].content["body"],
+        format!("Confirming: {CANARY_TEXT}")
+    );
+    let sends = f.store.due_sends(i64::MAX, 10).await.expect("due");
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].id, queued.outbox_id);
+    assert_eq!(sends[0].recipient, CANARY_PHONE);
+    // The customer is found by their number's blind index.
+    assert_eq!(
+        f.count(&format!(
+            "SELECT COUNT(*) FROM customers WHERE wa_id = '{}'",
+            f.wa(CANARY_PHONE)
+        ))
+        .await,
+        1
+    );
+
+    // At rest: not one spelling of any canary, in any row or file.
+    let at_rest = f.everything_at_rest().await;
+    let hits = find_any(
+        &at_rest,
+        &[
+            CANARY_TEXT,
+            "CANARY-7f3a9c",
+            "Quarry Lane",
+            CANARY_NAME,
+            "Ñandú",
+            CANARY_PHONE,
+        ],
+    );
+    assert!(hits.is_empty(), "found at rest: {hits:?}");
+    // The check itself can fail: the canary spelled the way the scan looks for it is found.
+    assert!(!find_any(format!("x{CANARY_PHONE}y").as_bytes(), &[CANARY_PHONE]).is_empty());
+    assert!(!find_any(b"\\u00d1and\\u00fa", &["Ñandú"]).is_empty());
+}
+
+async fn erasure_leaves_nothing_of_the_customer(open: Open) {
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
+    f.post(&canary_body(
+        CANARY_PHONE,
+        CANARY_NAME,
+        "wamid.erase1",
+        CANARY_TEXT,
+    ))
+    .await;
+    f.post(&canary_body(
+        "447700900222",
+        "Other Person",
+        "wamid.keep1",
+        "where is my parcel?",
+    ))
+    .await;
+    let list = f.store.conversations(None, 10).await.expect("list").items;
+    let erased = list
+        .iter()
+        .find(|c| c.customer.wa_id.as_deref() == Some(CANARY_PHONE))
+        .expect("canary customer")
+        .clone();
+    let kept = list
+        .iter()
+        .find(|c| c.customer.wa_id.as_deref() == Some("447700900222"))
+        .expect("other")
+        .clone();
+    let wrapped: String = sqlx::query("SELECT wrapped FROM data_keys WHERE owner = $1")
+        .bind(format!("customer:{}", erased.customer.id))
+        .fetch_one(f.store.pool())
+        .await
+        .expect("their key")
+        .try_get("wrapped")
+        .expect("wrapped");
+    let sealed_before: String =
+        sqlx::query("SELECT content FROM messages WHERE wa_message_id = 'wamid.erase1'")
+            .fetch_one(f.store.pool())
+            .await
+            .expect("message")
+            .try_get("content")
+            .expect("content");
+
+    let report = f
+        .store
+        .erase_customer(&erased.customer.id)
+        .await
+        .expect("erase")
+        .expect("erased");
+    assert_eq!(report.messages, 1);
+    assert_eq!(report.raw_events, 1);
+    assert_eq!(
+        f.store
+            .erase_customer(&erased.customer.id)
+            .await
+            .expect("again"),
+        Err(veilbox_store::erasure::ErasureRefusal::AlreadyErased)
+    );
+    assert_eq!(
+        f.store
+            .erase_customer("no-such-customer")
+            .await
+            .expect("unknown"),
+        Err(veilbox_store::erasure::ErasureRefusal::NoSuchCustomer)
+    );
+
+    // What the store shows: an erased customer with no content; the other customer intact.
+    let after = f
+        .store
+        .conversation(&erased.id)
+        .await
+        .expect("read")
+        .expect("kept as a record");
+    assert!(after.customer.erased);
+    assert_eq!(after.customer.wa_id, None);
+    assert_eq!(after.customer.profile_name, None);
+    assert_eq!(after.state, "resolved");
+    let thread = f
+        .store
+        .thread(&erased.id, None, 10)
+        .await
+        .expect("thread")
+        .expect("exists");
+    assert_eq!(thread.items[0].content["kind"], "erased");
+    let other = f
+        .store
+        .thread(&kept.id, None, 10)
+        .await
+        .expect("thread")
+        .expect("exists");
+    assert_eq!(other.items[0].content["body"], "where is my parcel?");
+
+    // At rest: no canary, no wrapped key, no ciphertext of theirs, with the key ring present.
+    let at_rest = f.everything_at_rest().await;
+    let hits = find_any(
+        &at_rest,
+        &[
+            CANARY_TEXT,
+            CANARY_NAME,
+            CANARY_PHONE,
+            &wrapped,
+            &sealed_before,
+        ],
+    );
+    assert!(
+        hits.is_empty(),
+        "found at rest after erasure: {} hits",
+        hits.len()
+    );
+    assert_eq!(
+        f.count(&format!(
+            "SELECT COUNT(*) FROM data_keys WHERE owner = 'customer:{}'",
+            erased.customer.id
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        f.count(&format!(
+            "SELECT COUNT(*) FROM customers WHERE wa_id = '{}'",
+            f.wa(CANARY_PHONE)
+        ))
+        .await,
+        0,
+        "their number no longer finds them"
+    );
+
+    // The same number writing again is a new, unrelated customer.
+    f.post(&canary_body(
+        CANARY_PHONE,
+        "Back Again",
+        "wamid.erase2",
+        "hello again",
+    ))
+    .await;
+    let again = f
+        .store
+        .conversations(None, 10)
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .find(|c| c.customer.wa_id.as_deref() == Some(CANARY_PHONE))
+        .expect("new customer");
+    assert_ne!(again.customer.id, erased.customer.id);
+    assert_eq!(again.customer.profile_name.as_deref(), Some("Back Again"));
+}
+
+async fn key_rotation_under_concurrent_ingest_loses_nothing(open: Open) {
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
+    // The writer keeps making customer keys under the first master key while the keys are
+    // re-wrapped under a second one, again and again.
+    let first = f.master.clone();
+    let second = MasterKey::generate().to_text();
+    let key = |text: &str| MasterKey::parse(text).expect("key");
+    let url = f.store_url().await;
+    let store = Store::connect(&url).await.expect("connect");
+    let store = store.unlock(Vault::new(key(&first))).await.expect("unlock");
+    let (ingestor, writer) = Ingestor::spawn(store.clone(), InboxPolicy::FirstOnly);
+    let posting = tokio::spawn(async move {
+        let mut tasks = Vec::new();
+        for client in 0..4 {
+            let ingestor = ingestor.clone();
+            tasks.push(tokio::spawn(async move {
+                for n in 0..50 {
+                    let i = client * 50 + n;
+                    let body = canary_body(
+                        &format!("4477009{i:05}"),
+                        "Rota",
+                        &format!("wamid.rot{i}"),
+                        &format!("msg {i}"),
+                    );
+                    let parsed = webhook::parse(&body).expect("parses");
+                    ingestor
+                        .ingest(Delivery {
+                            body,
+                            webhook: parsed,
+                            received_at: veilbox_store::now_ms(),
+                        })
+                        .await
+                        .expect("ingest");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("poster");
+        }
+    });
+    let rotating = Vault::new(key(&second)).with_previous(key(&first));
+    let mut passes = 0;
+    while !posting.is_finished() {
+        veilbox_store::keyring::rewrap_all(&store, &rotating)
+            .await
+            .expect("rotate pass");
+        passes += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    posting.await.expect("posting");
+    drop(writer);
+    // The catch-up pass a restart with the previous key runs.
+    veilbox_store::keyring::rewrap_all(&store, &rotating)
+        .await
+        .expect("last pass");
+    assert!(passes > 1, "rotation ran while ingest was under way");
+
+    // With only the second key, every customer's data opens.
+    let reopened = Store::connect(&url)
+        .await
+        .expect("connect")
+        .unlock(Vault::new(key(&second)))
+        .await
+        .expect("unlock with the new key");
+    let mut messages = 0;
+    let mut cursor = None;
+    loop {
+        let page = reopened
+            .conversations(cursor.as_deref(), 200)
+            .await
+            .expect("list");
+        for c in &page.items {
+            assert_eq!(c.customer.profile_name.as_deref(), Some("Rota"));
+            let thread = reopened
+                .thread(&c.id, None, 500)
+                .await
+                .expect("thread opens")
+                .expect("exists");
+            messages += thread.items.len();
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(messages, 200);
+    // And the first key opens nothing any more.
+    let old_only = Store::connect(&url)
+        .await
+        .expect("connect")
+        .unlock(Vault::new(key(&first)))
+        .await;
+    assert!(
+        old_only.is_err(),
+        "the old master key no longer unlocks the store"
     );
 }

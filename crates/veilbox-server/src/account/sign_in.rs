@@ -398,7 +398,7 @@ pub async fn check_second_factor(
         let Some(secret) = user
             .totp_secret
             .as_deref()
-            .and_then(|stored| state.keys.open_totp(&user.id, stored))
+            .and_then(|stored| crate::keyring::open_totp(&state.keys, &user.id, stored))
         else {
             return Ok(None);
         };

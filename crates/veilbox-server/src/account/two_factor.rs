@@ -73,14 +73,17 @@ pub async fn page_get(
     let secret = match user
         .totp_secret
         .as_deref()
-        .and_then(|stored| state.keys.open_totp(&user.id, stored))
+        .and_then(|stored| crate::keyring::open_totp(&state.keys, &user.id, stored))
     {
         Some(secret) => secret,
         None => {
             let secret = totp::TotpSecret::generate();
             state
                 .store
-                .begin_totp(&user.id, &state.keys.seal_totp(&user.id, &secret))
+                .begin_totp(
+                    &user.id,
+                    &crate::keyring::seal_totp(&state.keys, &user.id, &secret),
+                )
                 .await?;
             secret
         }
@@ -149,7 +152,7 @@ pub async fn confirm(
     let Some(secret) = user
         .totp_secret
         .as_deref()
-        .and_then(|stored| state.keys.open_totp(&user.id, stored))
+        .and_then(|stored| crate::keyring::open_totp(&state.keys, &user.id, stored))
     else {
         return Ok(Redirect::to("/account/two-factor").into_response());
     };

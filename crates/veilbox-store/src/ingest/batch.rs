@@ -9,6 +9,7 @@
 //! occurrence of a body, wamid or (wamid, status) wins, and later ones count as duplicates.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -20,6 +21,7 @@ use veilbox_whatsapp::webhook::{
 use super::{upsert_inbox, Delivery, InboxPolicy, IngestReport};
 use crate::events::StoreEvent;
 use crate::ids::new_id;
+use crate::keyring::{KeyRing, OwnerKey};
 use crate::{now_ms, Backend, StoreError};
 
 /// Rows per multi-row statement: keeps parameters far below SQLite's 32,766 and
@@ -37,6 +39,9 @@ pub(super) struct BatchWrite<'a> {
     created: HashMap<String, String>,
     /// What changed, published once the batch is durable.
     pub(super) events: Vec<StoreEvent>,
+    keyring: &'a KeyRing,
+    /// The data key of every customer this batch writes for.
+    customer_keys: HashMap<String, Arc<OwnerKey>>,
 }
 
 /// A message that survived deduplication, with where it goes.
@@ -50,9 +55,12 @@ struct NewMessage<'d> {
     conversation_id: String,
 }
 
+/// A customer as the batch sees them: `wa_id` is the blind index of their number, the
+/// other personal fields are opened (and sealed again when they change).
 struct KnownCustomer {
     id: String,
     wa_id: Option<String>,
+    wa_number: Option<String>,
     user_id: Option<String>,
     profile_name: Option<String>,
     username: Option<String>,
@@ -64,6 +72,7 @@ impl<'a> BatchWrite<'a> {
         backend: Backend,
         policy: InboxPolicy,
         committed: &'a HashMap<String, String>,
+        keyring: &'a KeyRing,
     ) -> Self {
         BatchWrite {
             conn,
@@ -72,7 +81,17 @@ impl<'a> BatchWrite<'a> {
             committed,
             created: HashMap::new(),
             events: Vec::new(),
+            keyring,
+            customer_keys: HashMap::new(),
         }
+    }
+
+    /// The data key of a customer this batch has read or created.
+    fn key_of(&self, customer_id: &str) -> Result<&OwnerKey, StoreError> {
+        self.customer_keys
+            .get(customer_id)
+            .map(|k| &**k)
+            .ok_or(StoreError::Unreadable)
     }
 
     /// Inboxes created or first seen in this batch (valid only once it commits), and the
@@ -147,10 +166,16 @@ impl<'a> BatchWrite<'a> {
             );
             let mut query = sqlx::query::<Any>(&sql);
             for (_, delivery, hash, id) in chunk {
+                // Several customers' messages can share one body: it is sealed with the
+                // events key, and erasure and retention delete it.
+                let sealed =
+                    self.keyring
+                        .events()
+                        .seal_bytes("webhook_events", "body", id, &delivery.body);
                 query = query
                     .bind(id.as_str())
                     .bind(hash.as_str())
-                    .bind(delivery.body.as_slice())
+                    .bind(sealed.into_bytes())
                     .bind(delivery.received_at)
                     .bind(delivery.webhook.phone_number_ids.join(","));
             }
@@ -322,13 +347,21 @@ impl<'a> BatchWrite<'a> {
             {
                 // The customer changed number: follow them, unless the new number is already
                 // someone we know (merging two customers is a CRM decision, not ingest's).
+                let index = self.keyring.wa_index(new_wa_id);
+                let number = self.key_of(&row.customer_id)?.seal(
+                    "customers",
+                    "wa_number",
+                    &row.customer_id,
+                    new_wa_id,
+                );
                 sqlx::query(
-                    "UPDATE customers SET wa_id = $1, updated_at = $2 WHERE id = $3 \
+                    "UPDATE customers SET wa_id = $1, wa_number = $4, updated_at = $2 WHERE id = $3 \
                      AND NOT EXISTS (SELECT 1 FROM customers WHERE wa_id = $1)",
                 )
-                .bind(new_wa_id.as_str())
+                .bind(index)
                 .bind(row.received_at)
                 .bind(row.customer_id.as_str())
+                .bind(number)
                 .execute(&mut *self.conn)
                 .await?;
             }
@@ -342,30 +375,75 @@ impl<'a> BatchWrite<'a> {
         &mut self,
         senders: &[(&CustomerIdentity, i64)],
     ) -> Result<Vec<String>, StoreError> {
-        let wa_ids: Vec<&str> = senders
+        // Each sender's number by its blind index: the store never sees it in clear.
+        let seen_indexes: Vec<Option<String>> = senders
             .iter()
-            .filter_map(|(c, _)| c.wa_id.as_deref())
+            .map(|(c, _)| c.wa_id.as_deref().map(|w| self.keyring.wa_index(w)))
             .collect();
+        let wa_indexes: Vec<&str> = seen_indexes.iter().flatten().map(String::as_str).collect();
         let user_ids: Vec<&str> = senders
             .iter()
             .filter_map(|(c, _)| c.user_id.as_deref())
             .collect();
+        let mut rows = Vec::new();
+        for (column, values) in [("wa_id", &wa_indexes), ("user_id", &user_ids)] {
+            let sql = format!(
+                "SELECT id, wa_id, wa_number, user_id, profile_name, username FROM customers \
+                 WHERE erased_at IS NULL AND {column} IN"
+            );
+            rows.extend(self.select_in(&sql, &dedup(values)).await?);
+        }
         let mut known: Vec<KnownCustomer> = Vec::new();
-        for (column, values) in [("wa_id", &wa_ids), ("user_id", &user_ids)] {
-            let sql = format!("SELECT id, wa_id, user_id, profile_name, username FROM customers WHERE {column} IN");
-            for row in self.select_in(&sql, &dedup(values)).await? {
-                let id: String = row.try_get("id")?;
-                if !known.iter().any(|k| k.id == id) {
-                    known.push(known_customer(&row)?);
+        let mut sealed = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            if !known.iter().any(|k| k.id == id) {
+                sealed.push(SealedCustomer::read(row)?);
+                known.push(KnownCustomer {
+                    id,
+                    wa_id: row.try_get("wa_id")?,
+                    user_id: row.try_get("user_id")?,
+                    wa_number: None,
+                    profile_name: None,
+                    username: None,
+                });
+            }
+        }
+        let ids: Vec<&str> = known.iter().map(|k| k.id.as_str()).collect();
+        let keys = self.keyring.customer_keys(self.conn, &ids).await?;
+        let mut inserts: Vec<usize> = Vec::new();
+        let mut updates: HashSet<usize> = HashSet::new();
+        let mut new_keys = Vec::new();
+        for (i, (k, sealed)) in known.iter_mut().zip(&sealed).enumerate() {
+            match keys.get(&k.id) {
+                Some(key) => {
+                    k.wa_number =
+                        key.open_opt("customers", "wa_number", &k.id, sealed.wa_number.as_deref())?;
+                    k.profile_name = key.open_opt(
+                        "customers",
+                        "profile_name",
+                        &k.id,
+                        sealed.profile_name.as_deref(),
+                    )?;
+                    k.username =
+                        key.open_opt("customers", "username", &k.id, sealed.username.as_deref())?;
+                    self.customer_keys.insert(k.id.clone(), key.clone());
+                }
+                None => {
+                    // Their key is gone (restored from a backup older than the key?): what
+                    // was sealed under it cannot be read, so start them a new one and
+                    // seal what this message tells us again, rather than drop the message.
+                    tracing::warn!(customer = %k.id, "customer without a data key; making a new one");
+                    let (key, stored) = self.keyring.new_customer_key(&k.id)?;
+                    new_keys.push(stored);
+                    self.customer_keys.insert(k.id.clone(), key);
+                    updates.insert(i);
                 }
             }
         }
         let mut ids = Vec::with_capacity(senders.len());
-        let mut inserts: Vec<usize> = Vec::new();
-        let mut updates: HashSet<usize> = HashSet::new();
-        for (who, _) in senders {
-            let found = who
-                .wa_id
+        for ((who, _), index) in senders.iter().zip(&seen_indexes) {
+            let found = index
                 .as_ref()
                 .and_then(|w| known.iter().position(|k| k.wa_id.as_ref() == Some(w)))
                 .or_else(|| {
@@ -378,7 +456,8 @@ impl<'a> BatchWrite<'a> {
                     let k = &mut known[i];
                     let mut changed = false;
                     for (mine, seen, overwrite) in [
-                        (&mut k.wa_id, &who.wa_id, false),
+                        (&mut k.wa_id, index, false),
+                        (&mut k.wa_number, &who.wa_id, false),
                         (&mut k.user_id, &who.user_id, false),
                         (&mut k.profile_name, &who.profile_name, true),
                         (&mut k.username, &who.username, true),
@@ -396,32 +475,40 @@ impl<'a> BatchWrite<'a> {
                 None => {
                     let k = KnownCustomer {
                         id: new_id(),
-                        wa_id: who.wa_id.clone(),
+                        wa_id: index.clone(),
+                        wa_number: who.wa_id.clone(),
                         user_id: who.user_id.clone(),
                         profile_name: who.profile_name.clone(),
                         username: who.username.clone(),
                     };
+                    let (key, stored) = self.keyring.new_customer_key(&k.id)?;
+                    new_keys.push(stored);
+                    self.customer_keys.insert(k.id.clone(), key);
                     ids.push(k.id.clone());
                     inserts.push(known.len());
                     known.push(k);
                 }
             }
         }
+        crate::keyring::insert_keys(self.conn, &new_keys).await?;
         let now = senders.first().map(|s| s.1).unwrap_or_else(now_ms);
         for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO customers (id, wa_id, user_id, profile_name, username, created_at, updated_at) VALUES {}",
-                values(self.numbered, chunk.len(), 7, None)
+                "INSERT INTO customers (id, wa_id, wa_number, user_id, profile_name, username, created_at, updated_at) \
+                 VALUES {}",
+                values(self.numbered, chunk.len(), 8, None)
             );
             let mut query = sqlx::query::<Any>(&sql);
             for &i in chunk {
                 let k = &known[i];
+                let s = self.seal_customer(k)?;
                 query = query
                     .bind(k.id.as_str())
                     .bind(k.wa_id.as_deref())
+                    .bind(s.wa_number)
                     .bind(k.user_id.as_deref())
-                    .bind(k.profile_name.as_deref())
-                    .bind(k.username.as_deref())
+                    .bind(s.profile_name)
+                    .bind(s.username)
                     .bind(now)
                     .bind(now);
             }
@@ -429,20 +516,37 @@ impl<'a> BatchWrite<'a> {
         }
         for i in updates {
             let k = &known[i];
+            let s = self.seal_customer(k)?;
             sqlx::query(
-                "UPDATE customers SET wa_id = $2, user_id = $3, profile_name = $4, username = $5, updated_at = $6 \
-                 WHERE id = $1",
+                "UPDATE customers SET wa_id = $2, wa_number = $3, user_id = $4, profile_name = $5, username = $6, \
+                 updated_at = $7 WHERE id = $1",
             )
             .bind(k.id.as_str())
             .bind(k.wa_id.as_deref())
+            .bind(s.wa_number)
             .bind(k.user_id.as_deref())
-            .bind(k.profile_name.as_deref())
-            .bind(k.username.as_deref())
+            .bind(s.profile_name)
+            .bind(s.username)
             .bind(now)
             .execute(&mut *self.conn)
             .await?;
         }
         Ok(ids)
+    }
+
+    /// A customer's personal fields sealed with their key, for their row.
+    fn seal_customer(&self, k: &KnownCustomer) -> Result<SealedCustomer, StoreError> {
+        let key = self.key_of(&k.id)?;
+        Ok(SealedCustomer {
+            wa_number: key.seal_opt("customers", "wa_number", &k.id, k.wa_number.as_deref()),
+            profile_name: key.seal_opt(
+                "customers",
+                "profile_name",
+                &k.id,
+                k.profile_name.as_deref(),
+            ),
+            username: key.seal_opt("customers", "username", &k.id, k.username.as_deref()),
+        })
     }
 
     /// The open conversation of each (inbox, customer) pair, created when there is none,
@@ -558,21 +662,31 @@ impl<'a> BatchWrite<'a> {
             let mut query = sqlx::query::<Any>(&sql);
             for row in chunk {
                 let m = row.message;
-                let context = (m.context != Default::default())
-                    .then(|| serde_json::to_string(&m.context))
-                    .transpose()?;
+
                 let errors = (!m.errors.is_empty())
                     .then(|| serde_json::to_string(&m.errors))
                     .transpose()?;
+                let key = self.key_of(&row.customer_id)?;
+                // The quoted message's sender can be the customer's own number.
+                let context = (m.context != Default::default())
+                    .then(|| serde_json::to_string(&m.context))
+                    .transpose()?
+                    .map(|c| key.seal("messages", "context", &row.id, &c));
                 // The raw element is kept for what we cannot render yet; the raw event has the rest.
                 let raw = matches!(m.content, MessageContent::Unsupported { .. })
-                    .then(|| m.raw.to_string());
+                    .then(|| key.seal("messages", "raw", &row.id, &m.raw.to_string()));
+                let content = key.seal(
+                    "messages",
+                    "content",
+                    &row.id,
+                    &serde_json::to_string(&m.content)?,
+                );
                 query = query
                     .bind(row.id.as_str())
                     .bind(m.wa_message_id.as_str())
                     .bind(row.conversation_id.as_str())
                     .bind(m.declared_type.as_str())
-                    .bind(serde_json::to_string(&m.content)?)
+                    .bind(content)
                     .bind(context)
                     .bind(errors)
                     .bind(raw)
@@ -622,7 +736,13 @@ impl<'a> BatchWrite<'a> {
                     .bind(s.wa_message_id.as_str())
                     .bind(s.status.as_str())
                     .bind(s.occurred_at.saturating_mul(1000))
-                    .bind(s.recipient_id.as_deref().or(s.recipient_user_id.as_deref()))
+                    // The customer's number only as its blind index.
+                    .bind(
+                        s.recipient_id
+                            .as_deref()
+                            .map(|r| self.keyring.wa_index(r))
+                            .or_else(|| s.recipient_user_id.clone()),
+                    )
                     .bind(error.and_then(|e| e.code))
                     .bind(error.and_then(|e| e.title.as_deref()))
                     .bind(error.and_then(|e| e.details.as_deref()))
@@ -794,14 +914,21 @@ impl<'a> BatchWrite<'a> {
     }
 }
 
-fn known_customer(row: &AnyRow) -> Result<KnownCustomer, StoreError> {
-    Ok(KnownCustomer {
-        id: row.try_get("id")?,
-        wa_id: row.try_get("wa_id")?,
-        user_id: row.try_get("user_id")?,
-        profile_name: row.try_get("profile_name")?,
-        username: row.try_get("username")?,
-    })
+/// A customer's sealed fields, as stored.
+struct SealedCustomer {
+    wa_number: Option<String>,
+    profile_name: Option<String>,
+    username: Option<String>,
+}
+
+impl SealedCustomer {
+    fn read(row: &AnyRow) -> Result<SealedCustomer, StoreError> {
+        Ok(SealedCustomer {
+            wa_number: row.try_get("wa_number")?,
+            profile_name: row.try_get("profile_name")?,
+            username: row.try_get("username")?,
+        })
+    }
 }
 
 fn dedup<'s>(values: &[&'s str]) -> Vec<&'s str> {
@@ -809,67 +936,4 @@ fn dedup<'s>(values: &[&'s str]) -> Vec<&'s str> {
     values.iter().copied().filter(|v| seen.insert(*v)).collect()
 }
 
-/// `count` parameters: `$1, $2, ...` or `?, ?, ...`.
-fn params(numbered: bool, count: usize) -> String {
-    values_with(numbered, 1, &vec!["$"; count])
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .to_owned()
-}
-
-/// `($1, .., $cols[, extra]), (...)` for `rows` rows.
-fn values(numbered: bool, rows: usize, cols: usize, extra: Option<&str>) -> String {
-    let mut shape = vec!["$"; cols];
-    if let Some(extra) = extra {
-        // The extra literal goes before the last column, matching the column lists above.
-        shape.insert(cols - 1, extra);
-    }
-    values_with(numbered, rows, &shape)
-}
-
-/// Rows shaped by `shape`: each `$` is the next parameter, anything else a literal.
-fn values_with(numbered: bool, rows: usize, shape: &[&str]) -> String {
-    let mut next = 1;
-    let mut out = String::with_capacity(rows * shape.len() * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for (c, item) in shape.iter().enumerate() {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            if *item != "$" {
-                out.push_str(item);
-            } else if numbered {
-                out.push('$');
-                out.push_str(&next.to_string());
-                next += 1;
-            } else {
-                out.push('?');
-            }
-        }
-        out.push(')');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_parameters_across_rows() {
-        assert_eq!(super::values(true, 2, 2, None), "($1, $2), ($3, $4)");
-        assert_eq!(super::values(true, 1, 3, Some("1")), "($1, $2, 1, $3)");
-        assert_eq!(
-            super::values_with(true, 2, &["$", "'x'", "$"]),
-            "($1, 'x', $2), ($3, 'x', $4)"
-        );
-        assert_eq!(super::params(true, 3), "$1, $2, $3");
-        assert_eq!(
-            super::values(false, 2, 2, Some("0")),
-            "(?, 0, ?), (?, 0, ?)"
-        );
-        assert_eq!(super::params(false, 2), "?, ?");
-    }
-}
+use crate::sql::{params, values, values_with};

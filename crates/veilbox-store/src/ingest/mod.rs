@@ -331,6 +331,7 @@ impl Writer {
     ) -> Result<Vec<IngestReport>, StoreError> {
         let backend = self.store.backend();
         let policy = self.policy;
+        let keyring = self.store.keyring()?.clone();
         self.connection().await?;
         let Writer { conn, inboxes, .. } = self;
         let conn = conn.as_mut().ok_or(StoreError::WriterGone)?;
@@ -345,17 +346,21 @@ impl Writer {
                     reason,
                     received_at,
                 } => {
+                    // The body is unreadable but may hold anything a customer wrote, and
+                    // the parser's reason may quote it: both are sealed.
+                    let id = new_id();
+                    let events = keyring.events();
                     sqlx::query("INSERT INTO dead_letters (id, received_at, reason, body) VALUES ($1, $2, $3, $4)")
-                        .bind(new_id())
+                        .bind(id.as_str())
                         .bind(*received_at)
-                        .bind(reason.as_str())
-                        .bind(body.as_slice())
+                        .bind(events.seal("dead_letters", "reason", &id, reason))
+                        .bind(events.seal_bytes("dead_letters", "body", &id, body).into_bytes())
                         .execute(&mut *tx)
                         .await?;
                 }
             }
         }
-        let mut batch = batch::BatchWrite::new(&mut tx, backend, policy, inboxes);
+        let mut batch = batch::BatchWrite::new(&mut tx, backend, policy, inboxes, &keyring);
         batch.apply(&deliveries, &mut reports).await?;
         let (new_inboxes, new_events) = batch.finish();
         tx.commit().await?;
