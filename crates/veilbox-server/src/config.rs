@@ -49,6 +49,8 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// How long each kind of data is kept (the daily purge enforces it).
+    pub retention: veilbox_store::retention::RetentionPolicy,
 }
 
 /// Session lifetimes.
@@ -151,6 +153,19 @@ struct FileConfig {
     trust_forwarded_for: Option<bool>,
     #[serde(default)]
     whatsapp: FileWhatsApp,
+    #[serde(default)]
+    retention: FileRetention,
+}
+
+/// `[retention]`: days to keep each kind of data; 0 keeps it until the customer is erased.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetention {
+    messages_days: Option<u64>,
+    media_days: Option<u64>,
+    closed_shipments_days: Option<u64>,
+    dead_letters_days: Option<u64>,
+    raw_events_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -387,6 +402,37 @@ impl Config {
                     )?,
                 ),
             },
+            retention: {
+                let defaults = veilbox_store::retention::RetentionPolicy::default();
+                let r = &file.retention;
+                let days =
+                    |name: &str, from_file: Option<u64>, default: Option<std::time::Duration>| {
+                        retention_days(name, env(name), from_file, default)
+                    };
+                veilbox_store::retention::RetentionPolicy {
+                    messages: days(
+                        "VEILBOX_RETENTION_MESSAGES_DAYS",
+                        r.messages_days,
+                        defaults.messages,
+                    )?,
+                    media: days("VEILBOX_RETENTION_MEDIA_DAYS", r.media_days, defaults.media)?,
+                    closed_shipments: days(
+                        "VEILBOX_RETENTION_CLOSED_SHIPMENTS_DAYS",
+                        r.closed_shipments_days,
+                        defaults.closed_shipments,
+                    )?,
+                    dead_letters: days(
+                        "VEILBOX_RETENTION_DEAD_LETTERS_DAYS",
+                        r.dead_letters_days,
+                        defaults.dead_letters,
+                    )?,
+                    raw_events: days(
+                        "VEILBOX_RETENTION_RAW_EVENTS_DAYS",
+                        r.raw_events_days,
+                        defaults.raw_events,
+                    )?,
+                }
+            },
             trust_forwarded_for: match env("VEILBOX_TRUST_FORWARDED_FOR").as_deref() {
                 None => file.trust_forwarded_for.unwrap_or(false),
                 Some("true" | "1" | "yes") => true,
@@ -449,6 +495,31 @@ fn whole_number(
     value
         .filter(|&n| n > 0 && n <= 100_000)
         .ok_or_else(|| ConfigError::new(name, "must be a positive whole number"))
+}
+
+/// A retention period in days: 0 keeps the data until the customer is erased.
+fn retention_days(
+    name: &str,
+    from_env: Option<String>,
+    from_file: Option<u64>,
+    default: Option<std::time::Duration>,
+) -> Result<Option<std::time::Duration>, ConfigError> {
+    let days = match from_env {
+        Some(text) => text.trim().parse::<u64>().map_err(|_| {
+            ConfigError::new(name, "must be a whole number of days (0 keeps forever)")
+        })?,
+        None => match from_file {
+            Some(days) => days,
+            None => return Ok(default),
+        },
+    };
+    if days > 36_500 {
+        return Err(ConfigError::new(
+            name,
+            "must be at most 36500 days (0 keeps forever)",
+        ));
+    }
+    Ok((days > 0).then(|| std::time::Duration::from_secs(days * 86_400)))
 }
 
 #[cfg(test)]
@@ -539,5 +610,32 @@ mod tests {
             "VEILBOX_WHATSAPP_VERIFY_TOKEN"
         );
         assert!(!format!("{config:?}").contains("super-secret-value"));
+    }
+
+    #[test]
+    fn retention_periods_come_from_file_and_environment() {
+        let config = load(
+            Some("[retention]\nmedia_days = 7\ndead_letters_days = 0\n"),
+            &[("VEILBOX_RETENTION_MESSAGES_DAYS", "365")],
+        )
+        .expect("valid");
+        let days = |d: u64| Some(std::time::Duration::from_secs(d * 86_400));
+        assert_eq!(config.retention.media, days(7));
+        assert_eq!(config.retention.messages, days(365));
+        assert_eq!(config.retention.dead_letters, None, "0 keeps forever");
+        assert_eq!(config.retention.raw_events, days(30), "the default");
+        let bad = load(None, &[("VEILBOX_RETENTION_MEDIA_DAYS", "ninety")]).expect_err("refused");
+        assert!(
+            bad.to_string().contains("VEILBOX_RETENTION_MEDIA_DAYS"),
+            "{bad}"
+        );
+        let too_long =
+            load(Some("[retention]\nmessages_days = 99999\n"), &[]).expect_err("refused");
+        assert!(
+            too_long
+                .to_string()
+                .contains("VEILBOX_RETENTION_MESSAGES_DAYS"),
+            "{too_long}"
+        );
     }
 }

@@ -124,6 +124,10 @@ pub async fn launch(
     let access = auth::Access::load(&store).await?;
     let keys = store.keyring()?.clone();
     let policy_watch = tokio::spawn(watch_custom_roles(store.clone(), access.clone()));
+    let purge = tokio::spawn(veilbox_store::retention::run_daily(
+        store.clone(),
+        config.retention,
+    ));
     let state = AppState {
         store: store.clone(),
         ingestor,
@@ -155,6 +159,7 @@ pub async fn launch(
         () = grace => tracing::warn!("connections still open after the shutdown grace period; closing them"),
     }
     policy_watch.abort();
+    purge.abort();
     if let Some(sender) = sender {
         // Sends in flight are abandoned mid-request; the next start marks them unconfirmed.
         sender.abort();

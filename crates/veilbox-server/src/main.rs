@@ -40,6 +40,13 @@ enum Command {
     /// The master key that wraps every data key (never stored in the database).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Apply the retention policy now: delete what is older than each kind's period
+    /// (Veilbox also does this daily while it runs).
+    Purge {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Erase a customer for good (right to be forgotten): their data key is destroyed.
     #[command(subcommand)]
     Erase(EraseCommand),
@@ -215,6 +222,36 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
                 "{count} data keys re-wrapped under master key {new_id} ({}).\nAt the next start set VEILBOX_MASTER_KEY_FILE={} and VEILBOX_MASTER_KEY_PREVIOUS_FILE=<the old key file>: keys made by Veilbox meanwhile are re-wrapped then. Destroy the old key only after that start.",
                 new_file.display(),
                 new_file.display()
+            );
+            Ok(())
+        }
+        Command::Purge { dry_run } => {
+            let config = Config::load(config_file.as_deref())?;
+            let store = open_store(&config).await?;
+            let report = store
+                .purge(&config.retention, veilbox_store::now_ms(), dry_run)
+                .await?;
+            if !dry_run {
+                let summary = report.summary();
+                let by = veilbox_server::staff::By {
+                    actor: "cli",
+                    address: None,
+                    user_agent: None,
+                };
+                store
+                    .audit(&by.entry("retention.purged", None, Some(&summary)))
+                    .await?;
+            }
+            store.close().await;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!(
+                "retention {verb}: {} messages (of which {} media), {} closed shipments, {} dead letters; {} raw webhook bodies {}",
+                report.messages,
+                report.media,
+                report.closed_shipments,
+                report.dead_letters,
+                report.raw_events,
+                if dry_run { "would be cleared" } else { "cleared" }
             );
             Ok(())
         }

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod outbox;
 pub mod people;
 pub mod reads;
+pub mod retention;
 pub mod roles;
 pub mod scratch;
 pub mod sessions;

@@ -190,6 +190,7 @@ conformance!(
     customer_data_is_sealed_at_rest,
     erasure_leaves_nothing_of_the_customer,
     key_rotation_under_concurrent_ingest_loses_nothing,
+    retention_purges_each_kind_after_its_period,
 );
 
 async fn every_sample_is_stored_and_read_back(open: Open) {
@@ -1131,4 +1132,110 @@ async fn key_rotation_under_concurrent_ingest_loses_nothing(open: Open) {
         old_only.is_err(),
         "the old master key no longer unlocks the store"
     );
+}
+
+async fn retention_purges_each_kind_after_its_period(open: Open) {
+    use veilbox_store::retention::RetentionPolicy;
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
+    let text = sample("webhook_message_text.json");
+    f.post(&text).await;
+    f.post(&sample("webhook_message_image.json")).await;
+    f.ingestor
+        .dead_letter(b"{broken".to_vec(), "EOF".into())
+        .await
+        .expect("dead letter");
+    let day = 86_400_000_i64;
+    let policy = RetentionPolicy::default();
+    let now = veilbox_store::now_ms();
+
+    // Today nothing is old enough.
+    let today = f.store.purge(&policy, now, false).await.expect("purge");
+    assert_eq!(
+        today.summary(),
+        "messages=0 media=0 closed_shipments=0 dead_letters=0 raw_events=0"
+    );
+
+    // In 100 days: the image (90-day media period), the dead letter and raw bodies (30).
+    let dry = f
+        .store
+        .purge(&policy, now + 100 * day, true)
+        .await
+        .expect("dry run");
+    assert_eq!(
+        (dry.messages, dry.media, dry.dead_letters, dry.raw_events),
+        (1, 1, 1, 2)
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM messages").await,
+        2,
+        "a dry run changes nothing"
+    );
+    assert_eq!(f.count("SELECT COUNT(*) FROM dead_letters").await, 1);
+    let done = f
+        .store
+        .purge(&policy, now + 100 * day, false)
+        .await
+        .expect("purge");
+    assert_eq!(done.messages, dry.messages);
+    assert_eq!(done.raw_events, dry.raw_events);
+    assert!(!done.dry_run && dry.dry_run);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM messages WHERE message_type = 'image'")
+            .await,
+        0
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM messages WHERE message_type = 'text'")
+            .await,
+        1
+    );
+    assert_eq!(f.count("SELECT COUNT(*) FROM dead_letters").await, 0);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM webhook_events WHERE length(body) > 0")
+            .await,
+        0
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM webhook_events").await,
+        2,
+        "rows stay for idempotency"
+    );
+    // A redelivery of a purged body is still recognised and changes nothing.
+    assert!(f.post(&text).await.duplicate_body);
+    // A second run finds nothing more.
+    let again = f
+        .store
+        .purge(&policy, now + 100 * day, false)
+        .await
+        .expect("purge");
+    assert_eq!(
+        (again.messages, again.raw_events, again.dead_letters),
+        (0, 0, 0)
+    );
+
+    // Past the message period the text goes too; with every period off, nothing would.
+    let keep_all = RetentionPolicy {
+        messages: None,
+        media: None,
+        closed_shipments: None,
+        dead_letters: None,
+        raw_events: None,
+    };
+    assert_eq!(
+        f.store
+            .purge(&keep_all, now + 800 * day, true)
+            .await
+            .expect("dry")
+            .messages,
+        0
+    );
+    let late = f
+        .store
+        .purge(&policy, now + 800 * day, false)
+        .await
+        .expect("purge");
+    assert_eq!(late.messages, 1);
+    assert_eq!(f.count("SELECT COUNT(*) FROM messages").await, 0);
 }
