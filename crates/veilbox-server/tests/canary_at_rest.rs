@@ -294,7 +294,7 @@ async fn sqlite_files_and_logs_hold_no_canary_before_or_after_erasure() {
     assert!(running.len() > 10_000, "the database was read");
     assert_eq!(hits(&running, &canaries()), Vec::<String>::new());
     server.stop().await;
-    let logs = read_all(&[log.clone()]);
+    let logs = read_all(std::slice::from_ref(&log));
     assert!(
         logs.len() > 1_000,
         "trace logging was on ({} bytes)",
