@@ -75,6 +75,9 @@ pub fn sections(state: &AppState, user: &SignedIn) -> Vec<(&'static str, &'stati
     if user.may(state, Action::ManagePolicies) {
         links.push(("/admin/roles", "Roles"));
     }
+    if crate::admin::erasure::may_erase(state, user) {
+        links.push(("/admin/erasure", "Erasure"));
+    }
     if user.may(state, Action::ViewAuditLog) {
         links.push(("/audit", "Audit log"));
     }

@@ -40,7 +40,50 @@ pub enum ErasureRefusal {
 /// Child tables come before their parents.
 pub(crate) const CUSTOMER_TABLES: &[&str] = &[];
 
+/// What an admin sees of a customer before erasing them: no personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureSubject {
+    /// Customer id.
+    pub id: String,
+    /// First seen, Unix ms.
+    pub created_at: i64,
+    /// Their conversations.
+    pub conversations: i64,
+    /// When they were erased, if they were.
+    pub erased_at: Option<i64>,
+}
+
 impl Store {
+    /// The customer an erasure request names, by their customer id or their WhatsApp
+    /// number (found by its blind index, so the number is never looked up in clear).
+    pub async fn erasure_subject(
+        &self,
+        id_or_phone: &str,
+    ) -> Result<Option<ErasureSubject>, StoreError> {
+        let keyring = self.keyring()?;
+        let wanted = id_or_phone.trim();
+        let index = veilbox_vault::normalize::phone(wanted)
+            .map(|e164| keyring.wa_index(e164.trim_start_matches('+')));
+        let row = sqlx::query(
+            "SELECT cu.id, cu.created_at, cu.erased_at, \
+             (SELECT COUNT(*) FROM conversations c WHERE c.customer_id = cu.id) AS conversations \
+             FROM customers cu WHERE cu.id = $1 OR cu.wa_id = $2",
+        )
+        .bind(wanted)
+        .bind(index.unwrap_or_default())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(ErasureSubject {
+                id: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                conversations: r.try_get("conversations")?,
+                erased_at: r.try_get("erased_at")?,
+            })
+        })
+        .transpose()
+    }
+
     /// Erases a customer (see the module docs). Idempotent in effect: a second call is
     /// refused as [`ErasureRefusal::AlreadyErased`] and changes nothing.
     pub async fn erase_customer(

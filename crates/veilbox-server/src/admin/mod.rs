@@ -1,6 +1,7 @@
-//! Admin pages: users and teams, API tokens, custom roles. Each handler asks the
+//! Admin pages: users and teams, API tokens, custom roles, erasure requests. Each handler asks the
 //! authorizer for its `manage_*` action; admins configure and see no conversation content.
 
+pub mod erasure;
 pub mod roles;
 pub mod tokens;
 pub mod users;
@@ -20,4 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/admin/tokens/{id}/revoke", post(tokens::revoke))
         .route("/admin/roles", get(roles::list).post(roles::save))
+        .route("/admin/erasure", get(erasure::show))
+        .route("/admin/erasure/find", post(erasure::find))
+        .route("/admin/erasure/{id}", post(erasure::erase))
 }

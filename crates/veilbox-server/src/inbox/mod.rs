@@ -9,7 +9,7 @@
 mod actions;
 pub mod assets;
 mod live;
-mod pages;
+pub(crate) mod pages;
 
 use axum::routing::{get, post};
 use axum::Router;

@@ -228,6 +228,10 @@ pub fn customer_label(customer: &CustomerSummary) -> Markup {
         .profile_name
         .as_deref()
         .filter(|n| !n.trim().is_empty());
+    if customer.erased {
+        // Their data key is destroyed: there is nothing left to show.
+        return html! { span.customer-label.erased { span.name { "Erased customer" } } };
+    }
     html! {
         span.customer-label {
             span.name { (name.unwrap_or("Unknown customer")) }
@@ -371,7 +375,9 @@ fn composer(
 ) -> Markup {
     let templates: &[TemplateConfig] = &state.config.whatsapp.templates;
     html! {
-        @if c.customer.wa_id.is_none() {
+        @if c.customer.erased {
+            p.banner.warn { "This customer was erased at their request: their messages and details are gone, and nothing can be sent to them." }
+        } @else if c.customer.wa_id.is_none() {
             p.banner.warn { "This customer is known only by a WhatsApp user id; Veilbox cannot reply to them yet." }
         } @else if window_open(c.last_inbound_at, now) {
             form.composer method="post" action=(reply_action) {
@@ -600,6 +606,7 @@ pub fn message_body(m: &MessageRecord) -> Markup {
         "request_welcome" => {
             html! { p.system { "The customer opened the chat for the first time." } }
         }
+        "erased" => html! { p.system { "Erased: this customer asked to be forgotten." } },
         "unsupported" => html! {
             p.system { "Unsupported message (" (text(c, "declared_type").unwrap_or("unknown")) "): open WhatsApp to see it." }
         },
@@ -710,7 +717,8 @@ fn datetime(ms: i64) -> Option<time::OffsetDateTime> {
 }
 
 /// RFC 3339 for `datetime` attributes.
-fn iso(ms: i64) -> String {
+/// A Unix-ms time as RFC 3339 (UTC).
+pub fn iso(ms: i64) -> String {
     crate::api::rfc3339(ms)
 }
 

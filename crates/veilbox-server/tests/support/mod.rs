@@ -138,6 +138,9 @@ impl TestApp {
         let store = veilbox_server::open_store(&config)
             .await
             .expect("open store");
+        let store = veilbox_server::keyring::unlock(&config, store)
+            .await
+            .expect("unlock the store");
         provision_access(&store).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
