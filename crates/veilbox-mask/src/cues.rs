@@ -2,7 +2,9 @@
 //! "meu nome é", "kode pos"). One Aho-Corasick automaton finds all of them in one pass,
 //! ASCII case-insensitively, keeping only whole-word hits.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind};
 
 /// What a cue word announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -620,7 +622,9 @@ pub(crate) struct CueHit {
 
 /// The built cue automaton.
 pub(crate) struct Cues {
-    ac: AhoCorasick,
+    /// A DFA walked directly (see [`Cues::find`]) rather than through `AhoCorasick`:
+    /// the search loop then has no per-match set-up and no dynamic dispatch.
+    dfa: DFA,
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -629,19 +633,50 @@ fn is_word_byte(b: u8) -> bool {
 
 impl Cues {
     pub(crate) fn new() -> Result<Cues, aho_corasick::BuildError> {
-        let ac = AhoCorasick::builder()
+        let dfa = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
+            // no prefilter: start states are then not special, and the loop in `find`
+            // only stops on dead and match states
+            .prefilter(false)
             .build(CUES.iter().map(|(w, _)| w))?;
-        Ok(Cues { ac })
+        Ok(Cues { dfa })
     }
 
     /// Every whole-word cue in `text`, in order.
+    ///
+    /// The leftmost-longest matches of `AhoCorasick::find_iter`, found the same way: a
+    /// search from `at` walks the DFA until its dead state, remembering the last match
+    /// state; the next search starts where that match ends. (No cue is empty, so a
+    /// search never matches at its start.)
     pub(crate) fn find(&self, text: &str, out: &mut Vec<CueHit>) {
         let b = text.as_bytes();
-        for m in self.ac.find_iter(text) {
-            let (s, e) = (m.start(), m.end());
+        let dfa = &self.dfa;
+        let Ok(start) = dfa.start_state(Anchored::No) else {
+            return;
+        };
+        let mut at = 0;
+        while at < b.len() {
+            let mut sid = start;
+            let mut found = None;
+            let mut p = at;
+            while p < b.len() {
+                sid = dfa.next_state(Anchored::No, sid, b[p]);
+                p += 1;
+                if dfa.is_special(sid) {
+                    if dfa.is_dead(sid) {
+                        break;
+                    }
+                    if dfa.is_match(sid) {
+                        found = Some((p, dfa.match_pattern(sid, 0)));
+                    }
+                }
+            }
+            let Some((e, pid)) = found else {
+                break;
+            };
+            at = e;
+            let s = e - dfa.pattern_len(pid);
             // whole words only; a cue that ends in punctuation ("a.n.") needs no boundary
             let last = b[e - 1];
             if s > 0 && is_word_byte(b[s - 1]) && is_word_byte(b[s]) {
@@ -650,13 +685,58 @@ impl Cues {
             if e < b.len() && is_word_byte(last) && is_word_byte(b[e]) {
                 continue;
             }
-            let (word, cue) = CUES[m.pattern().as_usize()];
+            let (word, cue) = CUES[pid.as_usize()];
             out.push(CueHit {
                 start: s,
                 end: e,
                 cue,
                 word,
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aho_corasick::{AhoCorasick, AhoCorasickKind};
+
+    /// The DFA walk finds exactly what `AhoCorasick::find_iter` finds.
+    #[test]
+    fn walk_agrees_with_find_iter() {
+        assert!(CUES.iter().all(|(w, _)| !w.is_empty()));
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(CUES.iter().map(|(w, _)| w))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cues = Cues::new().unwrap_or_else(|e| panic!("{e}"));
+        let mut texts: Vec<String> = CUES.iter().map(|(w, _)| w.to_string()).collect();
+        texts.push(CUES.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(" "));
+        texts.push(CUES.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(""));
+        texts.push("My OTP is 1234, otpcode cvv:123 a/c no. 55 atas nama Budi, a.n. Sari".into());
+        texts.push("Meu nome é João, kode pos 12345, pincode 560034 — my brother's no".into());
+        for t in &texts {
+            let mut got = Vec::new();
+            cues.find(t, &mut got);
+            let mut want = Vec::new();
+            let b = t.as_bytes();
+            for m in ac.find_iter(t.as_str()) {
+                let (s, e) = (m.start(), m.end());
+                if s > 0 && is_word_byte(b[s - 1]) && is_word_byte(b[s]) {
+                    continue;
+                }
+                if e < b.len() && is_word_byte(b[e - 1]) && is_word_byte(b[e]) {
+                    continue;
+                }
+                want.push((s, e, m.pattern().as_usize()));
+            }
+            let got: Vec<(usize, usize, &str)> =
+                got.iter().map(|h| (h.start, h.end, h.word)).collect();
+            let want: Vec<(usize, usize, &str)> =
+                want.iter().map(|&(s, e, p)| (s, e, CUES[p].0)).collect();
+            assert_eq!(got, want, "{t:?}");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! per-message table of folded words with their flags, so each word is folded and looked
 //! up once.
 
+use crate::scratch::TableBuffers;
 use crate::text::fold_char;
 use crate::words::Word;
 
@@ -435,20 +436,21 @@ fn slot_of(key: u128, len: usize) -> usize {
     (h >> (64 - SLOTS_BITS)) as usize
 }
 
-/// Whether some in-word street suffix ends with the byte `c`: most words are rejected by
-/// their last byte before the suffixes are compared.
-fn suffix_end(c: u8) -> bool {
-    const ENDS: [bool; 256] = {
-        let mut t = [false; 256];
+/// Whether some in-word street suffix ends with the bytes `a`, `b`: most words are
+/// rejected by their last two bytes before the suffixes are compared. (For each last byte,
+/// one bit per value of the byte before it, modulo 32: a filter, never a false "no".)
+fn suffix_end(a: u8, b: u8) -> bool {
+    const ENDS: [u32; 256] = {
+        let mut t = [0u32; 256];
         let mut i = 0;
         while i < IN_WORD_SUFFIXES.len() {
             let s = IN_WORD_SUFFIXES[i].as_bytes();
-            t[s[s.len() - 1] as usize] = true;
+            t[s[s.len() - 1] as usize] |= 1 << (s[s.len() - 2] & 31);
             i += 1;
         }
         t
     };
-    ENDS[usize::from(c)]
+    ENDS[usize::from(b)] & (1 << (a & 31)) != 0
 }
 
 /// The shared word table.
@@ -556,7 +558,7 @@ impl Lexicon {
         let mut f = self.lookup_key(key, len);
         let folded = &b[s..e];
         if len > 5
-            && suffix_end(folded[len - 1])
+            && suffix_end(folded[len - 2], folded[len - 1])
             && IN_WORD_SUFFIXES
                 .iter()
                 .any(|x| folded.ends_with(x.as_bytes()))
@@ -579,15 +581,26 @@ pub(crate) struct WordTable {
 }
 
 impl WordTable {
-    pub(crate) fn new(t: &str, lex: &Lexicon) -> Self {
-        let mut words = Vec::with_capacity(t.len() / 4 + 4);
-        let mut buf = String::with_capacity(t.len() + 64);
+    /// The words of `t`. `plain` are words the lexer already found, in order (see
+    /// [`crate::scan::Ctx::plain`]: ASCII letters after whitespace, followed by nothing or
+    /// closing punctuation up to the next whitespace); `bufs` are buffers to fill (see
+    /// [`crate::scratch`]).
+    pub(crate) fn new(t: &str, lex: &Lexicon, plain: &[Word], bufs: TableBuffers) -> Self {
+        let TableBuffers {
+            mut words,
+            mut buf,
+            mut spans,
+            mut flags,
+        } = bufs;
+        words.clear();
+        words.reserve(t.len() / 4 + 4);
+        buf.clear();
+        buf.reserve(t.len() + 64);
         buf.push_str(t);
         buf.make_ascii_lowercase();
-        let mut spans = Vec::with_capacity(words.capacity());
-        let mut i = 0;
-        while let Some((w, ascii)) = crate::words::next_word(t, i) {
-            i = w.e;
+        spans.clear();
+        spans.reserve(words.capacity());
+        let mut add = |w: Word, ascii: bool| {
             words.push(w);
             if ascii {
                 spans.push((w.s as u32, w.e as u32));
@@ -596,10 +609,29 @@ impl WordTable {
                 buf.extend(t[w.s..w.e].chars().map(fold_char));
                 spans.push((s as u32, buf.len() as u32));
             }
+        };
+        // a plain token is preceded by whitespace, so no word found before it reaches
+        // into it, and from its start `next_word` would find exactly the token's letters
+        // (the closing punctuation after them neither continues the word nor starts one)
+        let mut i = 0;
+        for &p in plain {
+            while let Some((w, ascii)) = crate::words::next_word_before(t, i, p.s) {
+                i = w.e;
+                add(w, ascii);
+            }
+            add(p, true);
+            // the byte after a plain token (whitespace or closing punctuation, if any)
+            // starts no word
+            i = (p.e + 1).min(t.len());
+        }
+        while let Some((w, ascii)) = crate::words::next_word(t, i) {
+            i = w.e;
+            add(w, ascii);
         }
         buf.push_str("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
         let b = buf.as_bytes();
-        let mut flags = Vec::with_capacity(words.len());
+        flags.clear();
+        flags.reserve(words.len());
         for (w, &(s, e)) in words.iter().zip(&spans) {
             let (s, e) = (s as usize, e as usize);
             let mut f = lex.flags_at(b, s, e);
@@ -619,6 +651,16 @@ impl WordTable {
             buf,
             spans,
             flags,
+        }
+    }
+
+    /// The vectors, for the next scan on this thread.
+    pub(crate) fn into_buffers(self) -> TableBuffers {
+        TableBuffers {
+            words: self.words,
+            buf: self.buf,
+            spans: self.spans,
+            flags: self.flags,
         }
     }
 

@@ -4,10 +4,11 @@
 //! and agents, in English, Hinglish, Portuguese, Indonesian and European languages) and
 //! masks it, while keeping visible what an agent needs: tracking numbers and order ids.
 //!
-//! The crate is pure: no I/O, no async, no global state. A [`Scanner`] is built once and
-//! shared by every thread; [`Scanner::scan`] reads a message in a fixed number of linear
-//! passes (folding, one cue automaton, one lexer pass, the word list), so its cost is
-//! linear in the message, and returns [`Finding`]s; [`mask`] applies a [`Policy`].
+//! The crate is pure: no I/O, no async, no global state (but for a thread-local pool of
+//! spare buffers that carries nothing from one scan to the next). A [`Scanner`] is built
+//! once and shared by every thread; [`Scanner::scan`] reads a message in a fixed number of
+//! linear passes (folding, one cue automaton, one lexer pass, the word list), so its cost
+//! is linear in the message, and returns [`Finding`]s; [`mask`] applies a [`Policy`].
 //!
 //! ```
 //! use veilbox_mask::{mask, Hints, Kind, Policy, Scanner, ScannerConfig};
@@ -81,6 +82,7 @@ mod normalize;
 mod person;
 mod scan;
 mod scanner;
+mod scratch;
 mod text;
 mod words;
 

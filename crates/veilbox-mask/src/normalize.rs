@@ -42,18 +42,49 @@ impl Piece {
 
 impl Folded<'_> {
     /// The original span of folded byte `i`, if there is such a byte.
+    #[cfg(test)]
     fn byte_origin(&self, i: usize) -> Option<(usize, usize)> {
         let k = self.map.partition_point(|p| (p.f + p.len) as usize <= i);
         self.map.get(k).map(|p| p.origin(i))
     }
 
     /// The original byte span of the folded span `[s, e)`.
+    #[cfg(test)]
     pub(crate) fn original(&self, s: usize, e: usize) -> (usize, usize) {
         if self.map.is_empty() || e == 0 {
             return (s, e);
         }
         let a = self.byte_origin(s).map_or(0, |m| m.0);
         let b = self.byte_origin(e - 1).map_or(0, |m| m.1);
+        (a, b.max(a))
+    }
+
+    /// The original byte span of the folded span `[s, e)`, for spans given in order of
+    /// start (as the resolved findings are): `cursor` (0 before the first span) remembers
+    /// the piece reached, so the map is walked once for all spans instead of searched
+    /// twice for each (as `original`, kept for the tests, does).
+    pub(crate) fn original_in_order(
+        &self,
+        s: usize,
+        e: usize,
+        cursor: &mut usize,
+    ) -> (usize, usize) {
+        if self.map.is_empty() || e == 0 {
+            return (s, e);
+        }
+        // the first piece that ends after `i`, as `byte_origin`'s search finds it; no
+        // piece before the cursor ends after a later start
+        let after = |mut k: usize, i: usize| {
+            while self.map.get(k).is_some_and(|p| (p.f + p.len) as usize <= i) {
+                k += 1;
+            }
+            k
+        };
+        let k = after(*cursor, s);
+        *cursor = k;
+        let a = self.map.get(k).map_or(0, |p| p.origin(s).0);
+        let k = after(k, e - 1);
+        let b = self.map.get(k).map_or(0, |p| p.origin(e - 1).1);
         (a, b.max(a))
     }
 }
@@ -136,6 +167,35 @@ fn digit_word(b: &[u8], i: usize) -> Option<(u8, u8, usize)> {
         _ => return None,
     };
     Some((d, r, end - i))
+}
+
+/// Whether the word at `b[i..]` may be a spelled digit word, by its first two letters:
+/// most words that start with one of the letters of [`DIGIT_WORD`] are rejected here
+/// without being read to their end.
+fn digit_word_start(b: &[u8], i: usize) -> bool {
+    // bit `second letter` of the entry of the first letter, for "zero", "oh", "one",
+    // "two", "three", "four", "five", "six", "seven", "eight", "nine", "double", "triple"
+    const STARTS: [u32; 26] = {
+        let words: [&[u8]; 13] = [
+            b"ze", b"oh", b"on", b"tw", b"th", b"fo", b"fi", b"si", b"se", b"ei", b"ni", b"do",
+            b"tr",
+        ];
+        let mut t = [0u32; 26];
+        let mut k = 0;
+        while k < words.len() {
+            let w = words[k];
+            t[(w[0] - b'a') as usize] |= 1 << (w[1] - b'a');
+            k += 1;
+        }
+        t
+    };
+    match (b.get(i), b.get(i + 1)) {
+        (Some(&c0), Some(&c1)) if c0.is_ascii_alphabetic() && c1.is_ascii_alphabetic() => {
+            let (c0, c1) = (c0.to_ascii_lowercase(), c1.to_ascii_lowercase());
+            STARTS[usize::from(c0 - b'a')] & (1 << (c1 - b'a')) != 0
+        }
+        _ => false,
+    }
 }
 
 /// A run of at least four spelled digits starting at word `i`: the digits and the end.
@@ -337,7 +397,10 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
         if k & ALNUM != 0 {
             // a run of letters and digits: nothing in it folds but a spelled-out digit run
             // at its start (a letter after a non-alphanumeric byte)
-            if k & DIGIT_WORD != 0 && (i == 0 || class(b[i - 1]) & ALNUM == 0) {
+            if k & DIGIT_WORD != 0
+                && (i == 0 || class(b[i - 1]) & ALNUM == 0)
+                && digit_word_start(b, i)
+            {
                 if let Some((digits, end)) = spelled_run(b, i) {
                     let o = out_at(&mut out, text, &mut from, i);
                     // each digit maps to the whole run, so spans cover the words
@@ -349,11 +412,15 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                     continue;
                 }
             }
+            // (a plain loop: measured cheaper here than `position`)
             i += 1;
-            i += b[i..]
-                .iter()
-                .position(|&c| class(c) & ALNUM == 0)
-                .unwrap_or(b.len() - i);
+            while i < b.len() && class(b[i]) & ALNUM != 0 {
+                i += 1;
+            }
+            // and the space (or other byte that never folds) usually after a word
+            if i < b.len() && class(b[i]) == 0 {
+                i += 1;
+            }
             continue;
         }
         if k & BRACKET != 0 {
@@ -454,6 +521,22 @@ mod tests {
         let f = fold(t);
         assert_eq!(f.text, "98765 43210");
         assert!(matches!(fold("plain ascii").text, Cow::Borrowed(_)));
+
+        // spans in order of start map as each one alone does
+        for t in [
+            "call ९८७६५४३२१० now 👍 é [at] x\u{200b}y nine eight seven six ok",
+            "98765🙏43210 and ０１２ (dot) ß",
+        ] {
+            let f = fold(t);
+            let n = f.text.len();
+            for len in 1..4 {
+                let mut cursor = 0;
+                for s in (0..n + 2).step_by(len) {
+                    let e = s + len;
+                    assert_eq!(f.original_in_order(s, e, &mut cursor), f.original(s, e));
+                }
+            }
+        }
         assert_eq!(fold("one two").text, "one two");
     }
 }

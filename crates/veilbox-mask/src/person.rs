@@ -140,6 +140,10 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
         let words = &wt.words;
         let caseless = ctx.lower_only || shouting;
         for h in ctx.cues {
+            // most cues announce something else: skipped before the word search
+            if !matches!(h.cue, Cue::Name | Cue::Greeting | Cue::NameAfter) {
+                continue;
+            }
             let j = words.partition_point(|w| w.s < h.end);
             if j >= n {
                 continue;

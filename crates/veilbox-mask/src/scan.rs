@@ -6,6 +6,7 @@
 use crate::checks;
 use crate::cues::{Cue, CueHit};
 use crate::text::char_before;
+use crate::words::Word;
 use crate::{Kind, Why};
 
 /// Byte classes for the lexer's word loop, one table lookup per byte.
@@ -14,6 +15,11 @@ const LETTER: u8 = 1;
 const SPACE: u8 = 2;
 /// Anything else.
 const OTHER: u8 = 4;
+/// Marks on some `OTHER` bytes, so that `word` looks for them only in words that hold
+/// them: `@`, `:` or `=`, `.` or `/`.
+const AT: u8 = 8;
+const KEY_SEP: u8 = 16;
+const DOT_SLASH: u8 = 32;
 
 const CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
@@ -24,6 +30,12 @@ const CLASS: [u8; 256] = {
             t[c] = LETTER;
         } else if b.is_ascii_whitespace() {
             t[c] = SPACE;
+        } else if b == b'@' {
+            t[c] = OTHER | AT;
+        } else if b == b':' || b == b'=' {
+            t[c] = OTHER | KEY_SEP;
+        } else if b == b'.' || b == b'/' {
+            t[c] = OTHER | DOT_SLASH;
         }
         c += 1;
     }
@@ -100,6 +112,10 @@ pub(crate) struct Ctx<'a> {
     last_expiry_end: Option<usize>,
     /// End of the last mask tag (`[PHONE]`) read.
     last_tag_end: usize,
+    /// Runs of ASCII letters that start a token after whitespace (or at the start of the
+    /// text) and end it, but for closing punctuation; in order: each is one word of the
+    /// word table, which then does not split them again.
+    pub(crate) plain: Vec<Word>,
 }
 
 #[derive(Clone, Copy, Default, Debug)]
@@ -494,16 +510,42 @@ const SECRET_PREFIXES: &[(&str, usize)] = &[
     ("ASIA", 16),
 ];
 
+/// The first bytes of [`SECRET_PREFIXES`], as written and (`_CI`) in either case.
+const SECRET_FIRST_BYTES: [bool; 256] = secret_first_bytes(false);
+const SECRET_FIRST_BYTES_CI: [bool; 256] = secret_first_bytes(true);
+
+const fn secret_first_bytes(either_case: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < SECRET_PREFIXES.len() {
+        let c = SECRET_PREFIXES[i].0.as_bytes()[0];
+        t[c as usize] = true;
+        if either_case {
+            t[c.to_ascii_lowercase() as usize] = true;
+            t[c.to_ascii_uppercase() as usize] = true;
+        }
+        i += 1;
+    }
+    t
+}
+
 fn secret_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b'+' | b'=')
 }
 
 impl<'a> Ctx<'a> {
+    /// `cands` and `plain` are empty buffers to fill (see [`crate::scratch`]).
     pub(crate) fn new(
         t: &'a str,
         cues: &'a [CueHit],
         tracking: Option<&'a regex_automata::meta::Regex>,
+        mut cands: Vec<Cand>,
+        mut plain: Vec<Word>,
     ) -> Self {
+        cands.clear();
+        cands.reserve(16 + t.len() / 32);
+        plain.clear();
+        plain.reserve(t.len() / 6 + 4);
         let lower_only = if t.is_ascii() {
             !t.bytes().any(|c| c.is_ascii_uppercase())
         } else {
@@ -516,12 +558,13 @@ impl<'a> Ctx<'a> {
             b: t.as_bytes(),
             cues,
             lower_only,
-            cands: Vec::with_capacity(16 + t.len() / 32),
+            cands,
             maybe_postcodes: Vec::new(),
             tracking,
             card_seen: false,
             last_expiry_end: None,
             last_tag_end: 0,
+            plain,
         }
     }
 
@@ -582,10 +625,13 @@ impl<'a> Ctx<'a> {
 
     /// Reads the whole text.
     pub(crate) fn lex(&mut self) {
-        let n = self.b.len();
+        // a copy of the slice: the length is then known not to change across the calls
+        // below, and the loops need no second bounds check
+        let b = self.b;
+        let n = b.len();
         let mut i = 0;
         while i < n {
-            if self.b[i].is_ascii_whitespace() {
+            if class(b[i]) & SPACE != 0 {
                 i += 1;
                 continue;
             }
@@ -593,22 +639,31 @@ impl<'a> Ctx<'a> {
             let mut we = i;
             let mut kinds = 0u8;
             while we < n {
-                let k = class(self.b[we]);
+                let k = class(b[we]);
                 if k & SPACE != 0 {
                     break;
                 }
                 kinds |= k;
                 we += 1;
             }
+            if kinds == LETTER && (i == 0 || class(b[i - 1]) & SPACE != 0) {
+                self.plain.push(Word { s: i, e: we });
+            }
             let next = if kinds == LETTER && we - i < 16 {
                 // the common case, a plain short word (what `word` would find too: nothing
                 // to trim, no tag)
                 self.plain_word(i, we, we)
             } else {
-                self.word(i, we)
+                self.word(i, we, kinds)
             };
             i = next.max(i + 1);
-            while i < n && !self.t.is_char_boundary(i) {
+            // the word's end (whitespace or the end of the text) is a char boundary, and
+            // the whitespace there is skipped in the same step
+            if i != we {
+                while i < n && !self.t.is_char_boundary(i) {
+                    i += 1;
+                }
+            } else if i < n {
                 i += 1;
             }
         }
@@ -616,6 +671,7 @@ impl<'a> Ctx<'a> {
 
     /// A plain short word `[s, e)` (ASCII letters, fewer than 16) in the text word ending at
     /// `we`: nothing but months, "at" and NINO prefixes. Returns where to go on.
+    #[inline(always)]
     fn plain_word(&mut self, s: usize, e: usize, we: usize) -> usize {
         let b = self.b;
         if e - s == 2 {
@@ -653,8 +709,10 @@ impl<'a> Ctx<'a> {
             .then_some(close + 1)
     }
 
-    /// Reads the word `[ws, we)`; returns where to go on (may be past `we`).
-    fn word(&mut self, ws: usize, we: usize) -> usize {
+    /// Reads the word `[ws, we)`; returns where to go on (may be past `we`). `kinds` holds
+    /// the classes of the word's bytes (or more): a byte whose mark is missing is not
+    /// looked for.
+    fn word(&mut self, ws: usize, we: usize, kinds: u8) -> usize {
         let b = self.b;
         if let Some(end) = self.mask_tag(ws) {
             self.last_tag_end = end;
@@ -676,19 +734,27 @@ impl<'a> Ctx<'a> {
         }
         let core = &b[s..e];
         if core.len() < 16 && core.iter().all(u8::is_ascii_alphabetic) {
+            // "twice.", "Hi,": after whitespace, letters then only closing punctuation are
+            // one word of the word table too
+            if s == ws && (ws == 0 || b[ws - 1].is_ascii_whitespace()) {
+                self.plain.push(Word { s, e });
+            }
             return self.plain_word(s, e, we);
         }
         // "Phone:9876543210", "otp=1234": the value after an alphabetic key
-        if let Some(p) = core.iter().position(|&c| c == b':' || c == b'=') {
+        if let Some(p) = (kinds & KEY_SEP != 0)
+            .then(|| core.iter().position(|&c| c == b':' || c == b'='))
+            .flatten()
+        {
             if p > 0 && core[..p].iter().all(u8::is_ascii_alphabetic) && p + 1 < core.len() {
-                return self.word(s + p + 1, we);
+                return self.word(s + p + 1, we, kinds);
             }
         }
-        if core.contains(&b'@') {
+        if kinds & AT != 0 && core.contains(&b'@') {
             self.email(s, e);
             return we;
         }
-        let dotted = core.iter().any(|&c| c == b'.' || c == b'/');
+        let dotted = kinds & DOT_SLASH != 0 && core.iter().any(|&c| c == b'.' || c == b'/');
         if dotted
             && (starts_ci(core, b"http://")
                 || starts_ci(core, b"https://")
@@ -731,7 +797,10 @@ impl<'a> Ctx<'a> {
             return self.alnum(s, e, we);
         }
         // digits with punctuation
-        if core.iter().filter(|&&c| c == b':').count() >= 2 && self.ipv6(s, e) {
+        if kinds & KEY_SEP != 0
+            && core.iter().filter(|&&c| c == b':').count() >= 2
+            && self.ipv6(s, e)
+        {
             return we;
         }
         let mut p = s;
@@ -742,8 +811,11 @@ impl<'a> Ctx<'a> {
             return we;
         }
         let gps_start = if p > s && b[p - 1] == b'-' { p - 1 } else { p };
-        if let Some(end) = self.gps(gps_start) {
-            return end;
+        // a coordinate has a decimal point right after its first digits, in this word
+        if kinds & DOT_SLASH != 0 {
+            if let Some(end) = self.gps(gps_start) {
+                return end;
+            }
         }
         // a group may start with '+' or '('
         let mut g = p;
@@ -758,15 +830,12 @@ impl<'a> Ctx<'a> {
 
     // ------------------------------------------------------------------ digit groups
 
-    fn lex_group(&self, start: usize) -> Group {
+    /// Fills `g` (empty, with its start set) with the group at `g.start`. (Filled in place:
+    /// a `Group` returned by value was copied out with `memcpy`.)
+    fn lex_group(&self, g: &mut Group) {
         let b = self.b;
         let n = b.len();
-        let mut g = Group {
-            start,
-            plus: false,
-            segs: [Seg::default(); MAX_SEGS],
-            k: 0,
-        };
+        let start = g.start;
         let mut p = start;
         if b[p] == b'+' {
             g.plus = true;
@@ -883,7 +952,6 @@ impl<'a> Ctx<'a> {
             sep = next_sep;
             p = r;
         }
-        g
     }
 
     fn view(&self, g: &Group, i: usize, k: usize) -> View {
@@ -922,7 +990,13 @@ impl<'a> Ctx<'a> {
 
     /// Lexes and classifies the digit group at `start`; returns its end.
     fn group(&mut self, start: usize) -> usize {
-        let g = self.lex_group(start);
+        let mut g = Group {
+            start,
+            plus: false,
+            segs: [Seg::default(); MAX_SEGS],
+            k: 0,
+        };
+        self.lex_group(&mut g);
         if g.k == 0 {
             return start + 1;
         }
@@ -941,6 +1015,10 @@ impl<'a> Ctx<'a> {
             } else {
                 return end;
             }
+        }
+        // fewer than three digits: `classify` skips every part of the group, no view needed
+        if g.segs[..g.k].iter().map(|x| x.e - x.s).sum::<usize>() < 3 {
+            return end;
         }
         // the longest classifiable prefix first, then what follows it
         let mut i = 0;
@@ -1533,7 +1611,18 @@ impl<'a> Ctx<'a> {
         }
         let _ = e;
         let caseless = self.caseless;
-        for (prefix, min) in SECRET_PREFIXES {
+        // most tokens start with a byte that starts no key prefix
+        let firsts = if caseless {
+            &SECRET_FIRST_BYTES_CI
+        } else {
+            &SECRET_FIRST_BYTES
+        };
+        let prefixes = if firsts[usize::from(tok[0])] {
+            SECRET_PREFIXES
+        } else {
+            &[]
+        };
+        for (prefix, min) in prefixes {
             let pre = prefix.as_bytes();
             let starts = tok.starts_with(pre) || (caseless && starts_ci(tok, pre));
             if starts && len - prefix.len() >= *min {
