@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/platform-errors", get(list_platform_errors))
         .route("/api/v1/admin/ingest-backlog", get(ingest_backlog))
         .merge(crate::api_people::routes())
+        .merge(crate::api_crm::routes())
         .layer(axum::middleware::map_response(no_store))
 }
 

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod api_crm;
 pub mod api_people;
 pub mod audit_view;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod erasure;
 pub mod error;
+pub mod import;
 pub mod inbox;
 pub mod keyring;
 pub mod layout;

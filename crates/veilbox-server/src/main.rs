@@ -53,6 +53,16 @@ enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Import data into the CRM.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Upserts shipments from a CSV file by tracking number (docs/shipments-import.md);
+    /// reports every rejected row as (row, column, reason).
+    Shipments(veilbox_server::import::ImportShipmentsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +127,8 @@ enum BenchCommand {
     Outbox(bench::OutboxBenchArgs),
     /// Customer message to the event on an agent's live stream, under background load.
     Live(bench::LiveBenchArgs),
+    /// A generated shipments CSV imported into a fresh SQLite database: rows per second.
+    Import(veilbox_server::import::bench::ImportBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -290,6 +302,13 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Bench(BenchCommand::Outbox(args)) => bench::outbox(args).await,
         Command::Bench(BenchCommand::Live(args)) => bench::live(args).await,
+        Command::Bench(BenchCommand::Import(args)) => {
+            veilbox_server::import::bench::run(args).await
+        }
+        Command::Import(ImportCommand::Shipments(args)) => {
+            let config = Config::load(config_file.as_deref())?;
+            veilbox_server::import::run(&config, args).await
+        }
         Command::Mask(_) => Ok(()),
     }
 }

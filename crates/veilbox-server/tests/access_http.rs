@@ -440,6 +440,13 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/api/v1/roles", Reach::Authorised),
     ("/api/v1/roles/{name}", Reach::Authorised),
     ("/api/v1/audit", Reach::Authorised),
+    ("/api/v1/customers/search", Reach::Authorised),
+    ("/api/v1/customers/{id}", Reach::Authorised),
+    ("/api/v1/customers/{id}/notes", Reach::Authorised),
+    ("/api/v1/customers/{id}/contacts", Reach::Authorised),
+    ("/api/v1/customers/{id}/merge", Reach::Authorised),
+    ("/api/v1/shipments/import", Reach::Authorised),
+    ("/api/v1/shipments/{tracking}", Reach::Authorised),
 ];
 
 fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {

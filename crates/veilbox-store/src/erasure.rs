@@ -38,7 +38,13 @@ pub enum ErasureRefusal {
 
 /// Tables of the CRM that hold one customer's rows by `customer_id`, cleared on erasure.
 /// Child tables come before their parents.
-pub(crate) const CUSTOMER_TABLES: &[&str] = &[];
+pub(crate) const CUSTOMER_TABLES: &[&str] = &[
+    "shipment_events",
+    "shipments",
+    "customer_notes",
+    "customer_addresses",
+    "customer_contacts",
+];
 
 /// What an admin sees of a customer before erasing them: no personal data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,10 +127,20 @@ impl Store {
         // unrelated customer. The UNIQUE column gets a tombstone that indexes nothing.
         sqlx::query(
             "UPDATE customers SET wa_id = $2, wa_number = NULL, user_id = NULL, profile_name = NULL, \
-             username = NULL WHERE id = $1",
+             username = NULL, display_name = NULL, labels = '[]' WHERE id = $1",
         )
         .bind(customer_id)
         .bind(format!("erased:{customer_id}"))
+        .execute(&mut *tx)
+        .await?;
+        // Customers merged into this one are the same person: the blind index of their
+        // number (all that is left of them) goes too, so that number no longer finds anyone.
+        sqlx::query(
+            "UPDATE customers SET erased_at = $2, updated_at = $2, wa_id = 'erased:' || id, user_id = NULL \
+             WHERE merged_into = $1 AND erased_at IS NULL",
+        )
+        .bind(customer_id)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         let mut report = ErasureReport::default();

@@ -8,6 +8,7 @@
 //! * [`ingest::Ingestor`] is the single writer that group-commits webhook deliveries.
 
 pub mod audit;
+pub mod crm;
 pub mod erasure;
 pub mod events;
 pub mod ids;
@@ -102,7 +103,7 @@ pub struct Store {
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-     PRAGMA cache_size = -65536;";
+     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
 
 impl Store {
     /// Opens a pool on `url` (`sqlite://path/to.db` or `postgres://...`). For SQLite the

@@ -1,0 +1,712 @@
+//! Importing shipments: an idempotent upsert by tracking number, in set-based statements.
+//!
+//! [`Store::import_shipments`] takes validated rows (the server parses CSV and JSON into
+//! [`ShipmentRow`]s) and writes them in one transaction. Semantics are those of applying
+//! the rows one after another: a tracking number seen twice is updated by its later row
+//! (last wins), and each status change along the way is a timeline event. Re-importing the
+//! same rows changes nothing: a row is compared with what is stored (opened) and written
+//! only when it differs.
+//!
+//! Each row's customer is found by the blind index of `customer_phone` (their WhatsApp
+//! number or a phone contact) or `customer_email`; an unknown customer is created with
+//! their own data key in the same transaction, their phone as the WhatsApp number the
+//! inbox will know them by when they write.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row};
+use veilbox_vault::IndexedField;
+
+use super::{write_tx, ShipmentStatus, TrackingNumber, SHIPMENTS};
+use crate::ids::new_id;
+use crate::keyring::{KeyRing, OwnerKey};
+use crate::keys::StoredKey;
+use crate::sql::{params, values};
+use crate::{now_ms, Store, StoreError};
+
+/// Rows per multi-row statement (21 columns: 4,200 parameters).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// One shipment to import, validated at the edge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShipmentRow {
+    /// The tracking number: the upsert key.
+    pub tracking: TrackingNumber,
+    /// Its status.
+    pub status: ShipmentStatus,
+    /// When it reached that status, Unix ms (default: the import's time).
+    pub status_at: Option<i64>,
+    /// The customer's phone with its country code.
+    pub customer_phone: Option<String>,
+    /// The customer's e-mail.
+    pub customer_email: Option<String>,
+    /// The customer's name (their display name, when they have none yet).
+    pub customer_name: Option<String>,
+    /// Sender's name.
+    pub sender_name: Option<String>,
+    /// Recipient's name.
+    pub recipient_name: Option<String>,
+    /// Recipient's phone.
+    pub recipient_phone: Option<String>,
+    /// Delivery address.
+    pub address: Option<String>,
+    /// Delivery instructions.
+    pub instructions: Option<String>,
+    /// Delivery slot start, Unix ms.
+    pub slot_start: Option<i64>,
+    /// Delivery slot end, Unix ms.
+    pub slot_end: Option<i64>,
+    /// Expected delivery, Unix ms.
+    pub eta: Option<i64>,
+    /// Cash on delivery in minor units.
+    pub cod_amount_minor: Option<i64>,
+    /// ISO 4217 currency.
+    pub cod_currency: Option<String>,
+}
+
+/// What importing one row did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ImportOutcome {
+    /// A new shipment.
+    Created,
+    /// An existing shipment changed.
+    Updated {
+        /// Its status changed (a timeline event was added).
+        status_changed: bool,
+    },
+    /// The shipment was already exactly so.
+    Unchanged,
+    /// Not imported.
+    Rejected {
+        /// The column at fault.
+        column: &'static str,
+        /// Why, without the value.
+        reason: &'static str,
+    },
+}
+
+/// The values of a shipment that an import can change, opened, for comparison.
+#[derive(Debug, Clone, PartialEq)]
+struct Values {
+    customer_id: String,
+    format: String,
+    status: String,
+    sender_name: Option<String>,
+    recipient_name: Option<String>,
+    recipient_phone: Option<String>,
+    address: Option<String>,
+    instructions: Option<String>,
+    slot_start: Option<i64>,
+    slot_end: Option<i64>,
+    eta: Option<i64>,
+    cod_amount_minor: Option<i64>,
+    cod_currency: Option<String>,
+}
+
+impl Values {
+    fn of(row: &ShipmentRow, customer_id: &str) -> Values {
+        Values {
+            customer_id: customer_id.to_owned(),
+            format: row.tracking.format().to_owned(),
+            status: row.status.as_str().to_owned(),
+            sender_name: row.sender_name.clone(),
+            recipient_name: row.recipient_name.clone(),
+            recipient_phone: row.recipient_phone.clone(),
+            address: row.address.clone(),
+            instructions: row.instructions.clone(),
+            slot_start: row.slot_start,
+            slot_end: row.slot_end,
+            eta: row.eta,
+            cod_amount_minor: row.cod_amount_minor,
+            cod_currency: row.cod_currency.clone(),
+        }
+    }
+}
+
+/// A stored shipment as the import sees it.
+struct Existing {
+    id: String,
+    status_at: i64,
+    created_at: i64,
+    closed_at: Option<i64>,
+    /// `None` when its customer's key is gone: it is overwritten.
+    values: Option<Values>,
+}
+
+/// A row's blind indexes, computed before the transaction.
+struct Indexes {
+    tracking: String,
+    phone: Option<String>,
+    email: Option<String>,
+    recipient_phone: Option<String>,
+}
+
+/// A customer created by this import.
+struct NewCustomer {
+    id: String,
+    wa_id: String,
+    wa_number: Option<String>,
+    display_name: Option<String>,
+}
+
+/// A shipment to write.
+struct Write<'r> {
+    id: String,
+    status_at: i64,
+    customer_id: String,
+    row: &'r ShipmentRow,
+    indexes: &'r Indexes,
+    created_at: i64,
+    closed_at: Option<i64>,
+    new: bool,
+}
+
+impl Store {
+    /// Imports `rows` in one transaction; returns what happened to each, in order.
+    pub async fn import_shipments(
+        &self,
+        rows: &[ShipmentRow],
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let keyring = self.keyring()?;
+        let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; rows.len()];
+        let mut prepared = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            match indexes(keyring, row) {
+                Ok(ix) => prepared.push((i, ix)),
+                Err(rejected) => outcomes[i] = Some(rejected),
+            }
+        }
+        let mut tx = write_tx(self).await?;
+        let mut start = 0;
+        while start < prepared.len() {
+            // A round holds each tracking number once; a repeat starts the next round, which
+            // sees what this one wrote (rows apply in order: last wins).
+            let mut seen = HashSet::new();
+            let mut end = start;
+            while end < prepared.len() && seen.insert(prepared[end].1.tracking.as_str()) {
+                end += 1;
+            }
+            let mut round = Round {
+                conn: &mut tx,
+                numbered: self.backend() == crate::Backend::Postgres,
+                keyring,
+            };
+            round
+                .apply(rows, &prepared[start..end], &mut outcomes)
+                .await?;
+            start = end;
+        }
+        tx.commit().await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(ImportOutcome::Unchanged))
+            .collect())
+    }
+}
+
+fn indexes(keyring: &KeyRing, row: &ShipmentRow) -> Result<Indexes, ImportOutcome> {
+    let reject = |column, reason| ImportOutcome::Rejected { column, reason };
+    let tracking = keyring
+        .blind(IndexedField::Tracking, row.tracking.as_str())
+        .ok_or(reject("tracking", "not a tracking number"))?;
+    let phone = row
+        .customer_phone
+        .as_deref()
+        .map(|p| {
+            keyring.blind(IndexedField::Phone, p).ok_or(reject(
+                "customer_phone",
+                "not a full phone number with its country code",
+            ))
+        })
+        .transpose()?;
+    let email = row
+        .customer_email
+        .as_deref()
+        .map(|e| {
+            keyring
+                .blind(IndexedField::Email, e)
+                .ok_or(reject("customer_email", "not an e-mail address"))
+        })
+        .transpose()?;
+    if phone.is_none() && email.is_none() {
+        return Err(reject(
+            "customer_phone",
+            "a customer_phone or customer_email is required",
+        ));
+    }
+    Ok(Indexes {
+        tracking,
+        phone,
+        email,
+        recipient_phone: row
+            .recipient_phone
+            .as_deref()
+            .and_then(|p| keyring.blind(IndexedField::Phone, p)),
+    })
+}
+
+struct Round<'a> {
+    conn: &'a mut AnyConnection,
+    numbered: bool,
+    keyring: &'a KeyRing,
+}
+
+impl Round<'_> {
+    async fn apply(
+        &mut self,
+        rows: &[ShipmentRow],
+        batch: &[(usize, Indexes)],
+        outcomes: &mut [Option<ImportOutcome>],
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        // Who owns each phone and e-mail index already.
+        let phones: Vec<&str> = batch
+            .iter()
+            .filter_map(|(_, x)| x.phone.as_deref())
+            .collect();
+        let emails: Vec<&str> = batch
+            .iter()
+            .filter_map(|(_, x)| x.email.as_deref())
+            .collect();
+        let mut by_phone: HashMap<String, String> = HashMap::new();
+        let mut by_email: HashMap<String, String> = HashMap::new();
+        let sql = "SELECT COALESCE(merged_into, id) AS owner, wa_id FROM customers WHERE erased_at IS NULL AND wa_id IN";
+        for r in self.select_in(sql, &phones).await? {
+            by_phone.insert(r.try_get("wa_id")?, r.try_get("owner")?);
+        }
+        // By kind: the UNIQUE (kind, blind_index) index answers these.
+        for (kind, indexes) in [("phone", &phones), ("email", &emails)] {
+            let sql = format!(
+                "SELECT customer_id, blind_index FROM customer_contacts WHERE kind = '{kind}' AND blind_index IN"
+            );
+            let map = if kind == "phone" {
+                &mut by_phone
+            } else {
+                &mut by_email
+            };
+            for r in self.select_in(&sql, indexes).await? {
+                map.entry(r.try_get("blind_index")?)
+                    .or_insert(r.try_get("customer_id")?);
+            }
+        }
+        // The shipments already stored.
+        let trackings: Vec<&str> = batch.iter().map(|(_, x)| x.tracking.as_str()).collect();
+        let sql = format!(
+            "SELECT tracking_index, status_at, {} FROM shipments WHERE tracking_index IN",
+            super::card::SHIPMENT_COLUMNS
+        );
+        let stored = self.select_in(&sql, &trackings).await?;
+        let mut customer_ids: Vec<String> = by_phone
+            .values()
+            .chain(by_email.values())
+            .cloned()
+            .collect();
+        for r in &stored {
+            customer_ids.push(r.try_get("customer_id")?);
+        }
+        customer_ids.sort();
+        customer_ids.dedup();
+        let ids: Vec<&str> = customer_ids.iter().map(String::as_str).collect();
+        let mut keys = self.keyring.customer_keys(self.conn, &ids).await?;
+        let mut existing: HashMap<String, Existing> = HashMap::new();
+        for r in &stored {
+            existing.insert(r.try_get("tracking_index")?, open_existing(r, &keys)?);
+        }
+
+        let mut new_customers: Vec<NewCustomer> = Vec::new();
+        let mut new_keys: Vec<StoredKey> = Vec::new();
+        // (id, customer, kind, index, normalised value)
+        let mut new_contacts: Vec<(String, String, &'static str, String, String)> = Vec::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut writes: Vec<Write<'_>> = Vec::new();
+        let mut events: Vec<(String, String, &'static str, i64)> = Vec::new();
+        for (i, ix) in batch {
+            let row = &rows[*i];
+            let cp = ix.phone.as_ref().and_then(|p| by_phone.get(p)).cloned();
+            let ce = ix.email.as_ref().and_then(|e| by_email.get(e)).cloned();
+            let customer = match (cp.clone(), ce.clone()) {
+                (Some(p), Some(e)) if p != e => {
+                    outcomes[*i] = Some(ImportOutcome::Rejected {
+                        column: "customer_email",
+                        reason: "belongs to a different customer than customer_phone",
+                    });
+                    continue;
+                }
+                (Some(id), _) | (None, Some(id)) => {
+                    if let Some(name) = &row.customer_name {
+                        names.entry(id.clone()).or_insert_with(|| name.clone());
+                    }
+                    id
+                }
+                (None, None) => {
+                    let id = new_id();
+                    let (key, stored) = self.keyring.new_customer_key(&id)?;
+                    keys.insert(id.clone(), key);
+                    new_keys.push(stored);
+                    let number = row
+                        .customer_phone
+                        .as_deref()
+                        .and_then(veilbox_vault::normalize::phone);
+                    new_customers.push(NewCustomer {
+                        // No number: a placeholder that indexes nothing (the column is
+                        // UNIQUE and a customer needs a WhatsApp or user id).
+                        wa_id: ix.phone.clone().unwrap_or_else(|| format!("crm:{id}")),
+                        wa_number: number.map(|n| n.trim_start_matches('+').to_owned()),
+                        display_name: row.customer_name.clone(),
+                        id: id.clone(),
+                    });
+                    if let Some(p) = &ix.phone {
+                        by_phone.insert(p.clone(), id.clone());
+                    }
+                    id
+                }
+            };
+            // What the row tells us that the customer's record lacks.
+            if let (Some(p), None) = (&ix.phone, &cp) {
+                if !new_customers.iter().any(|c| c.id == customer) {
+                    let value = row
+                        .customer_phone
+                        .as_deref()
+                        .and_then(veilbox_vault::normalize::phone);
+                    new_contacts.push((
+                        new_id(),
+                        customer.clone(),
+                        "phone",
+                        p.clone(),
+                        value.unwrap_or_default(),
+                    ));
+                    by_phone.insert(p.clone(), customer.clone());
+                }
+            }
+            if let (Some(e), None) = (&ix.email, &ce) {
+                let value = row
+                    .customer_email
+                    .as_deref()
+                    .and_then(veilbox_vault::normalize::email);
+                new_contacts.push((
+                    new_id(),
+                    customer.clone(),
+                    "email",
+                    e.clone(),
+                    value.unwrap_or_default(),
+                ));
+                by_email.insert(e.clone(), customer.clone());
+            }
+            let values = Values::of(row, &customer);
+            let at = row.status_at.unwrap_or(now);
+            match existing.get(&ix.tracking) {
+                None => {
+                    let id = new_id();
+                    events.push((id.clone(), customer.clone(), row.status.as_str(), at));
+                    writes.push(Write {
+                        id,
+                        status_at: at,
+                        customer_id: customer,
+                        row,
+                        indexes: ix,
+                        created_at: now,
+                        closed_at: row.status.is_final().then_some(at),
+                        new: true,
+                    });
+                    outcomes[*i] = Some(ImportOutcome::Created);
+                }
+                // A row about an earlier status than the stored one is an older snapshot
+                // (a re-import of a file that lists a parcel twice): it changes nothing.
+                Some(old)
+                    if old.values.as_ref() == Some(&values)
+                        || row.status_at.is_some_and(|t| t < old.status_at) =>
+                {
+                    outcomes[*i] = Some(ImportOutcome::Unchanged);
+                }
+                Some(old) => {
+                    let status_changed = old
+                        .values
+                        .as_ref()
+                        .is_none_or(|v| v.status != values.status);
+                    if status_changed {
+                        events.push((old.id.clone(), customer.clone(), row.status.as_str(), at));
+                    }
+                    writes.push(Write {
+                        id: old.id.clone(),
+                        status_at: if status_changed { at } else { old.status_at },
+                        customer_id: customer,
+                        row,
+                        indexes: ix,
+                        created_at: old.created_at,
+                        closed_at: row.status.is_final().then(|| old.closed_at.unwrap_or(at)),
+                        new: false,
+                    });
+                    outcomes[*i] = Some(ImportOutcome::Updated { status_changed });
+                }
+            }
+        }
+
+        crate::keyring::insert_keys(self.conn, &new_keys).await?;
+        self.insert_customers(&new_customers, &keys, now).await?;
+        self.insert_contacts(&new_contacts, &keys, now).await?;
+        self.fill_names(&names, &keys, now).await?;
+        self.write_shipments(&writes, &keys, now).await?;
+        self.insert_events(&events).await?;
+        Ok(())
+    }
+
+    async fn insert_customers(
+        &mut self,
+        customers: &[NewCustomer],
+        keys: &HashMap<String, Arc<OwnerKey>>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for chunk in customers.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO customers (id, wa_id, wa_number, display_name, created_at, updated_at) VALUES {}",
+                values(self.numbered, chunk.len(), 6, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for c in chunk {
+                let key = keys.get(&c.id).ok_or(StoreError::Unreadable)?;
+                query = query
+                    .bind(c.id.as_str())
+                    .bind(c.wa_id.as_str())
+                    .bind(key.seal_opt("customers", "wa_number", &c.id, c.wa_number.as_deref()))
+                    .bind(key.seal_opt(
+                        "customers",
+                        "display_name",
+                        &c.id,
+                        c.display_name.as_deref(),
+                    ))
+                    .bind(now)
+                    .bind(now);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_contacts(
+        &mut self,
+        contacts: &[(String, String, &'static str, String, String)],
+        keys: &HashMap<String, Arc<OwnerKey>>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for chunk in contacts.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO customer_contacts (id, customer_id, kind, blind_index, value, created_at) VALUES {}",
+                values(self.numbered, chunk.len(), 6, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for (id, customer, kind, index, value) in chunk {
+                let key = keys.get(customer).ok_or(StoreError::Unreadable)?;
+                query = query
+                    .bind(id.as_str())
+                    .bind(customer.as_str())
+                    .bind(*kind)
+                    .bind(index.as_str())
+                    .bind(key.seal("customer_contacts", "value", id, value))
+                    .bind(now);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives customers who have no display name the name an import row gave them.
+    async fn fill_names(
+        &mut self,
+        names: &HashMap<String, String>,
+        keys: &HashMap<String, Arc<OwnerKey>>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let names: Vec<(&String, &String)> = names.iter().collect();
+        for chunk in names.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE customers SET display_name = v.column2, updated_at = v.column3 \
+                 FROM (VALUES {}) AS v WHERE customers.id = v.column1 AND customers.display_name IS NULL",
+                values(self.numbered, chunk.len(), 3, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for (id, name) in chunk {
+                let Some(key) = keys.get(*id) else {
+                    return Err(StoreError::Unreadable);
+                };
+                query = query
+                    .bind(id.as_str())
+                    .bind(key.seal("customers", "display_name", id, name))
+                    .bind(now);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_shipments(
+        &mut self,
+        writes: &[Write<'_>],
+        keys: &HashMap<String, Arc<OwnerKey>>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (new, changed): (Vec<&Write>, Vec<&Write>) = writes.iter().partition(|w| w.new);
+        for chunk in new.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO shipments (id, customer_id, tracking_index, tracking, format, status, sender_name, \
+                 recipient_name, recipient_phone, recipient_phone_index, address, instructions, slot_start, \
+                 slot_end, eta, cod_amount_minor, cod_currency, created_at, updated_at, closed_at, status_at) VALUES {}",
+                values(self.numbered, chunk.len(), 21, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for w in chunk {
+                let key = keys.get(&w.customer_id).ok_or(StoreError::Unreadable)?;
+                let seal =
+                    |column: &str, text: Option<&str>| key.seal_opt(SHIPMENTS, column, &w.id, text);
+                let r = w.row;
+                query = query
+                    .bind(w.id.as_str())
+                    .bind(w.customer_id.as_str())
+                    .bind(w.indexes.tracking.as_str())
+                    .bind(seal("tracking", Some(r.tracking.as_str())))
+                    .bind(r.tracking.format())
+                    .bind(r.status.as_str())
+                    .bind(seal("sender_name", r.sender_name.as_deref()))
+                    .bind(seal("recipient_name", r.recipient_name.as_deref()))
+                    .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
+                    .bind(w.indexes.recipient_phone.as_deref())
+                    .bind(seal("address", r.address.as_deref()))
+                    .bind(seal("instructions", r.instructions.as_deref()))
+                    .bind(r.slot_start)
+                    .bind(r.slot_end)
+                    .bind(r.eta)
+                    .bind(r.cod_amount_minor)
+                    .bind(r.cod_currency.as_deref())
+                    .bind(w.created_at)
+                    .bind(now)
+                    .bind(w.closed_at)
+                    .bind(w.status_at);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        for w in changed {
+            let key = keys.get(&w.customer_id).ok_or(StoreError::Unreadable)?;
+            let seal =
+                |column: &str, text: Option<&str>| key.seal_opt(SHIPMENTS, column, &w.id, text);
+            let r = w.row;
+            sqlx::query(
+                "UPDATE shipments SET customer_id = $2, tracking = $3, format = $4, status = $5, sender_name = $6, \
+                 recipient_name = $7, recipient_phone = $8, recipient_phone_index = $9, address = $10, \
+                 instructions = $11, slot_start = $12, slot_end = $13, eta = $14, cod_amount_minor = $15, \
+                 cod_currency = $16, updated_at = $17, closed_at = $18, status_at = $19 WHERE id = $1",
+            )
+            .bind(w.id.as_str())
+            .bind(w.customer_id.as_str())
+            .bind(seal("tracking", Some(r.tracking.as_str())))
+            .bind(r.tracking.format())
+            .bind(r.status.as_str())
+            .bind(seal("sender_name", r.sender_name.as_deref()))
+            .bind(seal("recipient_name", r.recipient_name.as_deref()))
+            .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
+            .bind(w.indexes.recipient_phone.as_deref())
+            .bind(seal("address", r.address.as_deref()))
+            .bind(seal("instructions", r.instructions.as_deref()))
+            .bind(r.slot_start)
+            .bind(r.slot_end)
+            .bind(r.eta)
+            .bind(r.cod_amount_minor)
+            .bind(r.cod_currency.as_deref())
+            .bind(now)
+            .bind(w.closed_at)
+            .bind(w.status_at)
+            .execute(&mut *self.conn)
+            .await?;
+            // A shipment that moved to another customer takes its timeline along.
+            sqlx::query("UPDATE shipment_events SET customer_id = $2 WHERE shipment_id = $1 AND customer_id <> $2")
+                .bind(w.id.as_str())
+                .bind(w.customer_id.as_str())
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_events(
+        &mut self,
+        events: &[(String, String, &'static str, i64)],
+    ) -> Result<(), StoreError> {
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO shipment_events (id, shipment_id, customer_id, status, at) VALUES {} \
+                 ON CONFLICT (shipment_id, status, at) DO NOTHING",
+                values(self.numbered, chunk.len(), 5, None)
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for (shipment, customer, status, at) in chunk {
+                query = query
+                    .bind(new_id())
+                    .bind(shipment.as_str())
+                    .bind(customer.as_str())
+                    .bind(*status)
+                    .bind(*at);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The rows of `sql` (ending with `IN`) for every value, in bounded statements.
+    async fn select_in(&mut self, sql: &str, values: &[&str]) -> Result<Vec<AnyRow>, StoreError> {
+        let mut rows = Vec::new();
+        for chunk in values.chunks(ROWS_PER_STATEMENT) {
+            let statement = format!("{sql} ({})", params(self.numbered, chunk.len()));
+            let mut query = sqlx::query::<Any>(&statement);
+            for v in chunk {
+                query = query.bind(*v);
+            }
+            rows.extend(query.fetch_all(&mut *self.conn).await?);
+        }
+        Ok(rows)
+    }
+}
+
+/// A stored shipment row, opened with its customer's key when there is one.
+fn open_existing(
+    r: &AnyRow,
+    keys: &HashMap<String, Arc<OwnerKey>>,
+) -> Result<Existing, StoreError> {
+    let id: String = r.try_get("id")?;
+    let customer_id: String = r.try_get("customer_id")?;
+    let values = match keys.get(&customer_id) {
+        None => None,
+        Some(key) => {
+            let open = |column: &str| -> Result<Option<String>, StoreError> {
+                key.open_opt(
+                    SHIPMENTS,
+                    column,
+                    &id,
+                    r.try_get::<Option<String>, _>(column)?.as_deref(),
+                )
+            };
+            Some(Values {
+                format: r.try_get("format")?,
+                status: r.try_get("status")?,
+                sender_name: open("sender_name")?,
+                recipient_name: open("recipient_name")?,
+                recipient_phone: open("recipient_phone")?,
+                address: open("address")?,
+                instructions: open("instructions")?,
+                slot_start: r.try_get("slot_start")?,
+                slot_end: r.try_get("slot_end")?,
+                eta: r.try_get("eta")?,
+                cod_amount_minor: r.try_get("cod_amount_minor")?,
+                cod_currency: r.try_get("cod_currency")?,
+                customer_id,
+            })
+        }
+    };
+    Ok(Existing {
+        status_at: r.try_get("status_at")?,
+        created_at: r.try_get("created_at")?,
+        closed_at: r.try_get("closed_at")?,
+        values,
+        id,
+    })
+}

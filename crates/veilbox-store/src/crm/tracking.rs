@@ -1,0 +1,188 @@
+//! `TrackingNumber`: a parcel reference in one of the formats the masking engine knows.
+//!
+//! The same recogniser decides what the inbox keeps visible as a tracking number and what
+//! the CRM accepts as one, so a shipment imported here is the one an agent sees mentioned
+//! in a chat. The number is stored in its normalised spelling (`veilbox_vault::normalize`),
+//! which is also what its blind index is computed from.
+
+use std::sync::OnceLock;
+
+use veilbox_mask::{Hints, Kind, Scanner, ScannerConfig, Why};
+
+/// A validated, normalised tracking number (`RR123456785GB`, `1Z999AA10123456784`, ...).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TrackingNumber {
+    normalized: String,
+    format: &'static str,
+}
+
+/// Why a value is not a tracking number. Messages never repeat the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TrackingError {
+    /// Nothing given.
+    #[error("tracking number is empty")]
+    Empty,
+    /// Letters and digits in no format the masking engine recognises as a tracking number.
+    #[error("not a tracking number format Veilbox recognises (UPU S10, UPS 1Z, USPS, SSCC, IATA AWB, or a courier reference of letters and at least 8 digits)")]
+    Unrecognised,
+    /// A UPU S10 number (`RR123456785GB`) whose check digit is wrong: most likely a typo.
+    #[error("UPU S10 tracking number with a wrong check digit")]
+    CheckDigit,
+}
+
+/// The format name of `text` when it is exactly one tracking number.
+fn recognise(text: &str) -> Result<&'static str, TrackingError> {
+    let scanner = scanner().ok_or(TrackingError::Unrecognised)?;
+    let findings = scanner.scan(text, &Hints::new());
+    let [finding] = findings.as_slice() else {
+        return Err(TrackingError::Unrecognised);
+    };
+    if finding.kind != Kind::Tracking || finding.start != 0 || finding.end != text.len() {
+        return Err(TrackingError::Unrecognised);
+    }
+    match finding.why {
+        Why::Checksum(name) => Ok(name),
+        // S10-shaped, but the check digit does not hold.
+        Why::Format("s10") => Err(TrackingError::CheckDigit),
+        Why::Format(name) | Why::Cue(name) => Ok(name),
+        Why::Configured => Ok("configured"),
+        Why::Lexicon | Why::Hint => Err(TrackingError::Unrecognised),
+    }
+}
+
+/// Whether the engine finds any tracking number in `text`.
+fn mentions_tracking(text: &str) -> bool {
+    scanner().is_some_and(|s| {
+        s.scan(text, &Hints::new())
+            .iter()
+            .any(|f| f.kind == Kind::Tracking)
+    })
+}
+
+/// The scanner, built once: it is `Send + Sync` and costly to build.
+fn scanner() -> Option<&'static Scanner> {
+    static SCANNER: OnceLock<Option<Scanner>> = OnceLock::new();
+    SCANNER
+        .get_or_init(|| Scanner::new(ScannerConfig::default()).ok())
+        .as_ref()
+}
+
+impl TrackingNumber {
+    /// Parses `value`: valid when the masking engine finds exactly one tracking number in it
+    /// and that finding covers the whole trimmed value. A number typed with spaces or dashes
+    /// the engine reads as something else (`ee 123 456 785 in`) is tried once more in its
+    /// compact spelling.
+    pub fn parse(value: &str) -> Result<TrackingNumber, TrackingError> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err(TrackingError::Empty);
+        }
+        // Longer than any carrier's format: refuse before scanning arbitrary text.
+        if trimmed.len() > 64 {
+            return Err(TrackingError::Unrecognised);
+        }
+        let normalized =
+            veilbox_vault::normalize::tracking(trimmed).ok_or(TrackingError::Unrecognised)?;
+        let format = match recognise(trimmed) {
+            // Only a value in which the engine saw no tracking number at all is tried again
+            // compacted: two numbers side by side must not fuse into one "reference".
+            Err(TrackingError::Unrecognised)
+                if normalized != trimmed && !mentions_tracking(trimmed) =>
+            {
+                recognise(&normalized)?
+            }
+            other => other?,
+        };
+        Ok(TrackingNumber { normalized, format })
+    }
+
+    /// The normalised spelling: uppercase letters and digits, no spaces or dashes.
+    pub fn as_str(&self) -> &str {
+        &self.normalized
+    }
+
+    /// The format it was recognised as (`s10`, `ups`, `usps`, `sscc`, `awb`, `reference`,
+    /// `long number`): not personal, kept in clear.
+    pub fn format(&self) -> &'static str {
+        self.format
+    }
+}
+
+/// Shows the format only: a tracking number links a parcel to a person.
+impl std::fmt::Debug for TrackingNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrackingNumber({})", self.format)
+    }
+}
+
+impl std::fmt::Display for TrackingNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.normalized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(value: &str) -> (String, &'static str) {
+        let t = TrackingNumber::parse(value).unwrap_or_else(|e| panic!("{value}: {e}"));
+        (t.to_string(), t.format())
+    }
+
+    #[test]
+    fn the_formats_veilbox_mask_knows_are_accepted_and_normalised() {
+        assert_eq!(ok("RR123456785GB"), ("RR123456785GB".into(), "s10"));
+        assert_eq!(ok(" ee123456785in "), ("EE123456785IN".into(), "s10"));
+        assert_eq!(ok("ee 123 456 785 in"), ("EE123456785IN".into(), "s10"));
+        assert_eq!(
+            ok("1z999aa10123456784"),
+            ("1Z999AA10123456784".into(), "ups")
+        );
+        assert_eq!(
+            ok("9400111899223100000000"),
+            ("9400111899223100000000".into(), "usps")
+        );
+        assert_eq!(
+            ok("00340434161094015902"),
+            ("00340434161094015902".into(), "sscc")
+        );
+        assert_eq!(ok("618-12345675"), ("61812345675".into(), "awb"));
+        // FedEx (12 digits) and DHL / courier references (letters then >= 8 digits).
+        assert_eq!(ok("123456789012"), ("123456789012".into(), "long number"));
+        assert_eq!(
+            ok("JJD0002249823934"),
+            ("JJD0002249823934".into(), "reference")
+        );
+        assert_eq!(ok("DHL1234567890").1, "reference");
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_a_reason() {
+        assert_eq!(TrackingNumber::parse("  "), Err(TrackingError::Empty));
+        assert_eq!(
+            TrackingNumber::parse("RR123456786GB"),
+            Err(TrackingError::CheckDigit)
+        );
+        for bad in [
+            "12345",
+            "hello world",
+            "DELIVERED",
+            "+447700900461",
+            "4111111111111111",
+            "RR123456785GB RR123456785GB",
+            "AWB 618-12345675",
+            "RR123456785GB\u{0}",
+            &"9".repeat(100),
+        ] {
+            assert_eq!(
+                TrackingNumber::parse(bad),
+                Err(TrackingError::Unrecognised),
+                "{bad}"
+            );
+        }
+        // Debug never shows the number.
+        let t = TrackingNumber::parse("RR123456785GB").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{t:?}").contains("123456785"));
+    }
+}
