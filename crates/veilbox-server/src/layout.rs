@@ -66,6 +66,9 @@ pub fn sections(state: &AppState, user: &SignedIn) -> Vec<(&'static str, &'stati
     if !user.may(state, Action::ViewAuditLog) && !user.may(state, Action::ManageUsers) {
         links.push(("/inbox", "Inbox"));
     }
+    if crate::customers::may_search(state, user) {
+        links.push(("/customers", "Customers"));
+    }
     if user.may(state, Action::ManageUsers) {
         links.push(("/admin/users", "Users"));
     }

@@ -12,6 +12,7 @@ pub mod audit_view;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod customers;
 pub mod demo;
 pub mod erasure;
 pub mod error;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::routes())
         .merge(admin::routes())
         .merge(inbox::routes())
+        .merge(customers::routes())
         .route("/audit", axum::routing::get(audit_view::audit_page))
         .route("/audit.csv", axum::routing::get(audit_view::audit_csv))
         .layer(axum::middleware::map_response(layout::page_headers));

@@ -390,8 +390,8 @@ const ROUTES: &[(&str, Reach)] = &[
     // One-time links; the token in the path is the credential.
     ("/set-password/{token}", Reach::Public),
     // The stylesheet and script.
-    ("/assets/inbox.v1.css", Reach::Public),
-    ("/assets/inbox.v1.js", Reach::Public),
+    ("/assets/inbox.v2.css", Reach::Public),
+    ("/assets/inbox.v2.js", Reach::Public),
     // Ends the request's own session (full or half); needs its CSRF token.
     ("/logout", Reach::Public),
     ("/", Reach::Authorised),
@@ -419,6 +419,14 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/admin/erasure", Reach::Authorised),
     ("/admin/erasure/find", Reach::Authorised),
     ("/admin/erasure/{id}", Reach::Authorised),
+    ("/customers", Reach::Authorised),
+    ("/customers/search", Reach::Authorised),
+    ("/customers/{id}", Reach::Authorised),
+    ("/customers/{id}/edit", Reach::Authorised),
+    ("/customers/{id}/notes", Reach::Authorised),
+    ("/customers/{id}/contacts", Reach::Authorised),
+    ("/customers/{id}/addresses", Reach::Authorised),
+    ("/customers/{id}/merge", Reach::Authorised),
     ("/audit", Reach::Authorised),
     ("/audit.csv", Reach::Authorised),
     ("/api/v1/conversations", Reach::Authorised),
@@ -575,7 +583,7 @@ fn every_route_is_in_the_access_table() {
         "GET and POST on one route"
     );
     assert_eq!(declared["/api/v1/roles/{name}"], BTreeSet::from(["put"]));
-    assert_eq!(declared["/assets/inbox.v1.css"], BTreeSet::from(["get"]));
+    assert_eq!(declared["/assets/inbox.v2.css"], BTreeSet::from(["get"]));
     assert_eq!(declared["/audit.csv"], BTreeSet::from(["get"]));
 }
 
@@ -767,8 +775,8 @@ async fn authorised_routes_refuse_unauthenticated_requests() {
     };
     assert_eq!(get("/healthz").await.status(), StatusCode::OK);
     assert_eq!(get("/login").await.status(), StatusCode::OK);
-    assert_eq!(get("/assets/inbox.v1.css").await.status(), StatusCode::OK);
-    assert_eq!(get("/assets/inbox.v1.js").await.status(), StatusCode::OK);
+    assert_eq!(get("/assets/inbox.v2.css").await.status(), StatusCode::OK);
+    assert_eq!(get("/assets/inbox.v2.js").await.status(), StatusCode::OK);
     assert_eq!(
         get("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")
             .await

@@ -20,6 +20,7 @@ use sqlx::Row;
 use support::SECRET;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use veilbox_store::canary::hits;
 use veilbox_store::scratch::ScratchDatabase;
 use veilbox_store::Store;
 use veilbox_vault::{MasterKey, Vault};
@@ -50,41 +51,6 @@ fn canaries() -> Vec<&'static str> {
         DEAD,
         "Canaryvale",
     ]
-}
-
-fn spellings(value: &str) -> Vec<Vec<u8>> {
-    let escaped: String = value
-        .chars()
-        .map(|c| {
-            if c.is_ascii() {
-                c.to_string()
-            } else {
-                format!("\\u{:04x}", c as u32)
-            }
-        })
-        .collect();
-    let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
-    vec![
-        value.as_bytes().to_vec(),
-        escaped.into_bytes(),
-        hex.into_bytes(),
-    ]
-}
-
-/// The canaries (by spelling) found in `haystack`.
-fn hits(haystack: &[u8], values: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    for value in values {
-        for needle in spellings(value) {
-            if haystack
-                .windows(needle.len())
-                .any(|w| w == needle.as_slice())
-            {
-                found.push(String::from_utf8_lossy(&needle).into_owned());
-            }
-        }
-    }
-    found
 }
 
 fn webhook(messages: serde_json::Value) -> Vec<u8> {

@@ -136,8 +136,8 @@ impl Store {
         // Customers merged into this one are the same person: the blind index of their
         // number (all that is left of them) goes too, so that number no longer finds anyone.
         sqlx::query(
-            "UPDATE customers SET erased_at = $2, updated_at = $2, wa_id = 'erased:' || id, user_id = NULL \
-             WHERE merged_into = $1 AND erased_at IS NULL",
+            "UPDATE customers SET erased_at = $2, updated_at = $2, wa_id = 'erased:' || id, user_id = NULL, \
+             wa_number = NULL, profile_name = NULL, username = NULL WHERE merged_into = $1 AND erased_at IS NULL",
         )
         .bind(customer_id)
         .bind(now)

@@ -8,6 +8,7 @@
 //! * [`ingest::Ingestor`] is the single writer that group-commits webhook deliveries.
 
 pub mod audit;
+pub mod canary;
 pub mod crm;
 pub mod erasure;
 pub mod events;

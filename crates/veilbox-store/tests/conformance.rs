@@ -691,41 +691,7 @@ fn canary_body(wa_id: &str, name: &str, wamid: &str, text: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The spellings a value could take at rest: UTF-8, JSON-escaped (`\u00eb`), and the hex
-/// of its bytes (how PostgreSQL prints bytea).
-fn spellings(value: &str) -> Vec<Vec<u8>> {
-    let escaped: String = value
-        .chars()
-        .map(|c| {
-            if c.is_ascii() {
-                c.to_string()
-            } else {
-                format!("\\u{:04x}", c as u32)
-            }
-        })
-        .collect();
-    let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
-    vec![
-        value.as_bytes().to_vec(),
-        escaped.into_bytes(),
-        hex.into_bytes(),
-    ]
-}
-
-fn find_any(haystack: &[u8], values: &[&str]) -> Vec<String> {
-    let mut hits = Vec::new();
-    for value in values {
-        for needle in spellings(value) {
-            if haystack
-                .windows(needle.len())
-                .any(|w| w == needle.as_slice())
-            {
-                hits.push(String::from_utf8_lossy(&needle).into_owned());
-            }
-        }
-    }
-    hits
-}
+use veilbox_store::canary::hits as find_any;
 
 impl Fixture {
     /// Every row of every table, as text (bytea as hex), plus on SQLite the database file

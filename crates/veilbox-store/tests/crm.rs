@@ -527,6 +527,33 @@ async fn merging_moves_everything_under_the_kept_key(f: Fixture) {
         f.count(&format!("SELECT COUNT(*) FROM conversations WHERE customer_id = '{keep}' AND state <> 'resolved'")).await,
         1
     );
+    // A new WhatsApp message from B's number lands on A (ingest follows the merge) and
+    // opens with A's key; B gets no new key.
+    let landed = f
+        .writes(
+            "447700900222",
+            "Maria (work)",
+            "wamid.f2",
+            "me again from work",
+        )
+        .await;
+    assert_eq!(landed, keep, "ingest follows merged_into");
+    assert_eq!(
+        f.count(&format!(
+            "SELECT COUNT(*) FROM data_keys WHERE owner = 'customer:{from}'"
+        ))
+        .await,
+        0
+    );
+    let open = s.conversations(None, 10).await.unwrap().items;
+    let thread = open
+        .iter()
+        .find(|c| c.customer.id == keep && c.state != "resolved")
+        .expect("A's open conversation");
+    let messages = s.thread(&thread.id, None, 50).await.unwrap().unwrap().items;
+    assert!(messages
+        .iter()
+        .any(|m| m.content["body"] == "me again from work"));
     // An import naming B's number lands on A.
     let outcomes = s
         .import_shipments(&[shipment(

@@ -6,7 +6,7 @@
 //! small module in `assets/inbox.js` adds live updates over server-sent events ([`live`]).
 //! Sign-in is [`crate::account`]; every handler asks [`crate::auth::Access`].
 
-mod actions;
+pub(crate) mod actions;
 pub mod assets;
 mod live;
 pub(crate) mod pages;

@@ -122,10 +122,13 @@ pub async fn conversation(
     let list = list_markup(&state, &user, &names, view, Some(&id)).await?;
     let flash = user.take_flash(&state).await;
     let may = Permissions::of(&state, &user, &conversation).await?;
+    let card =
+        crate::customers::conversation_card(&state, &user, &conversation.customer.id).await?;
     let content = html! {
         main #inbox.inbox.has-thread data-list=(view.query()) data-conversation=(conversation.id) {
             section.list { (list) }
             (thread_markup(&state, &user, &names, may, &conversation, &messages, view, flash.as_ref()))
+            (card)
         }
     };
     Ok(html_response(page(&state, TITLE, "", Some(&user), content)))

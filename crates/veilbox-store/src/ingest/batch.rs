@@ -388,16 +388,31 @@ impl<'a> BatchWrite<'a> {
         let mut rows = Vec::new();
         for (column, values) in [("wa_id", &wa_indexes), ("user_id", &user_ids)] {
             let sql = format!(
-                "SELECT id, wa_id, wa_number, user_id, profile_name, username FROM customers \
+                "SELECT id, wa_id, wa_number, user_id, profile_name, username, merged_into FROM customers \
                  WHERE erased_at IS NULL AND {column} IN"
             );
             rows.extend(self.select_in(&sql, &dedup(values)).await?);
+        }
+        // A customer merged into another is an alias: their number and user id now lead
+        // to the customer they were merged into, who is read as well.
+        let mut aliases: Vec<(Option<String>, Option<String>, String)> = Vec::new();
+        for row in &rows {
+            if let Some(target) = row.try_get::<Option<String>, _>("merged_into")? {
+                aliases.push((row.try_get("wa_id")?, row.try_get("user_id")?, target));
+            }
+        }
+        let targets: Vec<&str> = aliases.iter().map(|a| a.2.as_str()).collect();
+        if !targets.is_empty() {
+            let sql = "SELECT id, wa_id, wa_number, user_id, profile_name, username, merged_into FROM customers \
+                 WHERE erased_at IS NULL AND merged_into IS NULL AND id IN";
+            rows.extend(self.select_in(sql, &dedup(&targets)).await?);
         }
         let mut known: Vec<KnownCustomer> = Vec::new();
         let mut sealed = Vec::new();
         for row in &rows {
             let id: String = row.try_get("id")?;
-            if !known.iter().any(|k| k.id == id) {
+            let alias = row.try_get::<Option<String>, _>("merged_into")?.is_some();
+            if !alias && !known.iter().any(|k| k.id == id) {
                 sealed.push(SealedCustomer::read(row)?);
                 known.push(KnownCustomer {
                     id,
@@ -443,6 +458,18 @@ impl<'a> BatchWrite<'a> {
         }
         let mut ids = Vec::with_capacity(senders.len());
         for ((who, _), index) in senders.iter().zip(&seen_indexes) {
+            let through_alias = aliases
+                .iter()
+                .find(|(wa, user, _)| {
+                    (index.is_some() && wa == index)
+                        || (who.user_id.is_some() && *user == who.user_id)
+                })
+                .and_then(|(_, _, target)| known.iter().position(|k| &k.id == target));
+            if let Some(i) = through_alias {
+                // The merged customer's own details stay as the merge left them.
+                ids.push(known[i].id.clone());
+                continue;
+            }
             let found = index
                 .as_ref()
                 .and_then(|w| known.iter().position(|k| k.wa_id.as_ref() == Some(w)))

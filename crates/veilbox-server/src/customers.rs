@@ -1,0 +1,549 @@
+//! The CRM pages: finding a customer by a full phone number, e-mail or tracking number, a
+//! customer's card (details, contacts, addresses, notes, labels, shipments with their
+//! timeline) with its edit forms and merge, and the card beside a conversation.
+//!
+//! Every value is opened on the server for this viewer only, after the authorizer said yes
+//! (`view_customer`, and `edit_customer` for the forms); a customer the viewer may not see
+//! is a 404 like one that does not exist. Searches are POSTs, so numbers and e-mails never
+//! sit in a URL, a history or an access log.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use maud::{html, Markup};
+use serde::Deserialize;
+use veilbox_policy::{Action, Context, CustomerFacts, Resource};
+use veilbox_store::crm::edit::CustomerEdit;
+use veilbox_store::crm::search::SearchBy;
+use veilbox_store::crm::{ContactKind, CustomerCard, Shipment};
+
+use crate::auth::{Refused, SignedIn};
+use crate::error::WebError;
+use crate::inbox::actions::ActionError;
+use crate::inbox::pages::iso;
+use crate::layout::{flash_markup, html_response, page};
+use crate::AppState;
+
+const TITLE: &str = "Veilbox · Customers";
+
+/// The CRM pages' routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/customers", get(search_page))
+        .route("/customers/search", post(search))
+        .route("/customers/{id}", get(card_page))
+        .route("/customers/{id}/edit", post(edit))
+        .route("/customers/{id}/notes", post(add_note))
+        .route("/customers/{id}/contacts", post(add_contact))
+        .route("/customers/{id}/addresses", post(add_address))
+        .route("/customers/{id}/merge", post(merge))
+}
+
+/// Whether the search page is in this user's menu: it is for those who may see the
+/// customers of their teams (supervisors), not for agents, who see only the customers of
+/// their own conversations, from those conversations.
+pub fn may_search(state: &AppState, user: &SignedIn) -> bool {
+    state.access.allowed(
+        &user.actor,
+        Action::ViewCustomer,
+        &Resource::Customer(CustomerFacts {
+            id: String::new(),
+            teams: user.actor.principal.teams.clone(),
+            assignees: Vec::new(),
+        }),
+        &Context::default(),
+    ) && !user.actor.principal.teams.is_empty()
+}
+
+/// The customer `id` (after a merge, the one it went into) if `user` may do `action` to
+/// them: 404 when they may not even see them, 403 when they may see but not do this.
+async fn authorize(
+    state: &AppState,
+    user: &SignedIn,
+    id: &str,
+    action: Action,
+) -> Result<String, WebError> {
+    let reach = state
+        .store
+        .customer_reach(id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let resource = Resource::Customer(CustomerFacts {
+        id: reach.id.clone(),
+        teams: reach.teams,
+        assignees: reach.assignees,
+    });
+    let context = Context::default();
+    if !state
+        .access
+        .allowed(&user.actor, Action::ViewCustomer, &resource, &context)
+    {
+        return Err(WebError::NotFound);
+    }
+    if action != Action::ViewCustomer
+        && !state
+            .access
+            .allowed(&user.actor, action, &resource, &context)
+    {
+        return Err(WebError::Forbidden);
+    }
+    Ok(reach.id)
+}
+
+fn search_form(user: &SignedIn, by: &str, value: &str) -> Markup {
+    html! {
+        form.stack method="post" action="/customers/search" {
+            input type="hidden" name="csrf" value=(user.csrf);
+            label { "Find by"
+                select name="by" {
+                    @for (key, label) in [("phone", "Phone number"), ("email", "E-mail"), ("tracking", "Tracking number")] {
+                        option value=(key) selected[by == key] { (label) }
+                    }
+                }
+            }
+            label { "Value" input type="text" name="value" value=(value) autocomplete="off" required; }
+            p.hint {
+                "Exact matches only. Phone numbers, e-mails and tracking numbers are stored encrypted and "
+                "found through keyed hashes, so partial search over them is not offered: type the full "
+                "number with its country code, the whole e-mail or the whole tracking number."
+            }
+            button.primary type="submit" { "Find" }
+        }
+    }
+}
+
+/// `GET /customers`
+pub async fn search_page(
+    State(state): State<AppState>,
+    user: SignedIn,
+) -> Result<Response, Refused> {
+    if !may_search(&state, &user) {
+        return Err(Refused::Forbidden);
+    }
+    let flash = user.take_flash(&state).await;
+    let content = html! {
+        main.admin {
+            (flash_markup(flash.as_ref()))
+            h1 { "Customers" }
+            (search_form(&user, "phone", ""))
+        }
+    };
+    Ok(html_response(page(&state, TITLE, "", Some(&user), content)).into_response())
+}
+
+/// The search form.
+#[derive(Debug, Deserialize)]
+pub struct SearchFields {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    by: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// `POST /customers/search`
+pub async fn search(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Form(fields): Form<SearchFields>,
+) -> Result<Response, ActionError> {
+    user.check_csrf(&fields.csrf)?;
+    if !may_search(&state, &user) {
+        return Err(Refused::Forbidden.into());
+    }
+    let by = match fields.by.as_str() {
+        "email" => SearchBy::Email,
+        "tracking" => SearchBy::Tracking,
+        _ => SearchBy::Phone,
+    };
+    let (found, refusal) = match state.store.find_customers(by, &fields.value).await? {
+        Ok(ids) => (ids, None),
+        Err(refusal) => (Vec::new(), Some(refusal.to_string())),
+    };
+    let mut visible = Vec::new();
+    for id in found {
+        if let Ok(id) = authorize(&state, &user, &id, Action::ViewCustomer).await {
+            if let Some(card) = state.store.customer_card(&id).await? {
+                visible.push(card);
+            }
+        }
+    }
+    let status = if visible.is_empty() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    let content = html! {
+        main.admin {
+            h1 { "Customers" }
+            (search_form(&user, &fields.by, &fields.value))
+            @if let Some(refusal) = &refusal {
+                div.flash.error role="alert" { p { (refusal) } }
+            } @else if visible.is_empty() {
+                p { "No customer you may see has that " (fields.by.replace("tracking", "tracking number")) "." }
+            } @else {
+                ul.results {
+                    @for card in &visible {
+                        li { a href={ "/customers/" (card.id) } { (card_name(card)) } " · " (card.shipments.len()) " shipment(s)" }
+                    }
+                }
+            }
+        }
+    };
+    Ok((
+        status,
+        html_response(page(&state, TITLE, "", Some(&user), content)),
+    )
+        .into_response())
+}
+
+fn card_name(card: &CustomerCard) -> String {
+    if card.erased {
+        return "Erased customer".to_owned();
+    }
+    card.display_name
+        .clone()
+        .or_else(|| card.profile_name.clone())
+        .unwrap_or_else(|| "Unnamed customer".to_owned())
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    format!("{}.{:02} {currency}", minor / 100, (minor % 100).abs())
+}
+
+fn shipment_markup(s: &Shipment) -> Markup {
+    html! {
+        li.shipment {
+            p { strong { (s.tracking) } " · " (s.format) " · " span class={ "status " (s.status) } { (s.status.replace('_', " ")) } }
+            @if let Some(name) = &s.recipient_name { p { "To " (name) } }
+            @if let Some(address) = &s.address { p.address { (address) } }
+            @if let (Some(from), Some(to)) = (s.slot_start, s.slot_end) { p { "Slot " (iso(from)) " – " (iso(to)) } }
+            @if let Some(instructions) = &s.instructions { p { "Instructions: " (instructions) } }
+            @if let (Some(amount), Some(currency)) = (s.cod_amount_minor, &s.cod_currency) { p { "Cash on delivery " (money(amount, currency)) } }
+            @if !s.timeline.is_empty() {
+                ol.timeline {
+                    @for step in &s.timeline { li { (step.status.replace('_', " ")) " " time datetime=(iso(step.at)) { (iso(step.at)) } } }
+                }
+            }
+        }
+    }
+}
+
+/// The short card beside a conversation: who they are and their shipments, with a link
+/// to the full card. Empty when the viewer may not see the customer's card.
+pub async fn conversation_card(
+    state: &AppState,
+    user: &SignedIn,
+    customer_id: &str,
+) -> Result<Markup, WebError> {
+    let Ok(id) = authorize(state, user, customer_id, Action::ViewCustomer).await else {
+        return Ok(html! {});
+    };
+    let Some(card) = state.store.customer_card(&id).await? else {
+        return Ok(html! {});
+    };
+    if card.erased {
+        return Ok(html! {});
+    }
+    Ok(html! {
+        aside.customer-card aria-label="Customer" {
+            h3 { a href={ "/customers/" (card.id) } { (card_name(&card)) } }
+            @if let Some(number) = &card.wa_number { p.handle { "+" (number) } }
+            @if !card.labels.is_empty() { p.labels { @for l in &card.labels { span.label { (l) } " " } } }
+            @if card.shipments.is_empty() {
+                p.hint { "No shipments." }
+            } @else {
+                ul.shipments { @for s in card.shipments.iter().take(5) { (shipment_markup(s)) } }
+            }
+        }
+    })
+}
+
+/// `GET /customers/{id}`
+pub async fn card_page(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = authorize(&state, &user, &id, Action::ViewCustomer).await?;
+    let card = state
+        .store
+        .customer_card(&id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let may_edit = authorize(&state, &user, &id, Action::EditCustomer)
+        .await
+        .is_ok()
+        && !card.erased;
+    let flash = user.take_flash(&state).await;
+    let form = |path: &str| format!("/customers/{}/{path}", card.id);
+    let content = html! {
+        main.admin.customer {
+            (flash_markup(flash.as_ref()))
+            h1 { (card_name(&card)) }
+            @if card.erased {
+                p.banner.warn { "This customer was erased at their request; nothing personal is left." }
+            } @else {
+                dl {
+                    dt { "WhatsApp" } dd { @if let Some(n) = &card.wa_number { "+" (n) } @else { "—" } }
+                    dt { "Profile name" } dd { (card.profile_name.as_deref().unwrap_or("—")) }
+                    dt { "Labels" } dd { (card.labels.join(", ")) }
+                    dt { "Customer id" } dd { code { (card.id) } }
+                }
+                h2 { "Contacts" }
+                ul { @for c in &card.contacts { li { (c.kind.as_str()) ": " (c.value) } } }
+                h2 { "Addresses" }
+                ul { @for a in &card.addresses { li { @if let Some(l) = &a.label { (l) ": " } (a.value) } } }
+                h2 { "Shipments" }
+                @if card.shipments.is_empty() { p.hint { "No shipments." } }
+                ul.shipments { @for s in &card.shipments { (shipment_markup(s)) } }
+                h2 { "Notes" }
+                ul.notes { @for n in &card.notes { li { (n.body) " " small { time datetime=(iso(n.created_at)) { (iso(n.created_at)) } } } } }
+                @if may_edit {
+                    h2 { "Edit" }
+                    form.stack method="post" action=(form("edit")) {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        label { "Display name" input type="text" name="display_name" maxlength="200" value=(card.display_name.as_deref().unwrap_or("")); }
+                        label { "Labels (comma-separated: a-z, 0-9, -)" input type="text" name="labels" value=(card.labels.join(", ")); }
+                        button type="submit" { "Save" }
+                    }
+                    form.stack method="post" action=(form("notes")) {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        label { "Add a note" textarea name="body" rows="3" maxlength="4000" required {} }
+                        button type="submit" { "Add note" }
+                    }
+                    form.stack method="post" action=(form("contacts")) {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        label { "Add a contact"
+                            select name="kind" { option value="phone" { "Phone" } option value="email" { "E-mail" } } }
+                        input type="text" name="value" required autocomplete="off";
+                        button type="submit" { "Add contact" }
+                    }
+                    form.stack method="post" action=(form("addresses")) {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        label { "Add an address" input type="text" name="value" maxlength="500" required; }
+                        label { "Label (optional)" input type="text" name="label" maxlength="24"; }
+                        button type="submit" { "Add address" }
+                    }
+                    form.stack method="post" action=(form("merge")) {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        label { "Merge another customer into this one (the same person on another number): their customer id"
+                            input type="text" name="from" required autocomplete="off"; }
+                        button type="submit" { "Merge" }
+                    }
+                }
+            }
+        }
+    };
+    Ok(html_response(page(&state, TITLE, "", Some(&user), content)).into_response())
+}
+
+/// The forms of the card.
+#[derive(Debug, Deserialize)]
+pub struct CardFields {
+    #[serde(default)]
+    csrf: String,
+    display_name: Option<String>,
+    labels: Option<String>,
+    body: Option<String>,
+    kind: Option<String>,
+    value: Option<String>,
+    label: Option<String>,
+    from: Option<String>,
+}
+
+/// Authorises a card form and answers with a flash and a redirect to the card.
+async fn card_change<F, Fut>(
+    state: AppState,
+    user: SignedIn,
+    id: String,
+    fields: CardFields,
+    audit_action: &str,
+    change: F,
+) -> Result<Response, ActionError>
+where
+    F: FnOnce(AppState, String, CardFields) -> Fut,
+    Fut: std::future::Future<Output = Result<Result<String, String>, WebError>>,
+{
+    user.check_csrf(&fields.csrf)?;
+    let id = authorize(&state, &user, &id, Action::EditCustomer).await?;
+    let outcome = change(state.clone(), id.clone(), fields).await?;
+    match outcome {
+        Ok(done) => {
+            state
+                .store
+                .audit(&user.actor.audit(audit_action, Some(&id), None))
+                .await?;
+            user.flash(&state, "ok", done).await;
+        }
+        Err(refused) => user.flash(&state, "error", refused).await,
+    }
+    Ok(Redirect::to(&format!("/customers/{id}")).into_response())
+}
+
+/// `POST /customers/{id}/edit`
+pub async fn edit(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<CardFields>,
+) -> Result<Response, ActionError> {
+    card_change(
+        state,
+        user,
+        id,
+        fields,
+        "customer.edited",
+        |state, id, fields| async move {
+            let labels = fields.labels.map(|l| {
+                l.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            });
+            let display_name = fields
+                .display_name
+                .map(|n| Some(n).filter(|n| !n.trim().is_empty()));
+            let edit = CustomerEdit {
+                display_name,
+                labels,
+            };
+            Ok(state
+                .store
+                .edit_customer(&id, &edit)
+                .await?
+                .map(|()| "Saved.".to_owned())
+                .map_err(|r| r.to_string()))
+        },
+    )
+    .await
+}
+
+/// `POST /customers/{id}/notes`
+pub async fn add_note(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<CardFields>,
+) -> Result<Response, ActionError> {
+    let author = user.actor.id.clone();
+    card_change(
+        state,
+        user,
+        id,
+        fields,
+        "customer.note_added",
+        |state, id, fields| async move {
+            let body = fields.body.unwrap_or_default();
+            Ok(state
+                .store
+                .add_note(&id, &author, &body)
+                .await?
+                .map(|_| "Note added.".to_owned())
+                .map_err(|r| r.to_string()))
+        },
+    )
+    .await
+}
+
+/// `POST /customers/{id}/contacts`
+pub async fn add_contact(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<CardFields>,
+) -> Result<Response, ActionError> {
+    card_change(
+        state,
+        user,
+        id,
+        fields,
+        "customer.contact_added",
+        |state, id, fields| async move {
+            let kind = match fields.kind.as_deref() {
+                Some("email") => ContactKind::Email,
+                _ => ContactKind::Phone,
+            };
+            let value = fields.value.unwrap_or_default();
+            Ok(state
+                .store
+                .add_contact(&id, kind, &value)
+                .await?
+                .map(|_| "Contact added.".to_owned())
+                .map_err(|r| r.to_string()))
+        },
+    )
+    .await
+}
+
+/// `POST /customers/{id}/addresses`
+pub async fn add_address(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<CardFields>,
+) -> Result<Response, ActionError> {
+    card_change(
+        state,
+        user,
+        id,
+        fields,
+        "customer.address_added",
+        |state, id, fields| async move {
+            let value = fields.value.unwrap_or_default();
+            let label = fields.label.filter(|l| !l.trim().is_empty());
+            Ok(state
+                .store
+                .add_address(&id, label.as_deref(), &value)
+                .await?
+                .map(|_| "Address added.".to_owned())
+                .map_err(|r| r.to_string()))
+        },
+    )
+    .await
+}
+
+/// `POST /customers/{id}/merge`: the other customer must be one the user may edit too.
+pub async fn merge(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<CardFields>,
+) -> Result<Response, ActionError> {
+    let from = fields.from.clone().unwrap_or_default();
+    let from = from.trim().to_owned();
+    // Both customers must be the user's to edit: merging moves the other's data here.
+    if authorize(&state, &user, &from, Action::EditCustomer)
+        .await
+        .is_err()
+    {
+        user.check_csrf(&fields.csrf)?;
+        user.flash(
+            &state,
+            "error",
+            "No customer you may edit has that id.".to_owned(),
+        )
+        .await;
+        return Ok(Redirect::to(&format!("/customers/{id}")).into_response());
+    }
+    card_change(
+        state,
+        user,
+        id,
+        fields,
+        "customer.merged",
+        |state, id, _fields| async move {
+            Ok(state
+                .store
+                .merge_customers(&id, &from)
+                .await?
+                .map(|report| format!("Merged: {} conversation(s) moved.", report.conversations))
+                .map_err(|r| r.to_string()))
+        },
+    )
+    .await
+}
