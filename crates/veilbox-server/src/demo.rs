@@ -440,6 +440,20 @@ async fn seed(simulator: &Simulator, store: &Store, agent: &str) -> anyhow::Resu
     seed_shipments(store).await
 }
 
+/// One of the demo courier's shipments.
+struct DemoShipment {
+    tracking: &'static str,
+    status: veilbox_store::crm::ShipmentStatus,
+    phone: &'static str,
+    name: &'static str,
+    address: &'static str,
+    /// Today's delivery slot, from and to the hour (UTC).
+    slot_hours: Option<(i64, i64)>,
+    instructions: Option<&'static str>,
+    /// Cash on delivery: minor units and currency.
+    cod: Option<(i64, &'static str)>,
+}
+
 /// The demo courier's shipments for its customers, as an import would bring them: the
 /// cards beside the conversations show them.
 async fn seed_shipments(store: &Store) -> anyhow::Result<()> {
@@ -447,78 +461,69 @@ async fn seed_shipments(store: &Store) -> anyhow::Result<()> {
     use veilbox_store::crm::{ShipmentStatus, TrackingNumber};
     let hour = 3_600_000;
     let today = veilbox_store::now_ms() / (24 * hour) * (24 * hour);
-    // (tracking, status, customer, recipient, address, slot from/to hour, instructions, COD)
-    let shipments: [(
-        &str,
-        ShipmentStatus,
-        &str,
-        &str,
-        &str,
-        Option<(i64, i64)>,
-        Option<&str>,
-        Option<(i64, &str)>,
-    ); 4] = [
-        (
-            "1Z999AA10123456784",
-            ShipmentStatus::OutForDelivery,
-            "+15555550142",
-            "Priya Nair",
-            "221B Baker Street, London NW1 6XE",
-            Some((14, 16)),
-            Some("Working from home; ring the bell"),
-            None,
-        ),
-        (
-            "RR123456785GB",
-            ShipmentStatus::InTransit,
-            "+447700900461",
-            "Oliver Bennett",
-            "14 Mill Lane, Leeds LS1 4AB",
-            None,
-            Some("Leave with the neighbour at 16"),
-            Some((1250, "GBP")),
-        ),
-        (
-            "BR123456785BR",
-            ShipmentStatus::InTransit,
-            "+5511987650123",
-            "Ana Souza",
-            "Av. Paulista 1578, Bela Vista, São Paulo, CEP 01310-200",
-            Some((9, 12)),
-            None,
-            None,
-        ),
-        (
-            "EE123456785IN",
-            ShipmentStatus::OutForDelivery,
-            "+919876543210",
-            "Rahul Verma",
-            "Flat 12B, Sea View Apartments, Hill Road, Bandra West, Mumbai 400050",
-            Some((10, 13)),
-            Some("Call before delivery"),
-            Some((49900, "INR")),
-        ),
+    let shipments = [
+        DemoShipment {
+            tracking: "1Z999AA10123456784",
+            status: ShipmentStatus::OutForDelivery,
+            phone: "+15555550142",
+            name: "Priya Nair",
+            address: "221B Baker Street, London NW1 6XE",
+            slot_hours: Some((14, 16)),
+            instructions: Some("Working from home; ring the bell"),
+            cod: None,
+        },
+        DemoShipment {
+            tracking: "RR123456785GB",
+            status: ShipmentStatus::InTransit,
+            phone: "+447700900461",
+            name: "Oliver Bennett",
+            address: "14 Mill Lane, Leeds LS1 4AB",
+            slot_hours: None,
+            instructions: Some("Leave with the neighbour at 16"),
+            cod: Some((1250, "GBP")),
+        },
+        DemoShipment {
+            tracking: "BR123456785BR",
+            status: ShipmentStatus::InTransit,
+            phone: "+5511987650123",
+            name: "Ana Souza",
+            address: "Av. Paulista 1578, Bela Vista, São Paulo, CEP 01310-200",
+            slot_hours: Some((9, 12)),
+            instructions: None,
+            cod: None,
+        },
+        DemoShipment {
+            tracking: "EE123456785IN",
+            status: ShipmentStatus::OutForDelivery,
+            phone: "+919876543210",
+            name: "Rahul Verma",
+            address: "Flat 12B, Sea View Apartments, Hill Road, Bandra West, Mumbai 400050",
+            slot_hours: Some((10, 13)),
+            instructions: Some("Call before delivery"),
+            cod: Some((49900, "INR")),
+        },
     ];
     let mut rows = Vec::new();
-    for (tracking, status, phone, name, address, slot, instructions, cod) in shipments {
+    for s in shipments {
+        let slot = s.slot_hours;
         rows.push(ShipmentRow {
-            tracking: TrackingNumber::parse(tracking)
+            tracking: TrackingNumber::parse(s.tracking)
                 .map_err(|e| anyhow::anyhow!("demo tracking number: {e}"))?,
-            status,
+            status: s.status,
             status_at: None,
-            customer_phone: Some(phone.to_owned()),
+            customer_phone: Some(s.phone.to_owned()),
             customer_email: None,
-            customer_name: Some(name.to_owned()),
+            customer_name: Some(s.name.to_owned()),
             sender_name: Some("Veilbox Couriers".to_owned()),
-            recipient_name: Some(name.to_owned()),
-            recipient_phone: Some(phone.to_owned()),
-            address: Some(address.to_owned()),
-            instructions: instructions.map(str::to_owned),
+            recipient_name: Some(s.name.to_owned()),
+            recipient_phone: Some(s.phone.to_owned()),
+            address: Some(s.address.to_owned()),
+            instructions: s.instructions.map(str::to_owned),
             slot_start: slot.map(|(from, _)| today + from * hour),
             slot_end: slot.map(|(_, to)| today + to * hour),
             eta: slot.map(|(from, _)| today + from * hour),
-            cod_amount_minor: cod.map(|(amount, _)| amount),
-            cod_currency: cod.map(|(_, currency)| currency.to_owned()),
+            cod_amount_minor: s.cod.map(|(amount, _)| amount),
+            cod_currency: s.cod.map(|(_, currency)| currency.to_owned()),
         });
     }
     store.import_shipments(&rows).await?;
