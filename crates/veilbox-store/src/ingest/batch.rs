@@ -11,14 +11,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row};
 use veilbox_whatsapp::webhook::{
     BusinessNumber, CustomerIdentity, InboundMessage, MessageContent, StatusUpdate,
 };
 
-use super::{upsert_inbox, Delivery, InboxPolicy, IngestReport};
+use super::{upsert_inbox, Delivery, InboxPolicy, IngestReport, RawEvent};
 use crate::events::StoreEvent;
 use crate::ids::new_id;
 use crate::keyring::{KeyRing, OwnerKey};
@@ -42,6 +41,19 @@ pub(super) struct BatchWrite<'a> {
     keyring: &'a KeyRing,
     /// The data key of every customer this batch writes for.
     customer_keys: HashMap<String, Arc<OwnerKey>>,
+    /// Identities committed by earlier batches (see `Writer::identities`).
+    identities: &'a HashMap<String, Identity>,
+    /// Identities this batch wrote or opened, remembered once it commits.
+    learned: HashMap<String, Identity>,
+    wa_indexes: &'a mut HashMap<String, String>,
+}
+
+/// A customer's identity fields, opened: what ingest compares a sender with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Identity {
+    wa_number: Option<String>,
+    profile_name: Option<String>,
+    username: Option<String>,
 }
 
 /// A message that survived deduplication, with where it goes.
@@ -73,6 +85,8 @@ impl<'a> BatchWrite<'a> {
         policy: InboxPolicy,
         committed: &'a HashMap<String, String>,
         keyring: &'a KeyRing,
+        identities: &'a HashMap<String, Identity>,
+        wa_indexes: &'a mut HashMap<String, String>,
     ) -> Self {
         BatchWrite {
             conn,
@@ -83,7 +97,20 @@ impl<'a> BatchWrite<'a> {
             events: Vec::new(),
             keyring,
             customer_keys: HashMap::new(),
+            identities,
+            learned: HashMap::new(),
+            wa_indexes,
         }
+    }
+
+    /// The blind index of a WhatsApp id, computed once per id.
+    fn wa_index(&mut self, wa_id: &str) -> String {
+        if let Some(index) = self.wa_indexes.get(wa_id) {
+            return index.clone();
+        }
+        let index = self.keyring.wa_index(wa_id);
+        self.wa_indexes.insert(wa_id.to_owned(), index.clone());
+        index
     }
 
     /// The data key of a customer this batch has read or created.
@@ -96,13 +123,19 @@ impl<'a> BatchWrite<'a> {
 
     /// Inboxes created or first seen in this batch (valid only once it commits), and the
     /// events to publish once it is durable.
-    pub(super) fn finish(self) -> (HashMap<String, String>, Vec<StoreEvent>) {
-        (self.created, self.events)
+    pub(super) fn finish(
+        self,
+    ) -> (
+        HashMap<String, String>,
+        Vec<StoreEvent>,
+        HashMap<String, Identity>,
+    ) {
+        (self.created, self.events, self.learned)
     }
 
     pub(super) async fn apply(
         &mut self,
-        deliveries: &[(usize, &Delivery)],
+        deliveries: &[(usize, &Delivery, &RawEvent)],
         reports: &mut [IngestReport],
     ) -> Result<(), StoreError> {
         let fresh = self.raw_events(deliveries, reports).await?;
@@ -143,19 +176,17 @@ impl<'a> BatchWrite<'a> {
     /// event id. A body seen before (or earlier in this batch) is a duplicate: nothing more.
     async fn raw_events<'d>(
         &mut self,
-        deliveries: &[(usize, &'d Delivery)],
+        deliveries: &[(usize, &'d Delivery, &'d RawEvent)],
         reports: &mut [IngestReport],
     ) -> Result<Vec<(usize, &'d Delivery, String)>, StoreError> {
-        let mut first_by_hash: HashMap<String, usize> = HashMap::new();
+        let mut first_by_hash: HashSet<&str> = HashSet::new();
         let mut candidates = Vec::new();
-        for (job, delivery) in deliveries {
-            let hash = hex::encode(Sha256::digest(&delivery.body));
-            if first_by_hash.contains_key(&hash) {
+        for (job, delivery, raw) in deliveries {
+            if !first_by_hash.insert(raw.sha256.as_str()) {
                 reports[*job].duplicate_body = true;
                 continue;
             }
-            first_by_hash.insert(hash.clone(), *job);
-            candidates.push((*job, *delivery, hash, new_id()));
+            candidates.push((*job, *delivery, *raw));
         }
         let mut stored: HashSet<String> = HashSet::new();
         for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
@@ -165,17 +196,12 @@ impl<'a> BatchWrite<'a> {
                 values(self.numbered, chunk.len(), 5, Some("1"))
             );
             let mut query = sqlx::query::<Any>(&sql);
-            for (_, delivery, hash, id) in chunk {
-                // Several customers' messages can share one body: it is sealed with the
-                // events key, and erasure and retention delete it.
-                let sealed =
-                    self.keyring
-                        .events()
-                        .seal_bytes("webhook_events", "body", id, &delivery.body);
+            for (_, delivery, raw) in chunk {
+                // Sealed by the caller (see `RawEvent`).
                 query = query
-                    .bind(id.as_str())
-                    .bind(hash.as_str())
-                    .bind(sealed.into_bytes())
+                    .bind(raw.id.as_str())
+                    .bind(raw.sha256.as_str())
+                    .bind(raw.sealed.as_slice())
                     .bind(delivery.received_at)
                     .bind(delivery.webhook.phone_number_ids.join(","));
             }
@@ -184,9 +210,9 @@ impl<'a> BatchWrite<'a> {
             }
         }
         let mut fresh = Vec::with_capacity(stored.len());
-        for (job, delivery, hash, id) in candidates {
-            if stored.contains(&hash) {
-                fresh.push((job, delivery, id));
+        for (job, delivery, raw) in candidates {
+            if stored.contains(&raw.sha256) {
+                fresh.push((job, delivery, raw.id.clone()));
             } else {
                 reports[job].duplicate_body = true;
             }
@@ -354,7 +380,7 @@ impl<'a> BatchWrite<'a> {
                     &row.customer_id,
                     new_wa_id,
                 );
-                sqlx::query(
+                let followed = sqlx::query(
                     "UPDATE customers SET wa_id = $1, wa_number = $4, updated_at = $2 WHERE id = $3 \
                      AND NOT EXISTS (SELECT 1 FROM customers WHERE wa_id = $1)",
                 )
@@ -364,6 +390,11 @@ impl<'a> BatchWrite<'a> {
                 .bind(number)
                 .execute(&mut *self.conn)
                 .await?;
+                if followed.rows_affected() == 1 {
+                    if let Some(identity) = self.learned.get_mut(&row.customer_id) {
+                        identity.wa_number = Some(new_wa_id.clone());
+                    }
+                }
             }
         }
         Ok(())
@@ -378,7 +409,7 @@ impl<'a> BatchWrite<'a> {
         // Each sender's number by its blind index: the store never sees it in clear.
         let seen_indexes: Vec<Option<String>> = senders
             .iter()
-            .map(|(c, _)| c.wa_id.as_deref().map(|w| self.keyring.wa_index(w)))
+            .map(|(c, _)| c.wa_id.as_deref().map(|w| self.wa_index(w)))
             .collect();
         let wa_indexes: Vec<&str> = seen_indexes.iter().flatten().map(String::as_str).collect();
         let user_ids: Vec<&str> = senders
@@ -431,6 +462,14 @@ impl<'a> BatchWrite<'a> {
         let mut new_keys = Vec::new();
         for (i, (k, sealed)) in known.iter_mut().zip(&sealed).enumerate() {
             match keys.get(&k.id) {
+                Some(key) if self.identities.contains_key(&k.id) => {
+                    if let Some(known) = self.identities.get(&k.id) {
+                        k.wa_number = known.wa_number.clone();
+                        k.profile_name = known.profile_name.clone();
+                        k.username = known.username.clone();
+                    }
+                    self.customer_keys.insert(k.id.clone(), key.clone());
+                }
                 Some(key) => {
                     k.wa_number =
                         key.open_opt("customers", "wa_number", &k.id, sealed.wa_number.as_deref())?;
@@ -557,6 +596,16 @@ impl<'a> BatchWrite<'a> {
             .bind(now)
             .execute(&mut *self.conn)
             .await?;
+        }
+        for k in &known {
+            self.learned.insert(
+                k.id.clone(),
+                Identity {
+                    wa_number: k.wa_number.clone(),
+                    profile_name: k.profile_name.clone(),
+                    username: k.username.clone(),
+                },
+            );
         }
         Ok(ids)
     }

@@ -47,6 +47,34 @@ pub struct Delivery {
     pub received_at: i64,
 }
 
+/// A delivery's raw body as stored: its row id, its sha256 (which makes a byte-identical
+/// redelivery a no-op) and the body sealed with the events key. Made by the caller of
+/// [`Ingestor::ingest`], in parallel, before the delivery joins the writer's queue.
+#[derive(Debug)]
+pub(crate) struct RawEvent {
+    pub(crate) id: String,
+    pub(crate) sha256: String,
+    pub(crate) sealed: Vec<u8>,
+}
+
+impl RawEvent {
+    fn seal(keys: &crate::keyring::KeyRing, body: &[u8]) -> RawEvent {
+        use sha2::{Digest, Sha256};
+        let id = new_id();
+        // Several customers' messages can share one body: it is sealed with the events
+        // key, and erasure and retention clear it.
+        let sealed = keys
+            .events()
+            .seal_bytes("webhook_events", "body", &id, body)
+            .into_bytes();
+        RawEvent {
+            sha256: hex::encode(Sha256::digest(body)),
+            id,
+            sealed,
+        }
+    }
+}
+
 /// What a delivery changed. All zero (and `duplicate_body`) for a redelivery.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
@@ -67,7 +95,7 @@ pub struct IngestReport {
 }
 
 enum Job {
-    Webhook(Delivery),
+    Webhook(Delivery, RawEvent),
     DeadLetter {
         body: Vec<u8>,
         reason: String,
@@ -84,6 +112,8 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct Ingestor {
     queue: mpsc::Sender<Pending>,
+    /// Seals raw bodies on the caller's task, so that the one writer does not.
+    keys: Option<crate::keyring::KeyRing>,
 }
 
 /// Sends each delivery its answer: its own result, unless the batch could not be made
@@ -109,6 +139,9 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// Customers and numbers the writer remembers at most (about 200 bytes each).
+const MEMO_LIMIT: usize = 100_000;
+
 /// Upper bound of deliveries per transaction: bounds the latency of the first in a batch.
 const MAX_BATCH: usize = 512;
 
@@ -118,19 +151,26 @@ impl Ingestor {
         // The queue is bounded: when the disk cannot keep up, handlers wait (and Meta
         // retries) instead of memory growing without limit.
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        let keys = store.keyring().ok().cloned();
         let writer = Writer {
             store,
             policy,
             inboxes: HashMap::new(),
+            identities: HashMap::new(),
+            wa_indexes: HashMap::new(),
             conn: None,
         };
         let task = tokio::spawn(writer.run(rx));
-        (Ingestor { queue }, task)
+        (Ingestor { queue, keys }, task)
     }
 
     /// Writes a delivery and returns once it is committed.
     pub async fn ingest(&self, delivery: Delivery) -> Result<IngestReport, StoreError> {
-        self.submit(Job::Webhook(delivery)).await
+        let raw = RawEvent::seal(
+            self.keys.as_ref().ok_or(StoreError::Locked)?,
+            &delivery.body,
+        );
+        self.submit(Job::Webhook(delivery, raw)).await
     }
 
     /// Keeps a signed body that could not be parsed, so that nothing Meta sent is lost.
@@ -159,6 +199,13 @@ struct Writer {
     policy: InboxPolicy,
     /// phone_number_id → inbox id, only for committed inboxes (inboxes are never deleted).
     inboxes: HashMap<String, String>,
+    /// customer id → their identity as last committed by this writer, opened: most
+    /// messages come from customers seen moments ago, and comparing with this spares
+    /// opening their sealed fields again. Only this writer changes these fields (erased
+    /// customers are not read at all), so a stale entry costs at most a redundant update.
+    identities: HashMap<String, batch::Identity>,
+    /// WhatsApp id → its blind index (a keyed hash: deterministic, so never stale).
+    wa_indexes: HashMap<String, String>,
     /// The writer's own connection, reopened after a failure.
     conn: Option<AnyConnection>,
 }
@@ -333,14 +380,27 @@ impl Writer {
         let policy = self.policy;
         let keyring = self.store.keyring()?.clone();
         self.connection().await?;
-        let Writer { conn, inboxes, .. } = self;
+        let Writer {
+            conn,
+            inboxes,
+            identities,
+            wa_indexes,
+            ..
+        } = self;
+        // Bounded memory: past this many entries, start again.
+        for memo_len in [identities.len(), wa_indexes.len()] {
+            if memo_len > MEMO_LIMIT {
+                identities.clear();
+                wa_indexes.clear();
+            }
+        }
         let conn = conn.as_mut().ok_or(StoreError::WriterGone)?;
         let mut tx = sqlx::Connection::begin(conn).await?;
         let mut reports = vec![IngestReport::default(); jobs.len()];
         let mut deliveries = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
             match job {
-                Job::Webhook(delivery) => deliveries.push((i, delivery)),
+                Job::Webhook(delivery, raw) => deliveries.push((i, delivery, raw)),
                 Job::DeadLetter {
                     body,
                     reason,
@@ -360,11 +420,14 @@ impl Writer {
                 }
             }
         }
-        let mut batch = batch::BatchWrite::new(&mut tx, backend, policy, inboxes, &keyring);
+        let mut batch = batch::BatchWrite::new(
+            &mut tx, backend, policy, inboxes, &keyring, identities, wa_indexes,
+        );
         batch.apply(&deliveries, &mut reports).await?;
-        let (new_inboxes, new_events) = batch.finish();
+        let (new_inboxes, new_events, learned) = batch.finish();
         tx.commit().await?;
         inboxes.extend(new_inboxes);
+        identities.extend(learned);
         events.extend(new_events);
         Ok(reports)
     }
