@@ -18,6 +18,7 @@ use veilbox_policy::{Action, Context, CustomerFacts, Resource};
 use veilbox_store::crm::edit::CustomerEdit;
 use veilbox_store::crm::search::SearchBy;
 use veilbox_store::crm::{ContactKind, CustomerCard, Shipment};
+use veilbox_store::reads::MessageRecord;
 
 use crate::auth::{Refused, SignedIn};
 use crate::error::WebError;
@@ -232,12 +233,26 @@ fn shipment_markup(s: &Shipment) -> Markup {
     }
 }
 
-/// The short card beside a conversation: who they are and their shipments, with a link
-/// to the full card. Empty when the viewer may not see the customer's card.
+/// The texts of a thread that can mention a tracking number: bodies and captions.
+fn thread_texts(messages: &[MessageRecord]) -> Vec<&str> {
+    messages
+        .iter()
+        .flat_map(|m| {
+            ["body", "caption"].map(|field| m.content.get(field).and_then(|v| v.as_str()))
+        })
+        .flatten()
+        .collect()
+}
+
+/// The short card beside a conversation: who they are, the shipments this conversation
+/// mentions by tracking number, then their other shipments, with a link to the full card.
+/// Empty when the viewer may not see the customer's card. A tracking number of another
+/// customer's parcel is named as such, with none of its details.
 pub async fn conversation_card(
     state: &AppState,
     user: &SignedIn,
     customer_id: &str,
+    messages: &[MessageRecord],
 ) -> Result<Markup, WebError> {
     let Ok(id) = authorize(state, user, customer_id, Action::ViewCustomer).await else {
         return Ok(html! {});
@@ -248,15 +263,35 @@ pub async fn conversation_card(
     if card.erased {
         return Ok(html! {});
     }
+    let mentioned = state
+        .store
+        .shipments_mentioned(&thread_texts(messages))
+        .await?;
+    let (theirs, others): (Vec<&Shipment>, Vec<&Shipment>) =
+        mentioned.iter().partition(|s| s.customer_id == card.id);
+    let rest: Vec<&Shipment> = card
+        .shipments
+        .iter()
+        .filter(|s| !theirs.iter().any(|t| t.id == s.id))
+        .take(5)
+        .collect();
     Ok(html! {
         aside.customer-card aria-label="Customer" {
             h3 { a href={ "/customers/" (card.id) } { (card_name(&card)) } }
             @if let Some(number) = &card.wa_number { p.handle { "+" (number) } }
             @if !card.labels.is_empty() { p.labels { @for l in &card.labels { span.label { (l) } " " } } }
-            @if card.shipments.is_empty() {
+            @if !theirs.is_empty() {
+                h4 { "Mentioned in this conversation" }
+                ul.shipments.mentioned { @for s in &theirs { (shipment_markup(s)) } }
+            }
+            @for s in &others {
+                p.banner.warn { "A tracking number in this conversation (" (s.tracking) ") is another customer's shipment." }
+            }
+            @if rest.is_empty() && theirs.is_empty() {
                 p.hint { "No shipments." }
-            } @else {
-                ul.shipments { @for s in card.shipments.iter().take(5) { (shipment_markup(s)) } }
+            } @else if !rest.is_empty() {
+                h4 { "Shipments" }
+                ul.shipments { @for s in &rest { (shipment_markup(s)) } }
             }
         }
     })

@@ -44,11 +44,20 @@ async fn supervisors_find_and_edit_customers_and_see_their_shipments_beside_the_
             "/api/v1/shipments/import",
             json!([{"tracking": "RR123456785GB", "status": "out_for_delivery",
                     "customer_phone": "+44 7700 977 001", "recipient_name": "Wren Holloway",
-                    "address": ADDRESS, "instructions": "Blue door, ring twice"}]),
+                    "address": ADDRESS, "instructions": "Blue door, ring twice"},
+                   {"tracking": "EE123456785IN", "status": "in_transit",
+                    "customer_phone": "+44 7700 977 999", "address": "9 Other Close, Hull HU1 1AA"}]),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["created"], 2, "{report}");
+    // The customer also quotes someone else's parcel.
+    assert_eq!(
+        app.post_signed(&webhook("wamid.CRM0", "and my neighbour's EE123456785IN"))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(
         app.post_signed(&webhook("wamid.CRM1", "where is RR123456785GB?"))
             .await
@@ -128,7 +137,17 @@ async fn supervisors_find_and_edit_customers_and_see_their_shipments_beside_the_
     }
     let thread = sup.page(&format!("/inbox/c/{conversation}")).await;
     assert!(thread.contains("aside class=\"customer-card\""));
+    assert!(
+        thread.contains("Mentioned in this conversation"),
+        "linked by the tracking number in a message"
+    );
     assert!(thread.contains("RR123456785GB") && thread.contains(ADDRESS));
+    // Another customer's parcel is named as such, with none of its details.
+    assert!(
+        thread.contains("(EE123456785IN) is another customer"),
+        "{thread}"
+    );
+    assert!(!thread.contains("Other Close"));
 
     // Edits: a note and labels, audited without their values.
     sup.act(

@@ -123,7 +123,8 @@ pub async fn conversation(
     let flash = user.take_flash(&state).await;
     let may = Permissions::of(&state, &user, &conversation).await?;
     let card =
-        crate::customers::conversation_card(&state, &user, &conversation.customer.id).await?;
+        crate::customers::conversation_card(&state, &user, &conversation.customer.id, &messages)
+            .await?;
     let content = html! {
         main #inbox.inbox.has-thread data-list=(view.query()) data-conversation=(conversation.id) {
             section.list { (list) }

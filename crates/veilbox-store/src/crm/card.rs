@@ -187,6 +187,26 @@ impl Store {
         shipments_of_rows(&mut conn, &rows, &keys).await
     }
 
+    /// The shipments whose tracking numbers `texts` (messages) mention, found by blind
+    /// index; unknown numbers are skipped.
+    pub async fn shipments_mentioned(&self, texts: &[&str]) -> Result<Vec<Shipment>, StoreError> {
+        let keyring = self.keyring()?;
+        let mut indexes: Vec<String> = Vec::new();
+        for text in texts {
+            for number in super::tracking::mentioned_in(text) {
+                if let Some(index) = keyring.blind(IndexedField::Tracking, number.as_str()) {
+                    if !indexes.contains(&index) {
+                        indexes.push(index);
+                    }
+                }
+            }
+        }
+        if indexes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.shipments_by_tracking_index(&indexes).await
+    }
+
     /// What the authorizer needs about `customer_id` (following a merge to the surviving
     /// customer); `None` when no customer has that id.
     pub async fn customer_reach(

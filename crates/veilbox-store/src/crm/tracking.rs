@@ -59,6 +59,29 @@ fn mentions_tracking(text: &str) -> bool {
     })
 }
 
+/// Every tracking number the masking engine finds in `text` (a message), in order, once
+/// each: what links a message to the shipments it mentions.
+pub fn mentioned_in(text: &str) -> Vec<TrackingNumber> {
+    let Some(scanner) = scanner() else {
+        return Vec::new();
+    };
+    let mut found: Vec<TrackingNumber> = Vec::new();
+    for finding in scanner.scan(text, &Hints::new()) {
+        if finding.kind != Kind::Tracking {
+            continue;
+        }
+        let Some(value) = text.get(finding.start..finding.end) else {
+            continue;
+        };
+        if let Ok(number) = TrackingNumber::parse(value) {
+            if !found.contains(&number) {
+                found.push(number);
+            }
+        }
+    }
+    found
+}
+
 /// The scanner, built once: it is `Send + Sync` and costly to build.
 fn scanner() -> Option<&'static Scanner> {
     static SCANNER: OnceLock<Option<Scanner>> = OnceLock::new();
