@@ -74,6 +74,23 @@ async fn authorize_customer(
     Ok(reach)
 }
 
+/// A contact conflict names the other customer only to a caller who may see them: to
+/// anyone else, that a given customer id exists is not theirs to learn.
+pub(crate) async fn named_if_visible(
+    state: &AppState,
+    actor: &Actor,
+    refusal: CrmRefusal,
+) -> Result<CrmRefusal, WebError> {
+    let CrmRefusal::ContactTaken(owner) = &refusal else {
+        return Ok(refusal);
+    };
+    match authorize_customer(state, actor, owner, Action::ViewCustomer).await {
+        Ok(_) => Ok(refusal),
+        Err(WebError::NotFound) => Ok(CrmRefusal::ContactTakenElsewhere),
+        Err(other) => Err(other),
+    }
+}
+
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
     serde_json::from_slice(body).map_err(|_| WebError::BadRequest("malformed JSON body"))
 }
@@ -82,9 +99,10 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WebError>
 fn refused(refusal: &CrmRefusal) -> Response {
     let status = match refusal {
         CrmRefusal::NoSuchCustomer | CrmRefusal::NoSuchContact => StatusCode::NOT_FOUND,
-        CrmRefusal::Erased | CrmRefusal::Merged(_) | CrmRefusal::ContactTaken(_) => {
-            StatusCode::CONFLICT
-        }
+        CrmRefusal::Erased
+        | CrmRefusal::Merged(_)
+        | CrmRefusal::ContactTaken(_)
+        | CrmRefusal::ContactTakenElsewhere => StatusCode::CONFLICT,
         CrmRefusal::NotNormalised(_) | CrmRefusal::Invalid(_) | CrmRefusal::SameCustomer => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
@@ -324,7 +342,7 @@ async fn add_contact(
         .add_contact(&id, contact.kind, &contact.value)
         .await?
     {
-        Err(refusal) => Ok(refused(&refusal)),
+        Err(refusal) => Ok(refused(&named_if_visible(&state, &actor, refusal).await?)),
         Ok(added) => {
             audit(
                 &state,

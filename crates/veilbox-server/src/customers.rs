@@ -38,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/{id}/edit", post(edit))
         .route("/customers/{id}/notes", post(add_note))
         .route("/customers/{id}/contacts", post(add_contact))
+        .route(
+            "/customers/{id}/contacts/{contact_id}/remove",
+            post(remove_contact),
+        )
         .route("/customers/{id}/addresses", post(add_address))
         .route("/customers/{id}/merge", post(merge))
 }
@@ -329,7 +333,20 @@ pub async fn card_page(
                     dt { "Customer id" } dd { code { (card.id) } }
                 }
                 h2 { "Contacts" }
-                ul { @for c in &card.contacts { li { (c.kind.as_str()) ": " (c.value) } } }
+                ul.contacts {
+                    @for c in &card.contacts {
+                        li {
+                            (c.kind.as_str()) ": " (c.value)
+                            @if may_edit {
+                                " "
+                                form.inline method="post" action=(form(&format!("contacts/{}/remove", c.id))) {
+                                    input type="hidden" name="csrf" value=(user.csrf);
+                                    button type="submit" { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                }
                 h2 { "Addresses" }
                 ul { @for a in &card.addresses { li { @if let Some(l) = &a.label { (l) ": " } (a.value) } } }
                 h2 { "Shipments" }
@@ -492,6 +509,7 @@ pub async fn add_contact(
     Path(id): Path<String>,
     Form(fields): Form<CardFields>,
 ) -> Result<Response, ActionError> {
+    let actor = user.actor.clone();
     card_change(
         state,
         user,
@@ -504,11 +522,36 @@ pub async fn add_contact(
                 _ => ContactKind::Phone,
             };
             let value = fields.value.unwrap_or_default();
+            Ok(match state.store.add_contact(&id, kind, &value).await? {
+                Ok(_) => Ok("Contact added.".to_owned()),
+                Err(refusal) => Err(crate::api_crm::named_if_visible(&state, &actor, refusal)
+                    .await?
+                    .to_string()),
+            })
+        },
+    )
+    .await
+}
+
+/// `POST /customers/{id}/contacts/{contact_id}/remove`
+pub async fn remove_contact(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path((id, contact_id)): Path<(String, String)>,
+    Form(fields): Form<CardFields>,
+) -> Result<Response, ActionError> {
+    card_change(
+        state,
+        user,
+        id,
+        fields,
+        "customer.contact_removed",
+        |state, id, _fields| async move {
             Ok(state
                 .store
-                .add_contact(&id, kind, &value)
+                .remove_contact(&id, &contact_id)
                 .await?
-                .map(|_| "Contact added.".to_owned())
+                .map(|()| "Contact removed.".to_owned())
                 .map_err(|r| r.to_string()))
         },
     )

@@ -425,6 +425,10 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/customers/{id}/edit", Reach::Authorised),
     ("/customers/{id}/notes", Reach::Authorised),
     ("/customers/{id}/contacts", Reach::Authorised),
+    (
+        "/customers/{id}/contacts/{contact_id}/remove",
+        Reach::Authorised,
+    ),
     ("/customers/{id}/addresses", Reach::Authorised),
     ("/customers/{id}/merge", Reach::Authorised),
     ("/audit", Reach::Authorised),

@@ -353,6 +353,28 @@ async fn the_crm_api_keeps_teams_apart() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(conflict["customer_id"], north.as_str());
+    // A conflict with a customer the caller may not see does not name them.
+    let (status, _) = send(
+        &app,
+        post.clone(),
+        Some(SUPERVISOR_TOKEN),
+        &format!("/api/v1/customers/{south}/contacts"),
+        Some(json!({"kind": "email", "value": "sam@south.example"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, hidden) = send(
+        &app,
+        post.clone(),
+        Some(&supervisor),
+        &format!("/api/v1/customers/{north}/contacts"),
+        Some(json!({"kind": "email", "value": "sam@south.example"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(hidden.get("customer_id").is_none(), "{hidden}");
+    assert!(!hidden.to_string().contains(south.as_str()), "{hidden}");
+    assert_eq!(hidden["error"], "that contact belongs to another customer");
 
     // Admins configure; they are not readers of customers.
     let (status, _) = send(

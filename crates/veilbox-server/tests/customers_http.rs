@@ -196,6 +196,31 @@ async fn supervisors_find_and_edit_customers_and_see_their_shipments_beside_the_
         "{audit:?}"
     );
 
+    // A contact added, then removed.
+    sup.act(
+        &format!("/customers/{customer}/contacts"),
+        &[("kind", "email"), ("value", "Wren@Example.org")],
+    )
+    .await;
+    let card = sup.page(&format!("/customers/{customer}")).await;
+    assert!(card.contains("email: wren@example.org"), "{card}");
+    let contact_id: String = sqlx::query("SELECT id FROM customer_contacts WHERE customer_id = $1")
+        .bind(&customer)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+        .try_get("id")
+        .unwrap();
+    sup.act(
+        &format!("/customers/{customer}/contacts/{contact_id}/remove"),
+        &[],
+    )
+    .await;
+    assert!(!sup
+        .page(&format!("/customers/{customer}"))
+        .await
+        .contains("wren@example.org"));
+
     // Another team's supervisor: no such customer, however asked.
     let mut oz = Browser::new(&app);
     oz.sign_in(&outsider).await;

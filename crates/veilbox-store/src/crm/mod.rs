@@ -289,6 +289,10 @@ pub enum CrmRefusal {
     /// The phone or e-mail belongs to another customer.
     #[error("that contact belongs to customer {0}")]
     ContactTaken(String),
+    /// The phone or e-mail belongs to another customer the caller may not see (so their
+    /// id is not named).
+    #[error("that contact belongs to another customer")]
+    ContactTakenElsewhere,
     /// Not a full phone number (with country code) or e-mail address.
     #[error("not a full {0}")]
     NotNormalised(&'static str),
