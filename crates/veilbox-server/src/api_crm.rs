@@ -45,7 +45,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The customer `id` (its reach) if `actor` may do `action` to it: 404 when they may not
 /// see it, 403 when they may see it but not do this.
-async fn authorize_customer(
+pub(crate) async fn authorize_customer(
     state: &AppState,
     actor: &Actor,
     id: &str,

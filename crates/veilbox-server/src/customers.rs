@@ -70,31 +70,11 @@ async fn authorize(
     id: &str,
     action: Action,
 ) -> Result<String, WebError> {
-    let reach = state
-        .store
-        .customer_reach(id)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let resource = Resource::Customer(CustomerFacts {
-        id: reach.id.clone(),
-        teams: reach.teams,
-        assignees: reach.assignees,
-    });
-    let context = Context::default();
-    if !state
-        .access
-        .allowed(&user.actor, Action::ViewCustomer, &resource, &context)
-    {
-        return Err(WebError::NotFound);
-    }
-    if action != Action::ViewCustomer
-        && !state
-            .access
-            .allowed(&user.actor, action, &resource, &context)
-    {
-        return Err(WebError::Forbidden);
-    }
-    Ok(reach.id)
+    Ok(
+        crate::api_crm::authorize_customer(state, &user.actor, id, action)
+            .await?
+            .id,
+    )
 }
 
 fn search_form(user: &SignedIn, by: &str, value: &str) -> Markup {

@@ -1,5 +1,10 @@
 //! Canary scanning, for the tests that prove customer data is not at rest in clear: the
-//! spellings a planted value could take in a file, a dump or a log, and a search for them.
+//! spellings a planted value could take in a file, a dump or a log, a search for them, and
+//! everything a store holds at rest to search in.
+
+use sqlx::Row;
+
+use crate::{Backend, Store, StoreError};
 
 /// The spellings `value` could take at rest: UTF-8, JSON-escaped (`\u00eb` for `ë`), and
 /// the lowercase hex of its bytes (how PostgreSQL prints `bytea`, how SQLite quotes blobs).
@@ -37,6 +42,57 @@ pub fn hits(haystack: &[u8], values: &[&str]) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every row of every table of `store` as text (blobs and `bytea` as hex), and on SQLite
+/// the database file, its WAL and shared memory byte for byte: what a stolen database or
+/// backup would hold.
+pub async fn everything_at_rest(store: &Store) -> Result<Vec<u8>, StoreError> {
+    let sqlite = store.backend() == Backend::Sqlite;
+    let tables_sql = if sqlite {
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+    } else {
+        "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
+         WHERE table_schema = current_schema()"
+    };
+    let mut all = Vec::new();
+    for table in sqlx::query(tables_sql).fetch_all(store.pool()).await? {
+        let table: String = table.try_get("name")?;
+        let sql = if sqlite {
+            // quote() renders every column, blobs as X'hex'.
+            let columns: Vec<String> =
+                sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .fetch_all(store.pool())
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        r.try_get::<String, _>("name")
+                            .map(|c| format!("quote(\"{c}\")"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            format!(
+                "SELECT {} AS row FROM \"{table}\"",
+                columns.join(" || ',' || ")
+            )
+        } else {
+            format!("SELECT CAST(t AS TEXT) AS row FROM \"{table}\" t")
+        };
+        for row in sqlx::query(&sql).fetch_all(store.pool()).await? {
+            let text: Option<String> = row.try_get("row")?;
+            all.extend_from_slice(text.unwrap_or_default().as_bytes());
+            all.push(b'\n');
+        }
+    }
+    if let Some(wal) = store.sqlite_wal_path() {
+        let wal = wal.into_os_string();
+        let file = wal.to_string_lossy().trim_end_matches("-wal").to_owned();
+        for suffix in ["", "-wal", "-shm"] {
+            if let Ok(bytes) = std::fs::read(format!("{file}{suffix}")) {
+                all.extend_from_slice(&bytes);
+            }
+        }
+    }
+    Ok(all)
 }
 
 #[cfg(test)]

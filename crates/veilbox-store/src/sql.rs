@@ -4,7 +4,33 @@
 //! numbered parameter by a linear search of the statement's names, which makes a
 //! 1,000-parameter insert quadratic; positional `?` are bound by index.
 
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection};
+
+use crate::StoreError;
+
+/// Values per `IN (...)` list: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const VALUES_PER_STATEMENT: usize = 200;
+
+/// The rows of `sql` (a query ending with `IN`) for every value of `values`, in statements
+/// of at most 200 values each.
+pub(crate) async fn select_in(
+    conn: &mut AnyConnection,
+    numbered: bool,
+    sql: &str,
+    values: &[&str],
+) -> Result<Vec<AnyRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in values.chunks(VALUES_PER_STATEMENT) {
+        let statement = format!("{sql} ({})", params(numbered, chunk.len()));
+        let mut query = sqlx::query::<Any>(&statement);
+        for v in chunk {
+            query = query.bind(*v);
+        }
+        rows.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
 
 /// Whether `conn` wants numbered (`$n`) placeholders: PostgreSQL does, SQLite gets `?`.
 pub(crate) fn numbered(conn: &AnyConnection) -> bool {

@@ -694,63 +694,11 @@ fn canary_body(wa_id: &str, name: &str, wamid: &str, text: &str) -> Vec<u8> {
 use veilbox_store::canary::hits as find_any;
 
 impl Fixture {
-    /// Every row of every table, as text (bytea as hex), plus on SQLite the database file
-    /// and its WAL byte for byte.
+    /// Everything the store holds at rest (rows, and on SQLite the files).
     async fn everything_at_rest(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        let tables: Vec<String> = match self.file {
-            Some(_) => sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'"),
-            None => sqlx::query(
-                "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = current_schema()",
-            ),
-        }
-        .fetch_all(self.store.pool())
-        .await
-        .expect("tables")
-        .iter()
-        .map(|r| r.try_get("name").expect("name"))
-        .collect();
-        assert!(tables.iter().any(|t| t == "messages"), "{tables:?}");
-        for table in tables {
-            let sql = match self.file {
-                // quote() renders every column, blobs as X'hex'.
-                Some(_) => {
-                    let columns: Vec<String> =
-                        sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                            .fetch_all(self.store.pool())
-                            .await
-                            .expect("columns")
-                            .iter()
-                            .map(|r| r.try_get::<String, _>("name").expect("name"))
-                            .map(|c| format!("quote(\"{c}\")"))
-                            .collect();
-                    format!(
-                        "SELECT {} AS row FROM \"{table}\"",
-                        columns.join(" || ',' || ")
-                    )
-                }
-                None => format!("SELECT CAST(t AS TEXT) AS row FROM \"{table}\" t"),
-            };
-            for row in sqlx::query(&sql)
-                .fetch_all(self.store.pool())
-                .await
-                .expect("rows")
-            {
-                let text: Option<String> = row.try_get("row").expect("row text");
-                all.extend_from_slice(text.unwrap_or_default().as_bytes());
-                all.push(b'\n');
-            }
-        }
-        if let Some(file) = &self.file {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut path = file.clone().into_os_string();
-                path.push(suffix);
-                if let Ok(bytes) = std::fs::read(&path) {
-                    all.extend_from_slice(&bytes);
-                }
-            }
-        }
-        all
+        veilbox_store::canary::everything_at_rest(&self.store)
+            .await
+            .expect("read everything")
     }
 }
 
@@ -1013,13 +961,17 @@ async fn key_rotation_under_concurrent_ingest_loses_nothing(open: Open) {
     let store = Store::connect(&url).await.expect("connect");
     let store = store.unlock(Vault::new(key(&first))).await.expect("unlock");
     let (ingestor, writer) = Ingestor::spawn(store.clone(), InboxPolicy::FirstOnly);
-    let posting = tokio::spawn(async move {
-        let mut tasks = Vec::new();
+    let rotating = Vault::new(key(&second)).with_previous(key(&first));
+    // Five waves: in each, four clients post 10 messages from new customers (new keys,
+    // wrapped under the first master key) while a rotation pass runs at the same time.
+    let mut rewrapped = 0;
+    for wave in 0..5 {
+        let mut posters = Vec::new();
         for client in 0..4 {
             let ingestor = ingestor.clone();
-            tasks.push(tokio::spawn(async move {
-                for n in 0..50 {
-                    let i = client * 50 + n;
+            posters.push(tokio::spawn(async move {
+                for n in 0..10 {
+                    let i = wave * 40 + client * 10 + n;
                     let body = canary_body(
                         &format!("4477009{i:05}"),
                         "Rota",
@@ -1038,26 +990,21 @@ async fn key_rotation_under_concurrent_ingest_loses_nothing(open: Open) {
                 }
             }));
         }
-        for t in tasks {
-            t.await.expect("poster");
-        }
-    });
-    let rotating = Vault::new(key(&second)).with_previous(key(&first));
-    let mut passes = 0;
-    while !posting.is_finished() {
-        veilbox_store::keyring::rewrap_all(&store, &rotating)
+        rewrapped += veilbox_store::keyring::rewrap_all(&store, &rotating)
             .await
             .expect("rotate pass");
-        passes += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        for poster in posters {
+            poster.await.expect("poster");
+        }
     }
-    posting.await.expect("posting");
-    drop(writer);
+    drop(ingestor);
+    writer.await.expect("writer");
     // The catch-up pass a restart with the previous key runs.
-    veilbox_store::keyring::rewrap_all(&store, &rotating)
+    rewrapped += veilbox_store::keyring::rewrap_all(&store, &rotating)
         .await
         .expect("last pass");
-    assert!(passes > 1, "rotation ran while ingest was under way");
+    // The fixture's three system keys and one key per customer, each re-wrapped once.
+    assert_eq!(rewrapped, 3 + 200, "every key re-wrapped exactly once");
 
     // With only the second key, every customer's data opens.
     let reopened = Store::connect(&url)

@@ -141,98 +141,15 @@ impl Fixture {
             .expect("searchable")
     }
 
-    /// Every row of every table as text, plus on SQLite the file, WAL and shared memory.
+    /// Everything the store holds at rest (rows, and on SQLite the files).
     async fn everything_at_rest(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        let tables: Vec<String> = match self.file {
-            Some(_) => sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'"),
-            None => sqlx::query(
-                "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = current_schema()",
-            ),
-        }
-        .fetch_all(self.store.pool())
-        .await
-        .expect("tables")
-        .iter()
-        .map(|r| r.try_get("name").expect("name"))
-        .collect();
-        assert!(tables.iter().any(|t| t == "shipments"), "{tables:?}");
-        for table in tables {
-            let sql = match self.file {
-                Some(_) => {
-                    let columns: Vec<String> =
-                        sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                            .fetch_all(self.store.pool())
-                            .await
-                            .expect("columns")
-                            .iter()
-                            .map(|r| {
-                                format!(
-                                    "quote(\"{}\")",
-                                    r.try_get::<String, _>("name").expect("name")
-                                )
-                            })
-                            .collect();
-                    format!(
-                        "SELECT {} AS row FROM \"{table}\"",
-                        columns.join(" || ',' || ")
-                    )
-                }
-                None => format!("SELECT CAST(t AS TEXT) AS row FROM \"{table}\" t"),
-            };
-            for row in sqlx::query(&sql)
-                .fetch_all(self.store.pool())
-                .await
-                .expect("rows")
-            {
-                let text: Option<String> = row.try_get("row").expect("row text");
-                all.extend_from_slice(text.unwrap_or_default().as_bytes());
-                all.push(b'\n');
-            }
-        }
-        if let Some(file) = &self.file {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut path = file.clone().into_os_string();
-                path.push(suffix);
-                if let Ok(bytes) = std::fs::read(&path) {
-                    all.extend_from_slice(&bytes);
-                }
-            }
-        }
-        all
+        veilbox_store::canary::everything_at_rest(&self.store)
+            .await
+            .expect("read everything")
     }
 }
 
-/// UTF-8, JSON-escaped and hex spellings of `value` found in `haystack`.
-fn find_any(haystack: &[u8], values: &[&str]) -> Vec<String> {
-    let mut hits = Vec::new();
-    for value in values {
-        let escaped: String = value
-            .chars()
-            .map(|c| {
-                if c.is_ascii() {
-                    c.to_string()
-                } else {
-                    format!("\\u{:04x}", c as u32)
-                }
-            })
-            .collect();
-        let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
-        for needle in [
-            value.as_bytes().to_vec(),
-            escaped.into_bytes(),
-            hex.into_bytes(),
-        ] {
-            if haystack
-                .windows(needle.len())
-                .any(|w| w == needle.as_slice())
-            {
-                hits.push(String::from_utf8_lossy(&needle).into_owned());
-            }
-        }
-    }
-    hits
-}
+use veilbox_store::canary::hits as find_any;
 
 fn shipment(
     tracking: &str,

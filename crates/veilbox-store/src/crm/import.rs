@@ -23,7 +23,7 @@ use super::{write_tx, ShipmentStatus, TrackingNumber, SHIPMENTS};
 use crate::ids::new_id;
 use crate::keyring::{KeyRing, OwnerKey};
 use crate::keys::StoredKey;
-use crate::sql::{params, values};
+use crate::sql::values;
 use crate::{now_ms, Store, StoreError};
 
 /// Rows per multi-row statement (21 columns: 4,200 parameters).
@@ -652,18 +652,9 @@ impl Round<'_> {
         Ok(())
     }
 
-    /// The rows of `sql` (ending with `IN`) for every value, in bounded statements.
+    /// The rows of `sql` (a query ending with `IN`) for every value of `values`.
     async fn select_in(&mut self, sql: &str, values: &[&str]) -> Result<Vec<AnyRow>, StoreError> {
-        let mut rows = Vec::new();
-        for chunk in values.chunks(ROWS_PER_STATEMENT) {
-            let statement = format!("{sql} ({})", params(self.numbered, chunk.len()));
-            let mut query = sqlx::query::<Any>(&statement);
-            for v in chunk {
-                query = query.bind(*v);
-            }
-            rows.extend(query.fetch_all(&mut *self.conn).await?);
-        }
-        Ok(rows)
+        crate::sql::select_in(self.conn, self.numbered, sql, values).await
     }
 }
 

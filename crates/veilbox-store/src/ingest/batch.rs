@@ -974,19 +974,9 @@ impl<'a> BatchWrite<'a> {
         Ok(())
     }
 
-    /// The rows of `sql` (a query ending with `IN`) for every value of `values`, in
-    /// statements of at most [`ROWS_PER_STATEMENT`] values.
+    /// The rows of `sql` (a query ending with `IN`) for every value of `values`.
     async fn select_in(&mut self, sql: &str, values: &[&str]) -> Result<Vec<AnyRow>, StoreError> {
-        let mut rows = Vec::new();
-        for chunk in values.chunks(ROWS_PER_STATEMENT) {
-            let statement = format!("{sql} ({})", params(self.numbered, chunk.len()));
-            let mut query = sqlx::query::<Any>(&statement);
-            for v in chunk {
-                query = query.bind(*v);
-            }
-            rows.extend(query.fetch_all(&mut *self.conn).await?);
-        }
-        Ok(rows)
+        crate::sql::select_in(self.conn, self.numbered, sql, values).await
     }
 }
 
@@ -1012,4 +1002,4 @@ fn dedup<'s>(values: &[&'s str]) -> Vec<&'s str> {
     values.iter().copied().filter(|v| seen.insert(*v)).collect()
 }
 
-use crate::sql::{params, values, values_with};
+use crate::sql::{values, values_with};
