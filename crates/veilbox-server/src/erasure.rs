@@ -22,6 +22,9 @@ pub enum EraseError {
     /// Erased before.
     #[error("that customer was already erased")]
     AlreadyErased,
+    /// A record merged into another customer, who holds the data now.
+    #[error("that record was merged into customer {0}: erase that customer")]
+    MergedInto(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] veilbox_store::StoreError),
@@ -42,6 +45,7 @@ pub async fn erase_customer(
         Ok(report) => report,
         Err(ErasureRefusal::NoSuchCustomer) => return Err(EraseError::NoSuchCustomer),
         Err(ErasureRefusal::AlreadyErased) => return Err(EraseError::AlreadyErased),
+        Err(ErasureRefusal::MergedInto(into)) => return Err(EraseError::MergedInto(into)),
     };
     store
         .audit(&by.entry("customer.erased", Some(customer_id), Some(reason)))

@@ -238,45 +238,45 @@ async fn the_crm_api_keeps_teams_apart() {
     // Search: exact only; other teams' customers are not found.
     let (status, found) = send(
         &app,
-        get.clone(),
+        post.clone(),
         Some(&supervisor),
-        "/api/v1/customers/search?phone=%2B44%207700%20900101",
-        None,
+        "/api/v1/customers/search",
+        Some(json!({"phone": "+44 7700 900101"})),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(found["items"][0]["id"], north.as_str());
     let (_, found) = send(
         &app,
-        get.clone(),
+        post.clone(),
         Some(&supervisor),
-        "/api/v1/customers/search?phone=00447700900987",
-        None,
+        "/api/v1/customers/search",
+        Some(json!({"phone": "00447700900987"})),
     )
     .await;
     assert_eq!(found["items"], json!([]));
     let (_, found) = send(
         &app,
-        get.clone(),
+        post.clone(),
         Some(SUPERVISOR_TOKEN),
-        "/api/v1/customers/search?tracking=EE123456785IN",
-        None,
+        "/api/v1/customers/search",
+        Some(json!({"tracking": "EE123456785IN"})),
     )
     .await;
     assert_eq!(found["items"][0]["id"], south.as_str());
     for partial in [
-        "phone=900101",
-        "email=nora%40",
-        "tracking=RR1234",
-        "phone=1&email=a%40b.com",
-        "",
+        json!({"phone": "900101"}),
+        json!({"email": "nora@"}),
+        json!({"tracking": "RR1234"}),
+        json!({"phone": "1", "email": "a@b.com"}),
+        json!({}),
     ] {
         let (status, body) = send(
             &app,
-            get.clone(),
+            post.clone(),
             Some(&supervisor),
-            &format!("/api/v1/customers/search?{partial}"),
-            None,
+            "/api/v1/customers/search",
+            Some(partial.clone()),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{partial}: {body}");
@@ -463,10 +463,10 @@ async fn the_crm_api_keeps_teams_apart() {
     // Without credentials: 401.
     let (status, _) = send(
         &app,
-        get.clone(),
+        post.clone(),
         None,
-        "/api/v1/customers/search?phone=%2B447700900101",
-        None,
+        "/api/v1/customers/search",
+        Some(json!({"phone": "+447700900101"})),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

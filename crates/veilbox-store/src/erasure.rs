@@ -28,12 +28,14 @@ pub struct ErasureReport {
 pub(crate) const ERASED_CONTENT: &str = r#"{"kind":"erased"}"#;
 
 /// Why an erasure did not happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErasureRefusal {
     /// No customer has that id.
     NoSuchCustomer,
     /// The customer was erased before.
     AlreadyErased,
+    /// The record was merged into this customer, who holds their data now: erase them.
+    MergedInto(String),
 }
 
 /// Tables of the CRM that hold one customer's rows by `customer_id`, cleared on erasure.
@@ -60,24 +62,44 @@ pub struct ErasureSubject {
 }
 
 impl Store {
-    /// The customer an erasure request names, by their customer id or their WhatsApp
-    /// number (found by its blind index, so the number is never looked up in clear).
+    /// The customer an erasure request names, by their customer id or a full phone number
+    /// (their WhatsApp number or a phone contact, found by blind index, so the number is
+    /// never looked up in clear). A customer merged into another leads to the one they were
+    /// merged into: that is where their data went.
     pub async fn erasure_subject(
         &self,
         id_or_phone: &str,
     ) -> Result<Option<ErasureSubject>, StoreError> {
         let keyring = self.keyring()?;
         let wanted = id_or_phone.trim();
-        let index = veilbox_vault::normalize::phone(wanted)
-            .map(|e164| keyring.wa_index(e164.trim_start_matches('+')));
+        let mut conn = self.pool().acquire().await?;
+        let by_phone = match veilbox_vault::normalize::phone(wanted) {
+            Some(e164) => {
+                let index = keyring.wa_index(e164.trim_start_matches('+'));
+                crate::crm::owner_of(&mut conn, crate::crm::ContactKind::Phone, &index).await?
+            }
+            None => None,
+        };
+        let id = match by_phone {
+            Some(owner) => owner,
+            None => match sqlx::query(
+                "SELECT COALESCE(merged_into, id) AS owner FROM customers WHERE id = $1",
+            )
+            .bind(wanted)
+            .fetch_optional(&mut *conn)
+            .await?
+            {
+                Some(row) => row.try_get("owner")?,
+                None => return Ok(None),
+            },
+        };
         let row = sqlx::query(
             "SELECT cu.id, cu.created_at, cu.erased_at, \
              (SELECT COUNT(*) FROM conversations c WHERE c.customer_id = cu.id) AS conversations \
-             FROM customers cu WHERE cu.id = $1 OR cu.wa_id = $2",
+             FROM customers cu WHERE cu.id = $1",
         )
-        .bind(wanted)
-        .bind(index.unwrap_or_default())
-        .fetch_optional(self.pool())
+        .bind(&id)
+        .fetch_optional(&mut *conn)
         .await?;
         row.map(|r| {
             Ok(ErasureSubject {
@@ -97,8 +119,21 @@ impl Store {
         customer_id: &str,
     ) -> Result<Result<ErasureReport, ErasureRefusal>, StoreError> {
         let keyring = self.keyring()?;
-        let mut tx = self.pool().begin().await?;
+        // The same lock as ingest and CRM writes: on PostgreSQL nothing re-creates or
+        // re-seals this customer's data between our reads and our commit.
+        let mut tx = crate::crm::write_tx(self).await?;
         let now = now_ms();
+        let merged: Option<Option<String>> =
+            sqlx::query("SELECT merged_into FROM customers WHERE id = $1")
+                .bind(customer_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("merged_into"))
+                .transpose()?;
+        if let Some(Some(into)) = merged {
+            tx.rollback().await?;
+            return Ok(Err(ErasureRefusal::MergedInto(into)));
+        }
         // Writing first takes SQLite's write lock at once (a read-then-write transaction
         // could not wait for the ingest writer).
         let marked = sqlx::query(

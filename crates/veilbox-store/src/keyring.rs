@@ -8,7 +8,9 @@
 //!   kept in a bounded in-memory cache. Erasing a customer deletes that row: everything
 //!   sealed under it, in this database and in every backup, can no longer be opened;
 //! - data that belongs to no single customer (raw webhook bodies, dead letters) is sealed
-//!   with the `system:events` key; retention and erasure delete those rows;
+//!   with the `system:events` key. Erasure clears the raw bodies that carried the customer's
+//!   messages or receipts; retention clears every raw body and dead letter after its period
+//!   (30 days by default), which is what reaches the ones erasure cannot attribute;
 //! - phones, e-mails and tracking numbers get **blind indexes** from the `system:index`
 //!   root key, so lookups and uniqueness work without plaintext;
 //! - staff secrets (TOTP seeds) use the `system:staff` key.

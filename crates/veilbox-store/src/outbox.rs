@@ -153,7 +153,22 @@ impl Store {
         let now = now_ms();
         let message_id = new_id();
         let outbox_id = new_id();
-        let mut tx = self.pool().begin().await?;
+        // Under the customer lock (the one erasure, merges and ingest take), check that the
+        // customer and the conversation are still as read above: an erasure or a merge in
+        // between would leave this reply sealed under a key that no longer opens it.
+        let mut tx = crate::crm::write_tx(self).await?;
+        let still = sqlx::query(
+            "SELECT 1 AS ok FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
+             WHERE c.id = $1 AND cu.id = $2 AND cu.erased_at IS NULL AND cu.merged_into IS NULL",
+        )
+        .bind(conversation_id)
+        .bind(&customer_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if still.is_none() {
+            tx.rollback().await?;
+            return Ok(Err(QueueRefusal::NoRecipient));
+        }
         let (message_type, content, context) = match payload {
             ReplyPayload::Text { body, reply_to, .. } => (
                 "text",
@@ -234,7 +249,30 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let keys = self.keys_of_rows(&rows).await?;
-        rows.iter().map(|r| outbox_item(r, &keys)).collect()
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match outbox_item(row, &keys) {
+                Ok(item) => items.push(item),
+                // Its customer was erased (or merged) after the reply was queued: it can
+                // never be opened, so it can never be sent. Cancel it rather than let it
+                // block every other customer's replies.
+                Err(StoreError::Unreadable) => {
+                    let id: String = row.try_get("id")?;
+                    tracing::warn!(outbox = %id, "a queued reply cannot be opened any more; cancelled");
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'cancelled', error_reason = $2, updated_at = $3 \
+                         WHERE id = $1 AND state = 'queued'",
+                    )
+                    .bind(&id)
+                    .bind("the customer was erased or merged before it was sent")
+                    .bind(now_ms())
+                    .execute(self.pool())
+                    .await?;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(items)
     }
 
     /// The earliest time a queued job becomes due, if any.

@@ -536,10 +536,15 @@ fn message_row(r: &AnyRow, keys: &CustomerKeys) -> Result<MessageRecord, StoreEr
             _ if sealed == crate::erasure::ERASED_CONTENT => {
                 Ok(Some(serde_json::json!({"kind": "erased"})))
             }
-            Some(key) => {
-                let text = key.open("messages", column, &id, &sealed)?;
-                Ok(Some(serde_json::from_str(&text)?))
-            }
+            Some(key) => match key.open("messages", column, &id, &sealed) {
+                Ok(text) => Ok(Some(serde_json::from_str(&text)?)),
+                // Sealed under another key (a merge or erasure raced it) or tampered with:
+                // this one message is unreadable; the rest of the thread still shows.
+                Err(_) => {
+                    tracing::warn!(message = %id, "a stored message does not open");
+                    Ok(Some(serde_json::json!({"kind": "unreadable"})))
+                }
+            },
             None => Ok(Some(serde_json::json!({"kind": "erased"}))),
         }
     };

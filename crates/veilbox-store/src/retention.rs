@@ -177,14 +177,34 @@ impl Store {
         Ok(report)
     }
 
-    /// Closed shipments and their timelines; 0 until the CRM's shipments exist.
+    /// Shipments closed before `before`, with their timelines.
     async fn purge_closed_shipments(
         &self,
-        _tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        _before: i64,
-        _dry_run: bool,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        before: i64,
+        dry_run: bool,
     ) -> Result<u64, StoreError> {
-        Ok(0)
+        let count: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1",
+        )
+        .bind(before)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+        if !dry_run && count > 0 {
+            sqlx::query(
+                "DELETE FROM shipment_events WHERE shipment_id IN \
+                 (SELECT id FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1)",
+            )
+            .bind(before)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1")
+                .bind(before)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }
 

@@ -208,7 +208,125 @@ on_both!(
     import_links_customers_by_phone_and_email,
     crm_data_is_sealed_at_rest,
     erasure_deletes_crm_rows,
+    an_erasure_request_by_a_merged_number_reaches_the_survivor,
+    closed_shipments_are_purged_after_their_period,
+    a_reply_that_no_longer_opens_is_cancelled_not_blocking,
 );
+
+async fn an_erasure_request_by_a_merged_number_reaches_the_survivor(f: Fixture) {
+    let keep = f.writes("447700900311", "Ines", "wamid.m1", "hello").await;
+    let from = f
+        .writes("447700900322", "Ines (work)", "wamid.m2", "from work")
+        .await;
+    let s = &f.store;
+    s.merge_customers(&keep, &from).await.unwrap().unwrap();
+    for asked in ["+44 7700 900322", "+447700900311", from.as_str()] {
+        let subject = s.erasure_subject(asked).await.unwrap().expect("found");
+        assert_eq!(
+            subject.id, keep,
+            "{asked} leads to the customer holding the data"
+        );
+        assert_eq!(subject.conversations, 2);
+    }
+    assert_eq!(
+        s.erase_customer(&from).await.unwrap(),
+        Err(veilbox_store::erasure::ErasureRefusal::MergedInto(
+            keep.clone()
+        )),
+        "the alias itself is not what to erase"
+    );
+    s.erase_customer(&keep).await.unwrap().unwrap();
+    assert!(s
+        .erasure_subject("+44 7700 900322")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn closed_shipments_are_purged_after_their_period(f: Fixture) {
+    use veilbox_store::retention::RetentionPolicy;
+    let s = &f.store;
+    let now = veilbox_store::now_ms();
+    let day = 86_400_000_i64;
+    let mut delivered = shipment(
+        "RR123456785GB",
+        ShipmentStatus::Delivered,
+        Some("+447700900411"),
+        None,
+    );
+    delivered.status_at = Some(now - 400 * day);
+    let open = shipment(
+        "EE123456785IN",
+        ShipmentStatus::InTransit,
+        Some("+447700900411"),
+        None,
+    );
+    s.import_shipments(&[delivered, open]).await.unwrap();
+    let policy = RetentionPolicy::default();
+    let dry = s.purge(&policy, now, true).await.unwrap();
+    assert_eq!(dry.closed_shipments, 1);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM shipments").await,
+        2,
+        "a dry run changes nothing"
+    );
+    let done = s.purge(&policy, now, false).await.unwrap();
+    assert_eq!(done.closed_shipments, 1);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM shipments").await,
+        1,
+        "the open one stays"
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM shipment_events WHERE shipment_id NOT IN (SELECT id FROM shipments)").await,
+        0,
+        "no timeline left behind"
+    );
+}
+
+async fn a_reply_that_no_longer_opens_is_cancelled_not_blocking(f: Fixture) {
+    let gone = f.writes("447700900511", "Gone", "wamid.r1", "hello").await;
+    let stays = f.writes("447700900522", "Stays", "wamid.r2", "hello").await;
+    let s = &f.store;
+    let list = s.conversations(None, 10).await.unwrap().items;
+    let reply = |customer: &str| {
+        let c = list
+            .iter()
+            .find(|c| c.customer.id == customer)
+            .expect("conversation");
+        c.id.clone()
+    };
+    let payload = veilbox_store::outbox::ReplyPayload::Text {
+        body: "on its way".into(),
+        preview_url: false,
+        reply_to: None,
+    };
+    for customer in [&gone, &stays] {
+        s.queue_reply(&reply(customer), "agent-1", &payload)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // The key vanishes under a queued reply (what a lost race with an erasure leaves).
+    sqlx::query("DELETE FROM data_keys WHERE owner = $1")
+        .bind(format!("customer:{gone}"))
+        .execute(s.pool())
+        .await
+        .unwrap();
+    s.keyring().unwrap().forget(&gone);
+    let due = s
+        .due_sends(i64::MAX, 10)
+        .await
+        .expect("the other customer's reply still goes");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].conversation_id, reply(&stays));
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM outbox WHERE state = 'cancelled'")
+            .await,
+        1,
+        "the unreadable one is cancelled"
+    );
+}
 
 async fn cards_edits_and_contact_conflicts(f: Fixture) {
     let ana = f.writes("447700900101", "Ana", "wamid.a1", "hi").await;

@@ -611,6 +611,7 @@ pub fn message_body(m: &MessageRecord) -> Markup {
             html! { p.system { "The customer opened the chat for the first time." } }
         }
         "erased" => html! { p.system { "Erased: this customer asked to be forgotten." } },
+        "unreadable" => html! { p.system { "This message cannot be opened (its key is gone)." } },
         "unsupported" => html! {
             p.system { "Unsupported message (" (text(c, "declared_type").unwrap_or("unknown")) "): open WhatsApp to see it." }
         },

@@ -54,6 +54,9 @@ pub(super) struct Identity {
     wa_number: Option<String>,
     profile_name: Option<String>,
     username: Option<String>,
+    /// The row's `updated_at` these values are from: a row changed since (by another
+    /// node) is opened again.
+    updated_at: i64,
 }
 
 /// A message that survived deduplication, with where it goes.
@@ -71,6 +74,8 @@ struct NewMessage<'d> {
 /// other personal fields are opened (and sealed again when they change).
 struct KnownCustomer {
     id: String,
+    /// The row's `updated_at` as read, or as this batch writes it.
+    updated_at: i64,
     wa_id: Option<String>,
     wa_number: Option<String>,
     user_id: Option<String>,
@@ -381,7 +386,7 @@ impl<'a> BatchWrite<'a> {
                     new_wa_id,
                 );
                 let followed = sqlx::query(
-                    "UPDATE customers SET wa_id = $1, wa_number = $4, updated_at = $2 WHERE id = $3 \
+                    "UPDATE customers SET wa_id = $1, wa_number = $4, updated_at = $2 WHERE id = $3 AND erased_at IS NULL \
                      AND NOT EXISTS (SELECT 1 FROM customers WHERE wa_id = $1)",
                 )
                 .bind(index)
@@ -406,6 +411,7 @@ impl<'a> BatchWrite<'a> {
         &mut self,
         senders: &[(&CustomerIdentity, i64)],
     ) -> Result<Vec<String>, StoreError> {
+        let now = senders.first().map(|s| s.1).unwrap_or_else(now_ms);
         // Each sender's number by its blind index: the store never sees it in clear.
         let seen_indexes: Vec<Option<String>> = senders
             .iter()
@@ -419,8 +425,8 @@ impl<'a> BatchWrite<'a> {
         let mut rows = Vec::new();
         for (column, values) in [("wa_id", &wa_indexes), ("user_id", &user_ids)] {
             let sql = format!(
-                "SELECT id, wa_id, wa_number, user_id, profile_name, username, merged_into FROM customers \
-                 WHERE erased_at IS NULL AND {column} IN"
+                "SELECT id, wa_id, wa_number, user_id, profile_name, username, merged_into, updated_at \
+                 FROM customers WHERE erased_at IS NULL AND {column} IN"
             );
             rows.extend(self.select_in(&sql, &dedup(values)).await?);
         }
@@ -434,8 +440,8 @@ impl<'a> BatchWrite<'a> {
         }
         let targets: Vec<&str> = aliases.iter().map(|a| a.2.as_str()).collect();
         if !targets.is_empty() {
-            let sql = "SELECT id, wa_id, wa_number, user_id, profile_name, username, merged_into FROM customers \
-                 WHERE erased_at IS NULL AND merged_into IS NULL AND id IN";
+            let sql = "SELECT id, wa_id, wa_number, user_id, profile_name, username, merged_into, updated_at \
+                 FROM customers WHERE erased_at IS NULL AND merged_into IS NULL AND id IN";
             rows.extend(self.select_in(sql, &dedup(&targets)).await?);
         }
         let mut known: Vec<KnownCustomer> = Vec::new();
@@ -447,6 +453,7 @@ impl<'a> BatchWrite<'a> {
                 sealed.push(SealedCustomer::read(row)?);
                 known.push(KnownCustomer {
                     id,
+                    updated_at: row.try_get("updated_at")?,
                     wa_id: row.try_get("wa_id")?,
                     user_id: row.try_get("user_id")?,
                     wa_number: None,
@@ -462,7 +469,12 @@ impl<'a> BatchWrite<'a> {
         let mut new_keys = Vec::new();
         for (i, (k, sealed)) in known.iter_mut().zip(&sealed).enumerate() {
             match keys.get(&k.id) {
-                Some(key) if self.identities.contains_key(&k.id) => {
+                Some(key)
+                    if self
+                        .identities
+                        .get(&k.id)
+                        .is_some_and(|known| known.updated_at == k.updated_at) =>
+                {
                     if let Some(known) = self.identities.get(&k.id) {
                         k.wa_number = known.wa_number.clone();
                         k.profile_name = known.profile_name.clone();
@@ -541,6 +553,7 @@ impl<'a> BatchWrite<'a> {
                 None => {
                     let k = KnownCustomer {
                         id: new_id(),
+                        updated_at: now,
                         wa_id: index.clone(),
                         wa_number: who.wa_id.clone(),
                         user_id: who.user_id.clone(),
@@ -557,7 +570,6 @@ impl<'a> BatchWrite<'a> {
             }
         }
         crate::keyring::insert_keys(self.conn, &new_keys).await?;
-        let now = senders.first().map(|s| s.1).unwrap_or_else(now_ms);
         for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO customers (id, wa_id, wa_number, user_id, profile_name, username, created_at, updated_at) \
@@ -581,11 +593,12 @@ impl<'a> BatchWrite<'a> {
             query.execute(&mut *self.conn).await?;
         }
         for i in updates {
+            known[i].updated_at = now;
             let k = &known[i];
             let s = self.seal_customer(k)?;
             sqlx::query(
                 "UPDATE customers SET wa_id = $2, wa_number = $3, user_id = $4, profile_name = $5, username = $6, \
-                 updated_at = $7 WHERE id = $1",
+                 updated_at = $7 WHERE id = $1 AND erased_at IS NULL",
             )
             .bind(k.id.as_str())
             .bind(k.wa_id.as_deref())
@@ -604,6 +617,7 @@ impl<'a> BatchWrite<'a> {
                     wa_number: k.wa_number.clone(),
                     profile_name: k.profile_name.clone(),
                     username: k.username.clone(),
+                    updated_at: k.updated_at,
                 },
             );
         }

@@ -396,6 +396,13 @@ impl Writer {
         }
         let conn = conn.as_mut().ok_or(StoreError::WriterGone)?;
         let mut tx = sqlx::Connection::begin(conn).await?;
+        if backend == crate::Backend::Postgres {
+            // The lock erasure, merges and CRM writes take: several nodes share this
+            // database, and none may erase or re-seal a customer this batch is writing for.
+            sqlx::query("SELECT pg_advisory_xact_lock(7612202)")
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut reports = vec![IngestReport::default(); jobs.len()];
         let mut deliveries = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
