@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use veilbox_store::crm::import::{ImportOutcome, ShipmentRow};
+use veilbox_store::crm::import::{ImportOutcome, PreparedShipments, ShipmentRow};
 use veilbox_store::Store;
 
 use crate::config::Config;
@@ -89,6 +89,26 @@ struct Batch {
     rejected_rows: u64,
     /// Bytes of the file read so far (for the progress bar).
     position: u64,
+    /// The rows with their blind indexes, computed on the reader thread (when importing).
+    prepared: Option<PreparedShipments>,
+}
+
+impl Batch {
+    /// Valid rows.
+    fn valid_rows(&self) -> u64 {
+        self.prepared
+            .as_ref()
+            .map_or(self.rows.len(), |p| p.rows().len()) as u64
+    }
+
+    /// Computes the blind indexes for `store` (the CPU work that needs no database).
+    fn prepare(mut self, store: Option<&Store>) -> anyhow::Result<Batch> {
+        if let Some(store) = store {
+            let rows = std::mem::take(&mut self.rows);
+            self.prepared = Some(store.prepare_shipments(rows)?);
+        }
+        Ok(self)
+    }
 }
 
 /// Runs `veilbox import shipments`.
@@ -173,8 +193,19 @@ pub async fn import_file(
     progress: &ProgressBar,
 ) -> anyhow::Result<ImportSummary> {
     let reader = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut importer = match store {
+        Some(store) => Some(
+            store
+                .shipment_importer()
+                .await
+                .context("opening the import's connection")?,
+        ),
+        None => None,
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Batch>>(QUEUE);
-    let parser = std::thread::spawn(move || read_batches(BufReader::new(reader), &tx));
+    let preparer = store.cloned();
+    let parser =
+        std::thread::spawn(move || read_batches(BufReader::new(reader), &tx, preparer.as_ref()));
     let mut summary = ImportSummary::default();
     let mut outcome = Ok(());
     while let Some(batch) = rx.recv().await {
@@ -185,12 +216,16 @@ pub async fn import_file(
                 break;
             }
         };
-        summary.rows += batch.rows.len() as u64 + batch.rejected_rows;
+        summary.rows += batch.valid_rows() + batch.rejected_rows;
         summary.rejected += batch.rejected_rows;
         write_rejections(sink, progress, &batch.rejections)?;
-        match store {
-            Some(store) => {
-                let outcomes = match store.import_shipments(&batch.rows).await {
+        match &mut importer {
+            Some(importer) => {
+                let Some(prepared) = batch.prepared else {
+                    outcome = Err(anyhow::anyhow!("a batch was not prepared"));
+                    break;
+                };
+                let outcomes = match importer.import(prepared).await {
                     Ok(outcomes) => outcomes,
                     Err(error) => {
                         outcome = Err(anyhow::Error::new(error).context("writing shipments"));
@@ -200,7 +235,7 @@ pub async fn import_file(
                 let rejections = summary.count(&outcomes, &batch.lines);
                 write_rejections(sink, progress, &rejections)?;
             }
-            None => summary.unchanged += batch.rows.len() as u64,
+            None => summary.unchanged += batch.valid_rows(),
         }
         progress.set_position(batch.position);
         progress.set_message(format!("{} rows", summary.rows));
@@ -208,6 +243,12 @@ pub async fn import_file(
     // Dropping the receiver ends the parser at its next send.
     drop(rx);
     let _ = parser.join();
+    if let Some(importer) = importer {
+        let closed = importer.finish().await;
+        if outcome.is_ok() {
+            closed.context("closing the import's connection")?;
+        }
+    }
     outcome.map(|()| summary)
 }
 
@@ -232,7 +273,11 @@ fn write_rejections(
 
 /// The reader thread: parses `input` into batches and sends them; stops when the writer
 /// goes away.
-fn read_batches(input: impl Read, tx: &tokio::sync::mpsc::Sender<anyhow::Result<Batch>>) {
+fn read_batches(
+    input: impl Read,
+    tx: &tokio::sync::mpsc::Sender<anyhow::Result<Batch>>,
+    store: Option<&Store>,
+) {
     let result = (|| -> anyhow::Result<()> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -281,14 +326,14 @@ fn read_batches(input: impl Read, tx: &tokio::sync::mpsc::Sender<anyhow::Result<
             }
             if batch.rows.len() + batch.rejected_rows as usize >= BATCH_ROWS {
                 batch.position = reader.position().byte();
-                let full = std::mem::replace(&mut batch, new_batch());
+                let full = std::mem::replace(&mut batch, new_batch()).prepare(store)?;
                 if tx.blocking_send(Ok(full)).is_err() {
                     return Ok(());
                 }
             }
         }
         batch.position = reader.position().byte();
-        let _ = tx.blocking_send(Ok(batch));
+        let _ = tx.blocking_send(Ok(batch.prepare(store)?));
         Ok(())
     })();
     if let Err(error) = result {
@@ -303,6 +348,7 @@ fn new_batch() -> Batch {
         rejections: Vec::new(),
         rejected_rows: 0,
         position: 0,
+        prepared: None,
     }
 }
 

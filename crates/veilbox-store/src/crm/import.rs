@@ -15,7 +15,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sqlx::any::AnyRow;
+use std::future::Future;
+use std::task::Poll;
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::Arguments as _;
 use sqlx::{Any, AnyConnection, Row};
 use veilbox_vault::IndexedField;
 
@@ -170,16 +174,50 @@ impl Store {
         &self,
         rows: &[ShipmentRow],
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        let keyring = self.keyring()?;
-        let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; rows.len()];
-        let mut prepared = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            match indexes(keyring, row) {
-                Ok(ix) => prepared.push((i, ix)),
-                Err(rejected) => outcomes[i] = Some(rejected),
-            }
+        let (prepared, outcomes) = prepare(self.keyring()?, rows);
+        let tx = write_tx(self).await?;
+        self.import_in(tx, rows, &prepared, outcomes).await
+    }
+
+    /// A connection of its own for a large import, one transaction per
+    /// [`ShipmentImporter::import`] call (see there).
+    pub async fn shipment_importer(&self) -> Result<ShipmentImporter<'_>, StoreError> {
+        // Out of the pool: the settings below stay with this connection and end with it.
+        let mut conn = self.pool().acquire().await?.detach();
+        if self.backend() == crate::Backend::Sqlite {
+            // The import's random blind-index keys rewrite pages all over the indexes:
+            // checkpoints every ~40 MiB of WAL instead of ~4 MiB write a page rewritten
+            // by several batches once. Commits still sync the WAL (`synchronous = FULL`).
+            // (A 512 MiB page cache was measured too, and was not faster.)
+            sqlx::raw_sql(IMPORT_PRAGMAS).execute(&mut conn).await?;
         }
-        let mut tx = write_tx(self).await?;
+        Ok(ShipmentImporter { store: self, conn })
+    }
+
+    /// Computes the blind indexes of `rows`: the part of an import that needs no database,
+    /// which can run on another thread while an earlier batch is written.
+    pub fn prepare_shipments(
+        &self,
+        rows: Vec<ShipmentRow>,
+    ) -> Result<PreparedShipments, StoreError> {
+        let (prepared, outcomes) = prepare(self.keyring()?, &rows);
+        Ok(PreparedShipments {
+            rows,
+            prepared,
+            outcomes,
+        })
+    }
+
+    /// Imports `rows` (their `prepared` indexes, `outcomes` so far) in the transaction
+    /// `tx`, which it commits.
+    async fn import_in(
+        &self,
+        mut tx: sqlx::Transaction<'_, Any>,
+        rows: &[ShipmentRow],
+        prepared: &[(usize, Indexes)],
+        mut outcomes: Vec<Option<ImportOutcome>>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let keyring = self.keyring()?;
         let mut start = 0;
         while start < prepared.len() {
             // A round holds each tracking number once; a repeat starts the next round, which
@@ -204,6 +242,66 @@ impl Store {
             .into_iter()
             .map(|o| o.unwrap_or(ImportOutcome::Unchanged))
             .collect())
+    }
+}
+
+/// SQLite settings of a [`ShipmentImporter`]'s connection.
+const IMPORT_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 10000;";
+
+/// Rows to import with their blind indexes: [`Store::prepare_shipments`].
+pub struct PreparedShipments {
+    rows: Vec<ShipmentRow>,
+    prepared: Vec<(usize, Indexes)>,
+    outcomes: Vec<Option<ImportOutcome>>,
+}
+
+impl PreparedShipments {
+    /// The rows.
+    pub fn rows(&self) -> &[ShipmentRow] {
+        &self.rows
+    }
+}
+
+/// Each row's blind indexes, or why it is rejected.
+fn prepare(
+    keyring: &KeyRing,
+    rows: &[ShipmentRow],
+) -> (Vec<(usize, Indexes)>, Vec<Option<ImportOutcome>>) {
+    let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; rows.len()];
+    let mut prepared = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        match indexes(keyring, row) {
+            Ok(ix) => prepared.push((i, ix)),
+            Err(rejected) => outcomes[i] = Some(rejected),
+        }
+    }
+    (prepared, outcomes)
+}
+
+/// A large import's own connection: [`Store::shipment_importer`].
+pub struct ShipmentImporter<'s> {
+    store: &'s Store,
+    conn: AnyConnection,
+}
+
+impl ShipmentImporter<'_> {
+    /// [`Store::import_shipments`] of prepared rows on this connection: in one
+    /// transaction, durable when this returns.
+    pub async fn import(
+        &mut self,
+        rows: PreparedShipments,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let tx = super::write_tx_on(&mut self.conn, self.store.backend()).await?;
+        self.store
+            .import_in(tx, &rows.rows, &rows.prepared, rows.outcomes)
+            .await
+    }
+
+    /// Closes the connection (dropping the importer does too).
+    pub async fn finish(self) -> Result<(), StoreError> {
+        use sqlx::Connection as _;
+        self.conn.close().await?;
+        Ok(())
     }
 }
 
@@ -319,7 +417,7 @@ impl Round<'_> {
         let mut new_customers: Vec<NewCustomer> = Vec::new();
         let mut new_keys: Vec<StoredKey> = Vec::new();
         // (id, customer, kind, index, normalised value)
-        let mut new_contacts: Vec<(String, String, &'static str, String, String)> = Vec::new();
+        let mut new_contacts: Vec<NewContact> = Vec::new();
         let mut names: HashMap<String, String> = HashMap::new();
         let mut writes: Vec<Write<'_>> = Vec::new();
         let mut events: Vec<(String, String, &'static str, i64)> = Vec::new();
@@ -445,217 +543,287 @@ impl Round<'_> {
         }
 
         crate::keyring::insert_keys(self.conn, &new_keys).await?;
-        self.insert_customers(&new_customers, &keys, now).await?;
-        self.insert_contacts(&new_contacts, &keys, now).await?;
-        self.fill_names(&names, &keys, now).await?;
-        self.write_shipments(&writes, &keys, now).await?;
-        self.insert_events(&events).await?;
-        Ok(())
-    }
-
-    async fn insert_customers(
-        &mut self,
-        customers: &[NewCustomer],
-        keys: &HashMap<String, Arc<OwnerKey>>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        for chunk in customers.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO customers (id, wa_id, wa_number, display_name, created_at, updated_at) VALUES {}",
-                values(self.numbered, chunk.len(), 6, None)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for c in chunk {
-                let key = keys.get(&c.id).ok_or(StoreError::Unreadable)?;
-                query = query
-                    .bind(c.id.as_str())
-                    .bind(c.wa_id.as_str())
-                    .bind(key.seal_opt("customers", "wa_number", &c.id, c.wa_number.as_deref()))
-                    .bind(key.seal_opt(
-                        "customers",
-                        "display_name",
-                        &c.id,
-                        c.display_name.as_deref(),
-                    ))
-                    .bind(now)
-                    .bind(now);
-            }
-            query.execute(&mut *self.conn).await?;
-        }
-        Ok(())
-    }
-
-    async fn insert_contacts(
-        &mut self,
-        contacts: &[(String, String, &'static str, String, String)],
-        keys: &HashMap<String, Arc<OwnerKey>>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        for chunk in contacts.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO customer_contacts (id, customer_id, kind, blind_index, value, created_at) VALUES {}",
-                values(self.numbered, chunk.len(), 6, None)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for (id, customer, kind, index, value) in chunk {
-                let key = keys.get(customer).ok_or(StoreError::Unreadable)?;
-                query = query
-                    .bind(id.as_str())
-                    .bind(customer.as_str())
-                    .bind(*kind)
-                    .bind(index.as_str())
-                    .bind(key.seal("customer_contacts", "value", id, value))
-                    .bind(now);
-            }
-            query.execute(&mut *self.conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Gives customers who have no display name the name an import row gave them.
-    async fn fill_names(
-        &mut self,
-        names: &HashMap<String, String>,
-        keys: &HashMap<String, Arc<OwnerKey>>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let names: Vec<(&String, &String)> = names.iter().collect();
-        for chunk in names.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "UPDATE customers SET display_name = v.column2, updated_at = v.column3 \
-                 FROM (VALUES {}) AS v WHERE customers.id = v.column1 AND customers.display_name IS NULL",
-                values(self.numbered, chunk.len(), 3, None)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for (id, name) in chunk {
-                let Some(key) = keys.get(*id) else {
-                    return Err(StoreError::Unreadable);
-                };
-                query = query
-                    .bind(id.as_str())
-                    .bind(key.seal("customers", "display_name", id, name))
-                    .bind(now);
-            }
-            query.execute(&mut *self.conn).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_shipments(
-        &mut self,
-        writes: &[Write<'_>],
-        keys: &HashMap<String, Arc<OwnerKey>>,
-        now: i64,
-    ) -> Result<(), StoreError> {
+        // Every write of the round, as statements built (and their fields sealed) one
+        // at a time, each while SQLite runs the one before.
+        let numbered = self.numbered;
+        let keys = &keys;
         let (new, changed): (Vec<&Write>, Vec<&Write>) = writes.iter().partition(|w| w.new);
-        for chunk in new.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO shipments (id, customer_id, tracking_index, tracking, format, status, sender_name, \
-                 recipient_name, recipient_phone, recipient_phone_index, address, instructions, slot_start, \
-                 slot_end, eta, cod_amount_minor, cod_currency, created_at, updated_at, closed_at, status_at) VALUES {}",
-                values(self.numbered, chunk.len(), 21, None)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for w in chunk {
-                let key = keys.get(&w.customer_id).ok_or(StoreError::Unreadable)?;
-                let seal =
-                    |column: &str, text: Option<&str>| key.seal_opt(SHIPMENTS, column, &w.id, text);
-                let r = w.row;
-                query = query
-                    .bind(w.id.as_str())
-                    .bind(w.customer_id.as_str())
-                    .bind(w.indexes.tracking.as_str())
-                    .bind(seal("tracking", Some(r.tracking.as_str())))
-                    .bind(r.tracking.format())
-                    .bind(r.status.as_str())
-                    .bind(seal("sender_name", r.sender_name.as_deref()))
-                    .bind(seal("recipient_name", r.recipient_name.as_deref()))
-                    .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
-                    .bind(w.indexes.recipient_phone.as_deref())
-                    .bind(seal("address", r.address.as_deref()))
-                    .bind(seal("instructions", r.instructions.as_deref()))
-                    .bind(r.slot_start)
-                    .bind(r.slot_end)
-                    .bind(r.eta)
-                    .bind(r.cod_amount_minor)
-                    .bind(r.cod_currency.as_deref())
-                    .bind(w.created_at)
-                    .bind(now)
-                    .bind(w.closed_at)
-                    .bind(w.status_at);
-            }
-            query.execute(&mut *self.conn).await?;
-        }
-        for w in changed {
-            let key = keys.get(&w.customer_id).ok_or(StoreError::Unreadable)?;
-            let seal =
-                |column: &str, text: Option<&str>| key.seal_opt(SHIPMENTS, column, &w.id, text);
-            let r = w.row;
-            sqlx::query(
-                "UPDATE shipments SET customer_id = $2, tracking = $3, format = $4, status = $5, sender_name = $6, \
-                 recipient_name = $7, recipient_phone = $8, recipient_phone_index = $9, address = $10, \
-                 instructions = $11, slot_start = $12, slot_end = $13, eta = $14, cod_amount_minor = $15, \
-                 cod_currency = $16, updated_at = $17, closed_at = $18, status_at = $19 WHERE id = $1",
-            )
-            .bind(w.id.as_str())
-            .bind(w.customer_id.as_str())
-            .bind(seal("tracking", Some(r.tracking.as_str())))
-            .bind(r.tracking.format())
-            .bind(r.status.as_str())
-            .bind(seal("sender_name", r.sender_name.as_deref()))
-            .bind(seal("recipient_name", r.recipient_name.as_deref()))
-            .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
-            .bind(w.indexes.recipient_phone.as_deref())
-            .bind(seal("address", r.address.as_deref()))
-            .bind(seal("instructions", r.instructions.as_deref()))
-            .bind(r.slot_start)
-            .bind(r.slot_end)
-            .bind(r.eta)
-            .bind(r.cod_amount_minor)
-            .bind(r.cod_currency.as_deref())
-            .bind(now)
-            .bind(w.closed_at)
-            .bind(w.status_at)
-            .execute(&mut *self.conn)
-            .await?;
-            // A shipment that moved to another customer takes its timeline along.
-            sqlx::query("UPDATE shipment_events SET customer_id = $2 WHERE shipment_id = $1 AND customer_id <> $2")
-                .bind(w.id.as_str())
-                .bind(w.customer_id.as_str())
-                .execute(&mut *self.conn)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn insert_events(
-        &mut self,
-        events: &[(String, String, &'static str, i64)],
-    ) -> Result<(), StoreError> {
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO shipment_events (id, shipment_id, customer_id, status, at) VALUES {} \
-                 ON CONFLICT (shipment_id, status, at) DO NOTHING",
-                values(self.numbered, chunk.len(), 5, None)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for (shipment, customer, status, at) in chunk {
-                query = query
-                    .bind(new_id())
-                    .bind(shipment.as_str())
-                    .bind(customer.as_str())
-                    .bind(*status)
-                    .bind(*at);
-            }
-            query.execute(&mut *self.conn).await?;
-        }
-        Ok(())
+        let names: Vec<(&String, &String)> = names.iter().collect();
+        let statements = insert_customers(numbered, &new_customers, keys, now)
+            .chain(insert_contacts(numbered, &new_contacts, keys, now))
+            .chain(fill_names(numbered, &names, keys, now))
+            .chain(insert_shipments(numbered, &new, keys, now))
+            .chain(update_shipments(&changed, keys, now))
+            .chain(insert_events(numbered, &events));
+        execute_pipelined(self.conn, statements).await
     }
 
     /// The rows of `sql` (a query ending with `IN`) for every value of `values`.
     async fn select_in(&mut self, sql: &str, values: &[&str]) -> Result<Vec<AnyRow>, StoreError> {
         crate::sql::select_in(self.conn, self.numbered, sql, values).await
     }
+}
+
+/// A statement and its parameters, built before it runs.
+struct Statement<'q> {
+    sql: String,
+    args: AnyArguments<'q>,
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+impl<'q> Statement<'q> {
+    fn new(sql: String) -> Statement<'q> {
+        Statement {
+            sql,
+            args: AnyArguments::default(),
+            error: None,
+        }
+    }
+
+    fn bind<T>(mut self, value: T) -> Statement<'q>
+    where
+        T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+    {
+        if self.error.is_none() {
+            if let Err(error) = self.args.add(value) {
+                self.error = Some(error);
+            }
+        }
+        self
+    }
+}
+
+type Statements<'q> = Box<dyn Iterator<Item = Result<Statement<'q>, StoreError>> + Send + 'q>;
+
+/// Runs `statements` in order, building each (sealing its fields: the CPU-heavy part)
+/// while SQLite's worker thread runs the one before, so the two overlap.
+async fn execute_pipelined<'q>(
+    conn: &mut AnyConnection,
+    mut statements: impl Iterator<Item = Result<Statement<'q>, StoreError>>,
+) -> Result<(), StoreError> {
+    let mut next = statements.next().transpose()?;
+    while let Some(statement) = next {
+        if let Some(error) = statement.error {
+            return Err(sqlx::Error::Encode(error).into());
+        }
+        let mut running =
+            std::pin::pin!(
+                sqlx::query_with::<Any, _>(&statement.sql, statement.args).execute(&mut *conn)
+            );
+        // The first poll hands the statement to the connection (SQLite: its worker thread).
+        let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
+        next = statements.next().transpose()?;
+        match first {
+            Poll::Ready(result) => result?,
+            Poll::Pending => running.await?,
+        };
+    }
+    Ok(())
+}
+
+fn insert_customers<'q>(
+    numbered: bool,
+    customers: &'q [NewCustomer],
+    keys: &'q HashMap<String, Arc<OwnerKey>>,
+    now: i64,
+) -> Statements<'q> {
+    Box::new(customers.chunks(ROWS_PER_STATEMENT).map(move |chunk| {
+        let sql = format!(
+            "INSERT INTO customers (id, wa_id, wa_number, display_name, created_at, updated_at) VALUES {}",
+            values(numbered, chunk.len(), 6, None)
+        );
+        let mut query = Statement::new(sql);
+        for c in chunk {
+            let key = keys.get(&c.id).ok_or(StoreError::Unreadable)?;
+            query = query
+                .bind(c.id.as_str())
+                .bind(c.wa_id.as_str())
+                .bind(key.seal_opt("customers", "wa_number", &c.id, c.wa_number.as_deref()))
+                .bind(key.seal_opt(
+                    "customers",
+                    "display_name",
+                    &c.id,
+                    c.display_name.as_deref(),
+                ))
+                .bind(now)
+                .bind(now);
+        }
+        Ok(query)
+    }))
+}
+
+type NewContact = (String, String, &'static str, String, String);
+
+fn insert_contacts<'q>(
+    numbered: bool,
+    contacts: &'q [NewContact],
+    keys: &'q HashMap<String, Arc<OwnerKey>>,
+    now: i64,
+) -> Statements<'q> {
+    Box::new(contacts.chunks(ROWS_PER_STATEMENT).map(move |chunk| {
+        let sql = format!(
+            "INSERT INTO customer_contacts (id, customer_id, kind, blind_index, value, created_at) VALUES {}",
+            values(numbered, chunk.len(), 6, None)
+        );
+        let mut query = Statement::new(sql);
+        for (id, customer, kind, index, value) in chunk {
+            let key = keys.get(customer).ok_or(StoreError::Unreadable)?;
+            query = query
+                .bind(id.as_str())
+                .bind(customer.as_str())
+                .bind(*kind)
+                .bind(index.as_str())
+                .bind(key.seal("customer_contacts", "value", id, value))
+                .bind(now);
+        }
+        Ok(query)
+    }))
+}
+
+/// Gives customers who have no display name the name an import row gave them.
+fn fill_names<'q>(
+    numbered: bool,
+    names: &'q [(&'q String, &'q String)],
+    keys: &'q HashMap<String, Arc<OwnerKey>>,
+    now: i64,
+) -> Statements<'q> {
+    Box::new(names.chunks(ROWS_PER_STATEMENT).map(move |chunk| {
+        let sql = format!(
+            "UPDATE customers SET display_name = v.column2, updated_at = v.column3 \
+             FROM (VALUES {}) AS v WHERE customers.id = v.column1 AND customers.display_name IS NULL",
+            values(numbered, chunk.len(), 3, None)
+        );
+        let mut query = Statement::new(sql);
+        for (id, name) in chunk {
+            let key = keys.get(*id).ok_or(StoreError::Unreadable)?;
+            query = query
+                .bind(id.as_str())
+                .bind(key.seal("customers", "display_name", id, name))
+                .bind(now);
+        }
+        Ok(query)
+    }))
+}
+
+fn insert_shipments<'q>(
+    numbered: bool,
+    new: &'q [&'q Write<'q>],
+    keys: &'q HashMap<String, Arc<OwnerKey>>,
+    now: i64,
+) -> Statements<'q> {
+    Box::new(new.chunks(ROWS_PER_STATEMENT).map(move |chunk| {
+        let sql = format!(
+            "INSERT INTO shipments (id, customer_id, tracking_index, tracking, format, status, sender_name, \
+             recipient_name, recipient_phone, recipient_phone_index, address, instructions, slot_start, \
+             slot_end, eta, cod_amount_minor, cod_currency, created_at, updated_at, closed_at, status_at) VALUES {}",
+            values(numbered, chunk.len(), 21, None)
+        );
+        let mut query = Statement::new(sql);
+        for w in chunk {
+            let key = keys.get(&w.customer_id).ok_or(StoreError::Unreadable)?;
+            let seal =
+                |column: &str, text: Option<&str>| key.seal_opt(SHIPMENTS, column, &w.id, text);
+            let r = w.row;
+            query = query
+                .bind(w.id.as_str())
+                .bind(w.customer_id.as_str())
+                .bind(w.indexes.tracking.as_str())
+                .bind(seal("tracking", Some(r.tracking.as_str())))
+                .bind(r.tracking.format())
+                .bind(r.status.as_str())
+                .bind(seal("sender_name", r.sender_name.as_deref()))
+                .bind(seal("recipient_name", r.recipient_name.as_deref()))
+                .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
+                .bind(w.indexes.recipient_phone.as_deref())
+                .bind(seal("address", r.address.as_deref()))
+                .bind(seal("instructions", r.instructions.as_deref()))
+                .bind(r.slot_start)
+                .bind(r.slot_end)
+                .bind(r.eta)
+                .bind(r.cod_amount_minor)
+                .bind(r.cod_currency.as_deref())
+                .bind(w.created_at)
+                .bind(now)
+                .bind(w.closed_at)
+                .bind(w.status_at);
+        }
+        Ok(query)
+    }))
+}
+
+fn update_shipments<'q>(
+    changed: &'q [&'q Write<'q>],
+    keys: &'q HashMap<String, Arc<OwnerKey>>,
+    now: i64,
+) -> Statements<'q> {
+    Box::new(changed.iter().flat_map(move |w| {
+        let update = keys
+            .get(&w.customer_id)
+            .ok_or(StoreError::Unreadable)
+            .map(|key| {
+                let seal = |column: &str, text: Option<&str>| {
+                    key.seal_opt(SHIPMENTS, column, &w.id, text)
+                };
+                let r = w.row;
+                Statement::new(
+                    "UPDATE shipments SET customer_id = $2, tracking = $3, format = $4, status = $5, sender_name = $6, \
+                     recipient_name = $7, recipient_phone = $8, recipient_phone_index = $9, address = $10, \
+                     instructions = $11, slot_start = $12, slot_end = $13, eta = $14, cod_amount_minor = $15, \
+                     cod_currency = $16, updated_at = $17, closed_at = $18, status_at = $19 WHERE id = $1"
+                        .to_owned(),
+                )
+                .bind(w.id.as_str())
+                .bind(w.customer_id.as_str())
+                .bind(seal("tracking", Some(r.tracking.as_str())))
+                .bind(r.tracking.format())
+                .bind(r.status.as_str())
+                .bind(seal("sender_name", r.sender_name.as_deref()))
+                .bind(seal("recipient_name", r.recipient_name.as_deref()))
+                .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
+                .bind(w.indexes.recipient_phone.as_deref())
+                .bind(seal("address", r.address.as_deref()))
+                .bind(seal("instructions", r.instructions.as_deref()))
+                .bind(r.slot_start)
+                .bind(r.slot_end)
+                .bind(r.eta)
+                .bind(r.cod_amount_minor)
+                .bind(r.cod_currency.as_deref())
+                .bind(now)
+                .bind(w.closed_at)
+                .bind(w.status_at)
+            });
+        // A shipment that moved to another customer takes its timeline along.
+        let events = Statement::new(
+            "UPDATE shipment_events SET customer_id = $2 WHERE shipment_id = $1 AND customer_id <> $2"
+                .to_owned(),
+        )
+        .bind(w.id.as_str())
+        .bind(w.customer_id.as_str());
+        [update, Ok(events)]
+    }))
+}
+
+fn insert_events<'q>(
+    numbered: bool,
+    events: &'q [(String, String, &'static str, i64)],
+) -> Statements<'q> {
+    Box::new(events.chunks(ROWS_PER_STATEMENT).map(move |chunk| {
+        let sql = format!(
+            "INSERT INTO shipment_events (id, shipment_id, customer_id, status, at) VALUES {} \
+             ON CONFLICT (shipment_id, status, at) DO NOTHING",
+            values(numbered, chunk.len(), 5, None)
+        );
+        let mut query = Statement::new(sql);
+        for (shipment, customer, status, at) in chunk {
+            query = query
+                .bind(new_id())
+                .bind(shipment.as_str())
+                .bind(customer.as_str())
+                .bind(*status)
+                .bind(*at);
+        }
+        Ok(query)
+    }))
 }
 
 /// A stored shipment row, opened with its customer's key when there is one.

@@ -339,6 +339,24 @@ pub(crate) const SHIPMENTS: &str = "shipments";
 /// (a deferred one that reads first fails with SQLITE_BUSY when it upgrades after another
 /// writer committed); on PostgreSQL one CRM writer at a time (an advisory lock released at
 /// commit), so two imports never race to create the same customer or shipment.
+/// [`write_tx`] on a connection of its own (not from the pool).
+pub(crate) async fn write_tx_on(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
+) -> Result<sqlx::Transaction<'_, sqlx::Any>, crate::StoreError> {
+    use sqlx::Connection as _;
+    match backend {
+        crate::Backend::Sqlite => Ok(conn.begin_with("BEGIN IMMEDIATE").await?),
+        crate::Backend::Postgres => {
+            let mut tx = conn.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7612202)")
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
+
 pub(crate) async fn write_tx(
     store: &crate::Store,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, crate::StoreError> {
