@@ -721,34 +721,43 @@ fn insert_shipments<'q>(
         let mut query = Statement::new(sql);
         for w in chunk {
             let key = keys.get(&w.customer_id).ok_or(StoreError::Unreadable)?;
-            let seal =
-                |column: &str, text: Option<&str>| key.seal_opt(SHIPMENTS, column, &w.id, text);
-            let r = w.row;
-            query = query
-                .bind(w.id.as_str())
-                .bind(w.customer_id.as_str())
-                .bind(w.indexes.tracking.as_str())
-                .bind(seal("tracking", Some(r.tracking.as_str())))
-                .bind(r.tracking.format())
-                .bind(r.status.as_str())
-                .bind(seal("sender_name", r.sender_name.as_deref()))
-                .bind(seal("recipient_name", r.recipient_name.as_deref()))
-                .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
-                .bind(w.indexes.recipient_phone.as_deref())
-                .bind(seal("address", r.address.as_deref()))
-                .bind(seal("instructions", r.instructions.as_deref()))
-                .bind(r.slot_start)
-                .bind(r.slot_end)
-                .bind(r.eta)
-                .bind(r.cod_amount_minor)
-                .bind(r.cod_currency.as_deref())
-                .bind(w.created_at)
+            query = bind_fields(
+                query
+                    .bind(w.id.as_str())
+                    .bind(w.customer_id.as_str())
+                    .bind(w.indexes.tracking.as_str()),
+                w,
+                key,
+            )
+            .bind(w.created_at)
                 .bind(now)
                 .bind(w.closed_at)
                 .bind(w.status_at);
         }
         Ok(query)
     }))
+}
+
+/// Binds a shipment's own fields, in the column order both statements use: from the
+/// sealed tracking number to the cash-on-delivery currency, sealing what is personal.
+fn bind_fields<'q>(query: Statement<'q>, w: &'q Write<'q>, key: &OwnerKey) -> Statement<'q> {
+    let seal = |column: &str, text: Option<&str>| key.seal_opt(SHIPMENTS, column, &w.id, text);
+    let r = w.row;
+    query
+        .bind(seal("tracking", Some(r.tracking.as_str())))
+        .bind(r.tracking.format())
+        .bind(r.status.as_str())
+        .bind(seal("sender_name", r.sender_name.as_deref()))
+        .bind(seal("recipient_name", r.recipient_name.as_deref()))
+        .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
+        .bind(w.indexes.recipient_phone.as_deref())
+        .bind(seal("address", r.address.as_deref()))
+        .bind(seal("instructions", r.instructions.as_deref()))
+        .bind(r.slot_start)
+        .bind(r.slot_end)
+        .bind(r.eta)
+        .bind(r.cod_amount_minor)
+        .bind(r.cod_currency.as_deref())
 }
 
 fn update_shipments<'q>(
@@ -761,11 +770,7 @@ fn update_shipments<'q>(
             .get(&w.customer_id)
             .ok_or(StoreError::Unreadable)
             .map(|key| {
-                let seal = |column: &str, text: Option<&str>| {
-                    key.seal_opt(SHIPMENTS, column, &w.id, text)
-                };
-                let r = w.row;
-                Statement::new(
+                let update = Statement::new(
                     "UPDATE shipments SET customer_id = $2, tracking = $3, format = $4, status = $5, sender_name = $6, \
                      recipient_name = $7, recipient_phone = $8, recipient_phone_index = $9, address = $10, \
                      instructions = $11, slot_start = $12, slot_end = $13, eta = $14, cod_amount_minor = $15, \
@@ -773,22 +778,8 @@ fn update_shipments<'q>(
                         .to_owned(),
                 )
                 .bind(w.id.as_str())
-                .bind(w.customer_id.as_str())
-                .bind(seal("tracking", Some(r.tracking.as_str())))
-                .bind(r.tracking.format())
-                .bind(r.status.as_str())
-                .bind(seal("sender_name", r.sender_name.as_deref()))
-                .bind(seal("recipient_name", r.recipient_name.as_deref()))
-                .bind(seal("recipient_phone", r.recipient_phone.as_deref()))
-                .bind(w.indexes.recipient_phone.as_deref())
-                .bind(seal("address", r.address.as_deref()))
-                .bind(seal("instructions", r.instructions.as_deref()))
-                .bind(r.slot_start)
-                .bind(r.slot_end)
-                .bind(r.eta)
-                .bind(r.cod_amount_minor)
-                .bind(r.cod_currency.as_deref())
-                .bind(now)
+                .bind(w.customer_id.as_str());
+                bind_fields(update, w, key).bind(now)
                 .bind(w.closed_at)
                 .bind(w.status_at)
             });
