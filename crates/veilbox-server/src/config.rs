@@ -51,6 +51,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// How long each kind of data is kept (the daily purge enforces it).
     pub retention: veilbox_store::retention::RetentionPolicy,
+    /// Masking, reveals and reply checks.
+    pub masking: MaskingConfig,
 }
 
 /// Session lifetimes.
@@ -155,6 +157,48 @@ struct FileConfig {
     whatsapp: FileWhatsApp,
     #[serde(default)]
     retention: FileRetention,
+    #[serde(default)]
+    masking: FileMasking,
+}
+
+/// `[masking]`: how customer data is hidden from staff, revealed, and checked in replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskingConfig {
+    /// The courier's own tracking formats (whole-token regular expressions), kept visible.
+    pub tracking_formats: Vec<String>,
+    /// How long a revealed value stays on screen.
+    pub reveal_for: std::time::Duration,
+    /// Reveals by one person within an hour above which their supervisors are alerted.
+    pub reveal_alert_per_hour: u32,
+    /// The company's own phone numbers (helplines, depots): replies may carry them.
+    pub company_phones: Vec<String>,
+    /// The company's own web and e-mail domains: replies may carry links and addresses there.
+    pub company_domains: Vec<String>,
+}
+
+impl Default for MaskingConfig {
+    fn default() -> Self {
+        MaskingConfig {
+            tracking_formats: Vec::new(),
+            reveal_for: std::time::Duration::from_secs(60),
+            reveal_alert_per_hour: 20,
+            company_phones: Vec::new(),
+            company_domains: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMasking {
+    #[serde(default)]
+    tracking_formats: Vec<String>,
+    reveal_seconds: Option<u64>,
+    reveal_alert_per_hour: Option<u64>,
+    #[serde(default)]
+    company_phones: Vec<String>,
+    #[serde(default)]
+    company_domains: Vec<String>,
 }
 
 /// `[retention]`: days to keep each kind of data; 0 keeps it until the customer is erased.
@@ -431,6 +475,56 @@ impl Config {
                         r.raw_events_days,
                         defaults.raw_events,
                     )?,
+                }
+            },
+            masking: {
+                let m = file.masking;
+                let list = |name: &str, from_file: Vec<String>| match env(name) {
+                    Some(text) => text
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    None => from_file,
+                };
+                let reveal_seconds = whole_number(
+                    "VEILBOX_REVEAL_SECONDS",
+                    env("VEILBOX_REVEAL_SECONDS"),
+                    m.reveal_seconds,
+                    60,
+                )?;
+                if !(5..=3600).contains(&reveal_seconds) {
+                    return Err(ConfigError::new(
+                        "VEILBOX_REVEAL_SECONDS",
+                        "must be between 5 and 3600 seconds",
+                    ));
+                }
+                let alert = whole_number(
+                    "VEILBOX_REVEAL_ALERT_PER_HOUR",
+                    env("VEILBOX_REVEAL_ALERT_PER_HOUR"),
+                    m.reveal_alert_per_hour,
+                    20,
+                )?;
+                let company_phones = list("VEILBOX_COMPANY_PHONES", m.company_phones);
+                if let Some(bad) = company_phones
+                    .iter()
+                    .find(|p| veilbox_vault::normalize::phone(p).is_none())
+                {
+                    return Err(ConfigError::new(
+                        "VEILBOX_COMPANY_PHONES",
+                        format!("{bad:?} is not a full phone number with its country code"),
+                    ));
+                }
+                MaskingConfig {
+                    tracking_formats: list("VEILBOX_TRACKING_FORMATS", m.tracking_formats),
+                    reveal_for: std::time::Duration::from_secs(reveal_seconds),
+                    reveal_alert_per_hour: u32::try_from(alert).unwrap_or(u32::MAX),
+                    company_phones,
+                    company_domains: list("VEILBOX_COMPANY_DOMAINS", m.company_domains)
+                        .into_iter()
+                        .map(|d| d.to_ascii_lowercase())
+                        .collect(),
                 }
             },
             trust_forwarded_for: match env("VEILBOX_TRUST_FORWARDED_FOR").as_deref() {

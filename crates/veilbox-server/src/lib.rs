@@ -52,6 +52,8 @@ pub struct AppState {
     pub access: auth::Access,
     /// The master key's data keys (staff secrets now, customers with the CRM).
     pub keys: keyring::KeyRing,
+    /// The masking engine, built once from the configured tracking formats.
+    pub scanner: Arc<veilbox_mask::Scanner>,
 }
 
 /// Builds the router: the webhook, the JSON API and health, sign-in and account pages,
@@ -123,6 +125,11 @@ pub async fn launch(
         Ok(_) => store,
         Err(_) => keyring::unlock(&config, store).await?,
     };
+    let scanner = veilbox_mask::Scanner::new(veilbox_mask::ScannerConfig {
+        tracking_formats: config.masking.tracking_formats.clone(),
+        ..veilbox_mask::ScannerConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("VEILBOX_TRACKING_FORMATS: {e}"))?;
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
     let (outbox, sender) = start_sender(&config, &store).await?;
     let access = auth::Access::load(&store).await?;
@@ -139,6 +146,7 @@ pub async fn launch(
         outbox,
         access,
         keys,
+        scanner: Arc::new(scanner),
     };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (closing, mut closed) = tokio::sync::watch::channel(false);
