@@ -226,7 +226,30 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
         // a given name and a capitalised surname, anywhere
         let mut i = 0;
         while i < n {
-            if p.given(i) && p.plain(i) && (p.title(i) || caseless) {
+            // "São Paulo", "San Jose", "St Helens": a given name after a place prefix
+            // names a place, not a person.
+            let place = i > 0
+                && matches!(
+                    wt.low(i - 1),
+                    "são"
+                        | "sao"
+                        | "san"
+                        | "santa"
+                        | "santo"
+                        | "st"
+                        | "saint"
+                        | "port"
+                        | "porto"
+                        | "fort"
+                        | "mount"
+                        | "mt"
+                        | "lake"
+                        | "los"
+                        | "las"
+                        | "vila"
+                        | "cidade"
+                );
+            if !place && p.given(i) && p.plain(i) && (p.title(i) || caseless) {
                 if let Some(end) = p.run(i, caseless, 3) {
                     if end > i {
                         out.push((words[i].s, words[end].e, 0.75, Why::Lexicon, P_PERSON - 5));

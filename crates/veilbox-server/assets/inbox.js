@@ -8,6 +8,7 @@ const main = document.getElementById("inbox");
 if (main) {
   startLive(main);
   enhanceForms();
+  enhanceReveals(main);
   scrollThreadToEnd(true);
 }
 
@@ -164,7 +165,8 @@ function scrollThreadToEnd(initial) {
 
 function enhanceForms() {
   // One submit per click: a second press while the first is in flight would post twice.
-  for (const form of document.querySelectorAll("form")) {
+  // Dialog forms only close their dialog: they stay usable.
+  for (const form of document.querySelectorAll("form:not([method=dialog])")) {
     form.addEventListener("submit", () => {
       for (const button of form.querySelectorAll("button[type=submit]")) {
         setTimeout(() => {
@@ -182,4 +184,84 @@ function enhanceForms() {
       }
     });
   }
+}
+
+// Reveals. Hidden values are labels in the page; the value itself is not there. A click
+// on a revealable label asks for a reason, the server authorises and audits the reveal
+// and answers with the value and how long it may be shown; then the label comes back.
+function enhanceReveals(main) {
+  const dialog = document.getElementById("reveal-dialog");
+  const conversation = main.dataset.conversation;
+  if (!dialog || !conversation || typeof dialog.showModal !== "function") return;
+  const form = dialog.querySelector("form");
+  const error = dialog.querySelector(".error");
+  let pending = null;
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button.masked.revealable");
+    if (!button || button.dataset.revealed === "1") return;
+    pending = button;
+    form.reset();
+    error.hidden = true;
+    dialog.showModal();
+  });
+
+  dialog.addEventListener("close", async () => {
+    const button = pending;
+    if (!button || dialog.returnValue !== "reveal") {
+      pending = null;
+      return;
+    }
+    const checked = form.querySelector("input[name=reason]:checked");
+    const body = {
+      ref: button.dataset.ref,
+      reason: checked ? checked.value : "",
+      note: form.querySelector("input[name=note]").value,
+    };
+    let answer = null;
+    let problem = "The value could not be revealed.";
+    try {
+      const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversation)}/reveals`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
+        body: JSON.stringify(body),
+      });
+      const data = await response.json().catch(() => null);
+      if (response.ok && data) {
+        answer = data;
+      } else if (response.status === 403) {
+        problem = "You may not reveal this kind of value here.";
+      } else if (data && data.error) {
+        problem = data.error.replace(/^bad request: /, "");
+      }
+    } catch (_) {
+      problem = "Veilbox could not be reached.";
+    }
+    if (answer) {
+      pending = null;
+      showFor(button, answer.value, answer.expires_in_seconds);
+    } else {
+      error.textContent = problem;
+      error.hidden = false;
+      dialog.showModal();
+    }
+  });
+}
+
+function showFor(button, value, seconds) {
+  const label = button.textContent;
+  button.textContent = value;
+  button.dataset.revealed = "1";
+  button.classList.add("revealed");
+  setTimeout(() => {
+    button.textContent = label;
+    delete button.dataset.revealed;
+    button.classList.remove("revealed");
+  }, Math.max(1, Number(seconds) || 60) * 1000);
+}
+
+function csrfToken() {
+  const field = document.querySelector("input[name=csrf]");
+  return field ? field.value : "";
 }

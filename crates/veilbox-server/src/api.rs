@@ -34,6 +34,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/conversations/{id}", get(show_conversation))
         .route("/api/v1/conversations/{id}/messages", get(list_messages))
         .route("/api/v1/conversations/{id}/replies", post(create_reply))
+        .route(
+            "/api/v1/conversations/{id}/reveals",
+            post(crate::exposure::reveal::reveal),
+        )
         .route("/api/v1/outbox/{id}/decision", post(decide_send))
         .route("/api/v1/admin/alerts", get(list_alerts))
         .route("/api/v1/admin/outbox", get(outbox_counts))
@@ -114,12 +118,16 @@ struct ConversationJson {
     assignee: Option<String>,
 }
 
+/// The customer of a conversation, masked: a handle, the number by its last four digits,
+/// the profile name as a label (reveals go through the reveal endpoint).
 #[derive(Debug, Serialize)]
 struct CustomerJson {
     id: String,
+    handle: String,
     wa_id: Option<String>,
     user_id: Option<String>,
     profile_name: Option<String>,
+    erased: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -135,6 +143,8 @@ struct MessageJson {
     context: Option<Value>,
     errors: Option<Value>,
     raw: Option<Value>,
+    /// The values hidden in `content`, by field, with their reveal references.
+    masked: Vec<crate::exposure::content::MaskedFieldJson>,
     delivery: Option<DeliveryJson>,
     author: Option<String>,
     send: Option<SendJson>,
@@ -185,10 +195,23 @@ impl From<ConversationSummary> for ConversationJson {
             inbox_id: c.inbox_id,
             state: c.state,
             customer: CustomerJson {
+                handle: crate::exposure::handle::text(&c.customer),
+                wa_id: c
+                    .customer
+                    .wa_id
+                    .as_deref()
+                    .map(crate::exposure::phone_label),
+                user_id: c.customer.user_id.as_ref().map(|_| "••••".to_owned()),
+                profile_name: c.customer.profile_name.as_deref().map(|name| {
+                    let kind = if veilbox_vault::normalize::phone(name).is_some() {
+                        veilbox_mask::Kind::Phone
+                    } else {
+                        veilbox_mask::Kind::Person
+                    };
+                    crate::exposure::label(kind)
+                }),
+                erased: c.customer.erased,
                 id: c.customer.id,
-                wa_id: c.customer.wa_id,
-                user_id: c.customer.user_id,
-                profile_name: c.customer.profile_name,
             },
             created_at: rfc3339(c.created_at),
             last_message_at: rfc3339(c.last_message_at),
@@ -199,8 +222,14 @@ impl From<ConversationSummary> for ConversationJson {
     }
 }
 
-impl From<MessageRecord> for MessageJson {
-    fn from(m: MessageRecord) -> Self {
+impl MessageJson {
+    /// `m` as the viewer of `exposure` may see it.
+    fn masked(m: MessageRecord, exposure: &crate::exposure::Exposure) -> Self {
+        let masked = crate::exposure::content::MaskedMessage::of(&m, exposure);
+        let raw = m
+            .raw
+            .as_ref()
+            .map(|raw| crate::exposure::content::masked_raw(raw, exposure));
         MessageJson {
             id: m.id,
             wa_message_id: m.wa_message_id,
@@ -208,10 +237,11 @@ impl From<MessageRecord> for MessageJson {
             direction: m.direction,
             timestamp: rfc3339(m.sent_at),
             received_at: rfc3339(m.received_at),
-            content: m.content,
+            masked: masked.json(),
+            content: masked.content,
             context: m.context,
             errors: m.errors,
-            raw: m.raw,
+            raw,
             delivery: m.delivery.map(|d| DeliveryJson {
                 state: d.state,
                 at: rfc3339(d.at),
@@ -305,7 +335,7 @@ async fn list_messages(
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<PageJson<MessageJson>>, WebError> {
-    authorize_conversation(
+    let conversation = authorize_conversation(
         &state,
         &actor,
         &id,
@@ -313,13 +343,19 @@ async fn list_messages(
         &Context::default(),
     )
     .await?;
+    let (exposure, _) =
+        crate::exposure::reveal::conversation_exposure(&state, &actor, &conversation).await?;
     let page = state
         .store
         .thread(&id, page.cursor.as_deref(), page.limit.unwrap_or(100))
         .await?
         .ok_or(WebError::NotFound)?;
     Ok(Json(PageJson {
-        items: page.items.into_iter().map(Into::into).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|m| MessageJson::masked(m, &exposure))
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }

@@ -24,6 +24,8 @@ use veilbox_store::crm::{ContactKind, CrmRefusal, CustomerCard, Shipment, Tracki
 use crate::api::{require, rfc3339};
 use crate::auth::{Actor, ApiCaller};
 use crate::error::WebError;
+use crate::exposure::card::MaskedCard;
+use crate::exposure::{handle, Exposure};
 use crate::import::rows::{parse_row, Rejection, COLUMNS};
 use crate::import::{ImportSummary, ParsedRows, BATCH_ROWS};
 use crate::AppState;
@@ -130,18 +132,30 @@ async fn audit(
     Ok(())
 }
 
-fn shipment_json(s: &Shipment) -> Value {
+/// A masked value as JSON text (`null` when absent).
+fn shown(masked: &MaskedCard, field: &str, present: bool) -> Value {
+    if present {
+        Value::String(masked.get(field).text())
+    } else {
+        Value::Null
+    }
+}
+
+/// A shipment as the API shows it: tracking, status, slot and amounts as they are; names,
+/// phones, addresses and instructions masked.
+fn shipment_json(s: &Shipment, masked: &MaskedCard) -> Value {
+    let f = |field: &str| format!("s/{}/{field}", s.id);
     json!({
         "id": s.id,
         "customer_id": s.customer_id,
         "tracking": s.tracking,
         "format": s.format,
         "status": s.status,
-        "sender_name": s.sender_name,
-        "recipient_name": s.recipient_name,
-        "recipient_phone": s.recipient_phone,
-        "address": s.address,
-        "instructions": s.instructions,
+        "sender_name": shown(masked, &f("sender"), s.sender_name.is_some()),
+        "recipient_name": shown(masked, &f("recipient"), s.recipient_name.is_some()),
+        "recipient_phone": shown(masked, &f("phone"), s.recipient_phone.is_some()),
+        "address": shown(masked, &f("address"), s.address.is_some()),
+        "instructions": shown(masked, &f("instructions"), s.instructions.is_some()),
         "delivery_slot": s.slot_start.zip(s.slot_end).map(|(a, b)| json!({"start": rfc3339(a), "end": rfc3339(b)})),
         "eta": s.eta.map(rfc3339),
         "cod": s.cod_amount_minor.map(|m| json!({"amount_minor": m, "currency": s.cod_currency})),
@@ -152,23 +166,29 @@ fn shipment_json(s: &Shipment) -> Value {
     })
 }
 
-fn card_json(card: &CustomerCard) -> Value {
+/// A customer's card as the API shows it: masked like the pages (a handle, labels for
+/// names, e-mails and addresses, phones by their last four digits, notes scanned).
+fn card_json(state: &AppState, card: &CustomerCard) -> Value {
+    let exposure = Exposure::masked_only(state.scanner.clone(), Some(card));
+    let masked = MaskedCard::of(card, &exposure);
+    let c = |field: &str| format!("c/{}/{field}", card.id);
     json!({
         "id": card.id,
-        "display_name": card.display_name,
-        "profile_name": card.profile_name,
-        "wa_number": card.wa_number,
+        "handle": handle::of_card(card),
+        "display_name": shown(&masked, &c("name"), card.display_name.is_some()),
+        "profile_name": shown(&masked, &c(if card.display_name.is_some() { "profile" } else { "name" }), card.profile_name.is_some()),
+        "wa_number": shown(&masked, &c("wa"), card.wa_number.is_some()),
         "labels": card.labels,
-        "contacts": card.contacts.iter().map(|c| json!({
-            "id": c.id, "kind": c.kind.as_str(), "value": c.value, "created_at": rfc3339(c.created_at),
+        "contacts": card.contacts.iter().map(|x| json!({
+            "id": x.id, "kind": x.kind.as_str(), "value": masked.get(&c(&format!("contact.{}", x.id))).text(), "created_at": rfc3339(x.created_at),
         })).collect::<Vec<_>>(),
         "addresses": card.addresses.iter().map(|a| json!({
-            "id": a.id, "label": a.label, "value": a.value, "created_at": rfc3339(a.created_at),
+            "id": a.id, "label": a.label, "value": masked.get(&c(&format!("address.{}", a.id))).text(), "created_at": rfc3339(a.created_at),
         })).collect::<Vec<_>>(),
         "notes": card.notes.iter().map(|n| json!({
-            "id": n.id, "author": n.author, "body": n.body, "created_at": rfc3339(n.created_at),
+            "id": n.id, "author": n.author, "body": masked.get(&c(&format!("note.{}", n.id))).text(), "created_at": rfc3339(n.created_at),
         })).collect::<Vec<_>>(),
-        "shipments": card.shipments.iter().map(shipment_json).collect::<Vec<_>>(),
+        "shipments": card.shipments.iter().map(|s| shipment_json(s, &masked)).collect::<Vec<_>>(),
         "merged_into": card.merged_into,
         "erased": card.erased,
         "created_at": rfc3339(card.created_at),
@@ -218,8 +238,7 @@ async fn search(
             if let Some(card) = state.store.customer_card(&id).await? {
                 items.push(json!({
                     "id": card.id,
-                    "display_name": card.display_name,
-                    "profile_name": card.profile_name,
+                    "handle": handle::of_card(&card),
                     "labels": card.labels,
                 }));
             }
@@ -240,7 +259,7 @@ async fn show_customer(
         .customer_card(&id)
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Json(card_json(&card)))
+    Ok(Json(card_json(&state, &card)))
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -293,7 +312,7 @@ async fn edit_customer(
         .customer_card(&id)
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Json(card_json(&card)).into_response())
+    Ok(Json(card_json(&state, &card)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -548,5 +567,7 @@ async fn show_shipment(
         .await?
         .ok_or(WebError::NotFound)?;
     authorize_customer(&state, &actor, &shipment.customer_id, Action::ViewCustomer).await?;
-    Ok(Json(shipment_json(&shipment)))
+    let exposure = Exposure::masked_only(state.scanner.clone(), None);
+    let masked = MaskedCard::of_shipment(&shipment, &exposure);
+    Ok(Json(shipment_json(&shipment, &masked)))
 }

@@ -3,8 +3,11 @@
 //! timeline) with its edit forms and merge, and the card beside a conversation.
 //!
 //! Every value is opened on the server for this viewer only, after the authorizer said yes
-//! (`view_customer`, and `edit_customer` for the forms); a customer the viewer may not see
-//! is a 404 like one that does not exist. Searches are POSTs, so numbers and e-mails never
+//! (`view_customer`, and `edit_customer` for the forms), and rendered masked
+//! ([`crate::exposure`]): the customer is a handle, names, phones, e-mails and addresses are
+//! labels. The card beside a conversation offers reveals (authorised per conversation);
+//! the customer page does not. A customer the viewer may not see is a 404 like one that
+//! does not exist. Searches are POSTs, so numbers and e-mails never
 //! sit in a URL, a history or an access log.
 
 use axum::extract::{Path, State};
@@ -22,6 +25,8 @@ use veilbox_store::reads::MessageRecord;
 
 use crate::auth::{Refused, SignedIn};
 use crate::error::WebError;
+use crate::exposure::card::MaskedCard;
+use crate::exposure::{handle, Exposure};
 use crate::inbox::actions::ActionError;
 use crate::inbox::pages::iso;
 use crate::layout::{flash_markup, html_response, page};
@@ -172,7 +177,7 @@ pub async fn search(
             } @else {
                 ul.results {
                     @for card in &visible {
-                        li { a href={ "/customers/" (card.id) } { (card_name(card)) } " · " (card.shipments.len()) " shipment(s)" }
+                        li { a href={ "/customers/" (card.id) } { (handle::of_card(card)) } " · " (card.shipments.len()) " shipment(s)" }
                     }
                 }
             }
@@ -185,28 +190,20 @@ pub async fn search(
         .into_response())
 }
 
-fn card_name(card: &CustomerCard) -> String {
-    if card.erased {
-        return "Erased customer".to_owned();
-    }
-    card.display_name
-        .clone()
-        .or_else(|| card.profile_name.clone())
-        .unwrap_or_else(|| "Unnamed customer".to_owned())
-}
-
 fn money(minor: i64, currency: &str) -> String {
     format!("{}.{:02} {currency}", minor / 100, (minor % 100).abs())
 }
 
-fn shipment_markup(s: &Shipment) -> Markup {
+fn shipment_markup(s: &Shipment, masked: &MaskedCard) -> Markup {
+    let field = |name: &str| masked.get(&format!("s/{}/{name}", s.id));
     html! {
         li.shipment {
             p { strong { (s.tracking) } " · " (s.format) " · " span class={ "status " (s.status) } { (s.status.replace('_', " ")) } }
-            @if let Some(name) = &s.recipient_name { p { "To " (name) } }
-            @if let Some(address) = &s.address { p.address { (address) } }
+            @if s.recipient_name.is_some() { p { "To " (field("recipient").html()) } }
+            @if s.recipient_phone.is_some() { p { "Phone " (field("phone").html()) } }
+            @if s.address.is_some() { p.address { (field("address").html()) } }
             @if let (Some(from), Some(to)) = (s.slot_start, s.slot_end) { p { "Slot " (iso(from)) " – " (iso(to)) } }
-            @if let Some(instructions) = &s.instructions { p { "Instructions: " (instructions) } }
+            @if s.instructions.is_some() { p { "Instructions: " (field("instructions").html()) } }
             @if let (Some(amount), Some(currency)) = (s.cod_amount_minor, &s.cod_currency) { p { "Cash on delivery " (money(amount, currency)) } }
             @if !s.timeline.is_empty() {
                 ol.timeline {
@@ -235,22 +232,24 @@ fn thread_texts(messages: &[MessageRecord]) -> Vec<&str> {
 pub async fn conversation_card(
     state: &AppState,
     user: &SignedIn,
-    customer_id: &str,
+    card: Option<&CustomerCard>,
+    exposure: &Exposure,
     messages: &[MessageRecord],
 ) -> Result<Markup, WebError> {
-    let Ok(id) = authorize(state, user, customer_id, Action::ViewCustomer).await else {
+    let Some(card) = card.filter(|card| !card.erased) else {
         return Ok(html! {});
     };
-    let Some(card) = state.store.customer_card(&id).await? else {
-        return Ok(html! {});
-    };
-    if card.erased {
+    if authorize(state, user, &card.id, Action::ViewCustomer)
+        .await
+        .is_err()
+    {
         return Ok(html! {});
     }
-    let mentioned = state
-        .store
-        .shipments_mentioned(&thread_texts(messages))
-        .await?;
+    let masked = MaskedCard::of(card, exposure);
+    let c = |field: &str| masked.get(&format!("c/{}/{field}", card.id));
+    // Server-side only: what is rendered of a mentioned shipment is masked below.
+    let texts = thread_texts(messages);
+    let mentioned = state.store.shipments_mentioned(&texts).await?;
     let (theirs, others): (Vec<&Shipment>, Vec<&Shipment>) =
         mentioned.iter().partition(|s| s.customer_id == card.id);
     let rest: Vec<&Shipment> = card
@@ -261,12 +260,13 @@ pub async fn conversation_card(
         .collect();
     Ok(html! {
         aside.customer-card aria-label="Customer" {
-            h3 { a href={ "/customers/" (card.id) } { (card_name(&card)) } }
-            @if let Some(number) = &card.wa_number { p.handle { "+" (number) } }
+            h3 { a href={ "/customers/" (card.id) } { (handle::of_card(card)) } }
+            @if card.display_name.is_some() || card.profile_name.is_some() { p.name { "Name " (c("name").html()) } }
+            @if card.wa_number.is_some() { p.handle { "WhatsApp " (c("wa").html()) } }
             @if !card.labels.is_empty() { p.labels { @for l in &card.labels { span.label { (l) } " " } } }
             @if !theirs.is_empty() {
                 h4 { "Mentioned in this conversation" }
-                ul.shipments.mentioned { @for s in &theirs { (shipment_markup(s)) } }
+                ul.shipments.mentioned { @for s in &theirs { (shipment_markup(s, &masked)) } }
             }
             @for s in &others {
                 p.banner.warn { "A tracking number in this conversation (" (s.tracking) ") is another customer's shipment." }
@@ -275,7 +275,7 @@ pub async fn conversation_card(
                 p.hint { "No shipments." }
             } @else if !rest.is_empty() {
                 h4 { "Shipments" }
-                ul.shipments { @for s in &rest { (shipment_markup(s)) } }
+                ul.shipments { @for s in &rest { (shipment_markup(s, &masked)) } }
             }
         }
     })
@@ -299,27 +299,32 @@ pub async fn card_page(
         && !card.erased;
     let flash = user.take_flash(&state).await;
     let form = |path: &str| format!("/customers/{}/{path}", card.id);
+    // The full card masks everything and offers no reveal: reveals are made, and
+    // justified, in the conversation they are needed for.
+    let exposure = Exposure::masked_only(state.scanner.clone(), Some(&card));
+    let masked = MaskedCard::of(&card, &exposure);
+    let c = |field: &str| masked.get(&format!("c/{}/{field}", card.id));
     let content = html! {
         main.admin.customer {
             (flash_markup(flash.as_ref()))
-            h1 { (card_name(&card)) }
+            h1 { (handle::of_card(&card)) }
             @if card.erased {
                 p.banner.warn { "This customer was erased at their request; nothing personal is left." }
             } @else {
                 dl {
-                    dt { "WhatsApp" } dd { @if let Some(n) = &card.wa_number { "+" (n) } @else { "—" } }
-                    dt { "Profile name" } dd { (card.profile_name.as_deref().unwrap_or("—")) }
+                    dt { "Name" } dd { @if card.display_name.is_some() || card.profile_name.is_some() { (c("name").html()) } @else { "—" } }
+                    dt { "WhatsApp" } dd { @if card.wa_number.is_some() { (c("wa").html()) } @else { "—" } }
                     dt { "Labels" } dd { (card.labels.join(", ")) }
                     dt { "Customer id" } dd { code { (card.id) } }
                 }
                 h2 { "Contacts" }
                 ul.contacts {
-                    @for c in &card.contacts {
+                    @for contact in &card.contacts {
                         li {
-                            (c.kind.as_str()) ": " (c.value)
+                            (contact.kind.as_str()) ": " (c(&format!("contact.{}", contact.id)).html())
                             @if may_edit {
                                 " "
-                                form.inline method="post" action=(form(&format!("contacts/{}/remove", c.id))) {
+                                form.inline method="post" action=(form(&format!("contacts/{}/remove", contact.id))) {
                                     input type="hidden" name="csrf" value=(user.csrf);
                                     button type="submit" { "Remove" }
                                 }
@@ -328,17 +333,18 @@ pub async fn card_page(
                     }
                 }
                 h2 { "Addresses" }
-                ul { @for a in &card.addresses { li { @if let Some(l) = &a.label { (l) ": " } (a.value) } } }
+                ul { @for a in &card.addresses { li { @if let Some(l) = &a.label { (l) ": " } (c(&format!("address.{}", a.id)).html()) } } }
                 h2 { "Shipments" }
                 @if card.shipments.is_empty() { p.hint { "No shipments." } }
-                ul.shipments { @for s in &card.shipments { (shipment_markup(s)) } }
+                ul.shipments { @for s in &card.shipments { (shipment_markup(s, &masked)) } }
                 h2 { "Notes" }
-                ul.notes { @for n in &card.notes { li { (n.body) " " small { time datetime=(iso(n.created_at)) { (iso(n.created_at)) } } } } }
+                ul.notes { @for n in &card.notes { li { (c(&format!("note.{}", n.id)).html()) " " small { time datetime=(iso(n.created_at)) { (iso(n.created_at)) } } } } }
                 @if may_edit {
                     h2 { "Edit" }
                     form.stack method="post" action=(form("edit")) {
                         input type="hidden" name="csrf" value=(user.csrf);
-                        label { "Display name" input type="text" name="display_name" maxlength="200" value=(card.display_name.as_deref().unwrap_or("")); }
+                        // Never pre-filled: the current name is masked. Blank keeps it.
+                        label { "New display name (blank keeps the current one)" input type="text" name="display_name" maxlength="200" autocomplete="off"; }
                         label { "Labels (comma-separated: a-z, 0-9, -)" input type="text" name="labels" value=(card.labels.join(", ")); }
                         button type="submit" { "Save" }
                     }
@@ -437,9 +443,11 @@ pub async fn edit(
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
             });
+            // Blank keeps the name: the form cannot show the current one (it is masked).
             let display_name = fields
                 .display_name
-                .map(|n| Some(n).filter(|n| !n.trim().is_empty()));
+                .filter(|n| !n.trim().is_empty())
+                .map(Some);
             let edit = CustomerEdit {
                 display_name,
                 labels,

@@ -16,6 +16,7 @@ pub mod customers;
 pub mod demo;
 pub mod erasure;
 pub mod error;
+pub mod exposure;
 pub mod import;
 pub mod inbox;
 pub mod keyring;

@@ -197,7 +197,11 @@ async fn the_crm_api_keeps_teams_apart() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{card}");
-    assert_eq!(card["wa_number"], NORTH_WA);
+    // Masked like every view: the number by its last four digits only.
+    assert_eq!(
+        card["wa_number"],
+        format!("•••• {}", &NORTH_WA[NORTH_WA.len() - 4..])
+    );
     assert_eq!(card["shipments"][0]["tracking"], "RR123456785GB");
     // A row is the whole shipment: the CSV row had no recipient, so it has none now.
     assert_eq!(card["shipments"][0]["recipient_name"], Value::Null);

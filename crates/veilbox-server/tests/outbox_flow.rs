@@ -81,12 +81,7 @@ async fn customer_writes(rig: &Rig, text: &str) -> String {
         .await
         .expect("customer message");
     eventually(10, "the conversation", || async {
-        let (_, page) = rig.app.api("/api/v1/conversations").await;
-        page["items"]
-            .as_array()?
-            .iter()
-            .find(|c| c["customer"]["wa_id"] == PRIYA)
-            .map(|c| c["id"].as_str().unwrap().to_owned())
+        rig.app.open_conversation_of(PRIYA).await
     })
     .await
 }

@@ -131,17 +131,19 @@ pub async fn message_fragment(
     Path((id, message_id)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    if state
+    let Some(conversation) = state
         .access
         .visible_conversation(&state.store, &user.actor, &id)
         .await?
-        .is_none()
-    {
+    else {
         return Err(WebError::NotFound);
-    }
+    };
     let Some(message) = state.store.message(&id, &message_id).await? else {
         return Err(WebError::NotFound);
     };
+    // Masked exactly as the page it joins.
+    let (exposure, _) =
+        crate::exposure::reveal::conversation_exposure(&state, &user.actor, &conversation).await?;
     // A live update renders one message: only its author's name is needed.
     let names = StaffNames::of_one(&state, message.author.as_deref()).await?;
     Ok(fragment(message_markup(
@@ -150,6 +152,7 @@ pub async fn message_fragment(
         &user,
         &names,
         query.view(),
+        &exposure,
     )))
 }
 

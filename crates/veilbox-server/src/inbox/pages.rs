@@ -1,7 +1,8 @@
 //! Page templates (maud) and the GET handlers of full pages.
 //!
-//! All customer data reaches HTML through [`customer_label`] and [`message_body`]: the
-//! one place masking will be applied. Titles never carry customer data.
+//! All customer data reaches HTML through [`customer_label`] (the masked handle) and
+//! [`message_body`] (content masked by [`crate::exposure`]). Titles never carry customer
+//! data.
 
 use axum::extract::{Path, Query, State};
 
@@ -18,6 +19,9 @@ use super::{ListQuery, ListView};
 use crate::auth::{Flash, Refused, SignedIn};
 use crate::config::TemplateConfig;
 use crate::error::WebError;
+use crate::exposure::content::MaskedMessage;
+use crate::exposure::reveal::{conversation_exposure, REASONS};
+use crate::exposure::Exposure;
 use crate::layout::{flash_markup, html_response};
 use crate::replies::{window_closes_at, window_open};
 use crate::AppState;
@@ -122,14 +126,26 @@ pub async fn conversation(
     let list = list_markup(&state, &user, &names, view, Some(&id)).await?;
     let flash = user.take_flash(&state).await;
     let may = Permissions::of(&state, &user, &conversation).await?;
+    let (exposure, card) = conversation_exposure(&state, &user.actor, &conversation).await?;
     let card =
-        crate::customers::conversation_card(&state, &user, &conversation.customer.id, &messages)
+        crate::customers::conversation_card(&state, &user, card.as_ref(), &exposure, &messages)
             .await?;
+    let thread = Thread {
+        names: &names,
+        may,
+        conversation: &conversation,
+        messages: &messages,
+        view,
+        exposure: &exposure,
+    };
     let content = html! {
-        main #inbox.inbox.has-thread data-list=(view.query()) data-conversation=(conversation.id) {
+        main #inbox.inbox.has-thread data-list=(view.query()) data-conversation=(conversation.id)
+            data-reveal-seconds=(state.config.masking.reveal_for.as_secs()) {
             section.list { (list) }
-            (thread_markup(&state, &user, &names, may, &conversation, &messages, view, flash.as_ref()))
+            (thread_markup(&state, &user, &thread, flash.as_ref()))
             (card)
+            (watermark(&user))
+            (reveal_dialog())
         }
     };
     Ok(html_response(page(&state, TITLE, "", Some(&user), content)))
@@ -225,27 +241,10 @@ pub async fn list_markup(
     })
 }
 
-/// How a customer is shown. Every page renders customer identity through here, so
-/// masking applies in one place when it lands.
+/// How a customer is shown: their masked handle. Every page renders customer identity
+/// through here.
 pub fn customer_label(customer: &CustomerSummary) -> Markup {
-    let name = customer
-        .profile_name
-        .as_deref()
-        .filter(|n| !n.trim().is_empty());
-    if customer.erased {
-        // Their data key is destroyed: there is nothing left to show.
-        return html! { span.customer-label.erased { span.name { "Erased customer" } } };
-    }
-    html! {
-        span.customer-label {
-            span.name { (name.unwrap_or("Unknown customer")) }
-            @if let Some(wa_id) = &customer.wa_id {
-                span.handle { "+" (wa_id) }
-            } @else if let Some(user_id) = &customer.user_id {
-                span.handle { "user " (user_id) }
-            }
-        }
-    }
+    crate::exposure::handle::markup(customer)
 }
 
 /// What the viewer may do in one conversation, asked of the authorizer once per page.
@@ -289,17 +288,65 @@ impl Permissions {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a thread shows.
+struct Thread<'a> {
+    names: &'a StaffNames,
+    may: Permissions,
+    conversation: &'a ConversationSummary,
+    messages: &'a [MessageRecord],
+    view: ListView,
+    exposure: &'a Exposure,
+}
+
+/// A faint, repeated mark of who is looking and when, over the conversation: a photo of
+/// the screen names its taker.
+fn watermark(user: &SignedIn) -> Markup {
+    let mark = format!(
+        "{} · {}",
+        user.user.display_name,
+        short_time(now_ms(), now_ms())
+    );
+    html! {
+        div.watermark aria-hidden="true" {
+            @for _ in 0..24 { span { (mark) } }
+        }
+    }
+}
+
+/// The dialog a reveal asks its reason in (filled and opened by the page script).
+fn reveal_dialog() -> Markup {
+    html! {
+        dialog #reveal-dialog {
+            form method="dialog" {
+                h3 { "Reveal a hidden value" }
+                p.hint { "Revealing is recorded in the audit log with your reason. The value is shown for a short time, then hidden again." }
+                fieldset {
+                    legend { "Why do you need to see it?" }
+                    @for (i, (code, label)) in REASONS.iter().enumerate() {
+                        label.reason {
+                            input type="radio" name="reason" value=(code) required checked[i == 0];
+                            " " (label)
+                        }
+                    }
+                }
+                label { "Note (required for Other)" input type="text" name="note" maxlength="200" autocomplete="off"; }
+                p.error hidden {}
+                div.dialog-foot {
+                    button type="submit" value="cancel" formnovalidate { "Cancel" }
+                    button.primary type="submit" value="reveal" { "Reveal" }
+                }
+            }
+        }
+    }
+}
+
 fn thread_markup(
     state: &AppState,
     user: &SignedIn,
-    names: &StaffNames,
-    may: Permissions,
-    c: &ConversationSummary,
-    messages: &[MessageRecord],
-    view: ListView,
+    t: &Thread<'_>,
     flash: Option<&Flash>,
 ) -> Markup {
+    let (names, may, c, messages, view) = (t.names, t.may, t.conversation, t.messages, t.view);
     let base = format!("/inbox/c/{}", c.id);
     let q = view.query();
     let now = now_ms();
@@ -347,7 +394,7 @@ fn thread_markup(
             (flash_markup(flash))
             ol #messages.messages {
                 @for m in messages {
-                    (message_markup(&c.id, m, user, names, view))
+                    (message_markup(&c.id, m, user, names, view, t.exposure))
                 }
             }
             @if may.reply {
@@ -431,6 +478,7 @@ pub fn message_markup(
     user: &SignedIn,
     names: &StaffNames,
     view: ListView,
+    exposure: &Exposure,
 ) -> Markup {
     let direction = if m.direction == "outbound" {
         "out"
@@ -442,7 +490,7 @@ pub fn message_markup(
         li id={ "m-" (m.id) } class={ "msg " (direction) } data-sent-at=(m.sent_at) {
             div.bubble {
                 (context_marks(m))
-                (message_body(m))
+                (message_body(m, exposure))
                 div.meta {
                     @if direction == "out" {
                         span.author { (match m.author.as_deref() {
@@ -481,21 +529,17 @@ fn context_marks(m: &MessageRecord) -> Markup {
     }
 }
 
-fn text<'a>(content: &'a Value, key: &str) -> Option<&'a str> {
-    content
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-/// The body of a message by its normalised kind.
-pub fn message_body(m: &MessageRecord) -> Markup {
-    let c = &m.content;
+/// The body of a message by its normalised kind, from its masked content only: the
+/// renderer never sees a hidden value.
+pub fn message_body(m: &MessageRecord, x: &Exposure) -> Markup {
+    let masked = MaskedMessage::of(m, x);
+    let c = &masked.content;
+    let field = |name: &str| masked.html(name);
     let kind = c.get("kind").and_then(Value::as_str).unwrap_or("");
     match kind {
-        "text" => html! { p.body { (text(c, "body").unwrap_or("")) } },
+        "text" => html! { p.body { @if let Some(b) = field("body") { (b) } } },
         "media" => {
-            let media_type = text(c, "media_type").unwrap_or("file");
+            let media_type = masked.descriptive("media_type").unwrap_or("file");
             let mut label = capitalise(media_type);
             if c.get("voice").and_then(Value::as_bool).unwrap_or(false) {
                 label = "Voice message".to_owned();
@@ -504,7 +548,7 @@ pub fn message_body(m: &MessageRecord) -> Markup {
                 label.push_str(" (animated)");
             }
             let mut parts = vec![label];
-            if let Some(mime) = text(c, "mime_type") {
+            if let Some(mime) = masked.descriptive("mime_type") {
                 parts.push(mime.to_owned());
             }
             if let Some(size) = c.get("file_size").and_then(Value::as_i64) {
@@ -513,50 +557,36 @@ pub fn message_body(m: &MessageRecord) -> Markup {
             html! {
                 div.media {
                     p.media-line { span.icon aria-hidden="true" { (media_icon(media_type)) } " " (parts.join(" · ")) }
-                    @if let Some(name) = text(c, "filename") { p.filename { (name) } }
-                    @if let Some(caption) = text(c, "caption") { p.body { (caption) } }
+                    p.hint.media-held { "Not downloaded to agents: media can carry personal data." }
+                    @if let Some(name) = field("filename") { p.filename { (name) } }
+                    @if let Some(caption) = field("caption") { p.body { (caption) } }
                 }
             }
         }
-        "location" => {
-            let lat = c.get("latitude").and_then(Value::as_f64);
-            let lon = c.get("longitude").and_then(Value::as_f64);
+        "location" => html! {
+            div.location {
+                p.kind { "📍 Location" }
+                @if let Some(name) = field("name") { p.body { strong { (name) } } }
+                @if let Some(address) = field("address") { p.body { (address) } }
+                @if let Some(coords) = field("coordinates") { p.coords { (coords) } }
+            }
+        },
+        "contacts" => {
+            let cards = c.get("cards").and_then(Value::as_array).map_or(0, Vec::len);
             html! {
-                div.location {
-                    p.kind { "📍 Location" }
-                    @if let Some(name) = text(c, "name") { p.body { strong { (name) } } }
-                    @if let Some(address) = text(c, "address") { p.body { (address) } }
-                    @if let (Some(lat), Some(lon)) = (lat, lon) {
-                        p.coords { (format!("{lat:.5}, {lon:.5}")) }
+                div.contacts {
+                    p.kind { "👤 " (cards) (if cards == 1 { " contact" } else { " contacts" }) }
+                    p.body {
+                        @for i in 0..cards {
+                            @if i > 0 { ", " }
+                            @if let Some(name) = field(&format!("contact.{i}")) { (name) } @else { "(no name)" }
+                        }
                     }
                 }
             }
         }
-        "contacts" => {
-            let cards = c
-                .get("cards")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let names: Vec<&str> = cards
-                .iter()
-                .filter_map(|card| card.get("name"))
-                .filter_map(|n| {
-                    n.get("formatted_name")
-                        .or_else(|| n.get("first_name"))
-                        .and_then(Value::as_str)
-                })
-                .collect();
-            html! {
-                div.contacts {
-                    p.kind { "👤 " (cards.len()) (if cards.len() == 1 { " contact" } else { " contacts" }) }
-                    @if !names.is_empty() { p.body { (names.join(", ")) } }
-                }
-            }
-        }
         "interactive_reply" => {
-            let reply_type = text(c, "reply_type").unwrap_or("reply");
-            let label = match reply_type {
+            let label = match masked.descriptive("reply_type").unwrap_or("reply") {
                 "button_reply" => "Tapped button",
                 "list_reply" => "Chose from list",
                 _ => "Replied",
@@ -564,25 +594,25 @@ pub fn message_body(m: &MessageRecord) -> Markup {
             html! {
                 div.choice {
                     p.kind { (label) }
-                    p.body { strong { (text(c, "title").unwrap_or("(no title)")) } }
-                    @if let Some(d) = text(c, "description") { p.detail { (d) } }
+                    p.body { strong { @if let Some(t) = field("title") { (t) } @else { "(no title)" } } }
+                    @if let Some(d) = field("description") { p.detail { (d) } }
                 }
             }
         }
         "button" => html! {
             div.choice {
                 p.kind { "Tapped template button" }
-                p.body { strong { (text(c, "text").or_else(|| text(c, "payload")).unwrap_or("(no text)")) } }
+                p.body { strong { @if let Some(t) = field("text").or_else(|| field("payload")) { (t) } @else { "(no text)" } } }
             }
         },
         "flow_reply" => html! {
             div.choice {
-                p.kind { "Completed a form" @if let Some(n) = text(c, "name") { " (" (n) ")" } }
-                @if let Some(b) = text(c, "body") { p.body { (b) } }
-                @if let Some(json) = text(c, "response_json") { p.detail { code { (json) } } }
+                p.kind { "Completed a form" @if let Some(n) = masked.descriptive("name") { " (" (n) ")" } }
+                @if let Some(b) = field("body") { p.body { (b) } }
+                @if let Some(json) = field("response_json") { p.detail { code { (json) } } }
             }
         },
-        "reaction" => match text(c, "emoji") {
+        "reaction" => match masked.descriptive("emoji") {
             Some(emoji) => {
                 html! { p.reaction { "Reacted " span.emoji { (emoji) } " to a message" } }
             }
@@ -596,15 +626,15 @@ pub fn message_body(m: &MessageRecord) -> Markup {
             html! {
                 div.order {
                     p.kind { "🛒 Order · " (items) (if items == 1 { " item" } else { " items" }) }
-                    @if let Some(t) = text(c, "text") { p.body { (t) } }
+                    @if let Some(t) = field("text") { p.body { (t) } }
                 }
             }
         }
         "system" => html! {
             p.system {
                 "System notice"
-                @if let Some(t) = text(c, "system_type") { " (" (t.replace('_', " ")) ")" }
-                @if let Some(b) = text(c, "body") { ": " (b) }
+                @if let Some(t) = masked.descriptive("system_type") { " (" (t.replace('_', " ")) ")" }
+                @if let Some(b) = field("body") { ": " (b) }
             }
         },
         "request_welcome" => {
@@ -613,12 +643,12 @@ pub fn message_body(m: &MessageRecord) -> Markup {
         "erased" => html! { p.system { "Erased: this customer asked to be forgotten." } },
         "unreadable" => html! { p.system { "This message cannot be opened (its key is gone)." } },
         "unsupported" => html! {
-            p.system { "Unsupported message (" (text(c, "declared_type").unwrap_or("unknown")) "): open WhatsApp to see it." }
+            p.system { "Unsupported message (" (masked.descriptive("declared_type").unwrap_or("unknown")) "): open WhatsApp to see it." }
         },
         "template" => html! {
             div.template-msg {
-                p.kind { "Template " (text(c, "name").unwrap_or("")) }
-                p.body { (text(c, "preview").unwrap_or("")) }
+                p.kind { "Template " (masked.descriptive("name").unwrap_or("")) }
+                p.body { @if let Some(p) = field("preview") { (p) } }
             }
         },
         _ => html! { p.system { "Message of type " (m.message_type) } },

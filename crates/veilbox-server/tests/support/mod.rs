@@ -209,6 +209,22 @@ impl TestApp {
         (status, body)
     }
 
+    /// The open (not resolved) conversation of the customer with WhatsApp id `wa_id`, read
+    /// from the database: the API shows customers masked, so it cannot be searched by number.
+    pub async fn open_conversation_of(&self, wa_id: &str) -> Option<String> {
+        use sqlx::Row;
+        let index = self.store.keyring().expect("unlocked").wa_index(wa_id);
+        sqlx::query(
+            "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
+             WHERE cu.wa_id = $1 AND c.state <> 'resolved' ORDER BY c.created_at DESC",
+        )
+        .bind(index)
+        .fetch_optional(self.store.pool())
+        .await
+        .expect("query")
+        .map(|row| row.try_get("id").expect("id"))
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         use sqlx::Row;
         sqlx::query(sql)

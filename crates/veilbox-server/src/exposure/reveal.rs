@@ -1,0 +1,256 @@
+//! Revealing one hidden value: authorised for its kind, justified, audited, counted, and
+//! shown for a limited time.
+//!
+//! The browser (with its session and CSRF header) and API tokens use the same endpoint,
+//! `POST /api/v1/conversations/{id}/reveals` with `{"ref", "reason", "note"}`. The value is
+//! found again on the server from its reference, with the same hints the page was rendered
+//! with; the policy decides by the value's kind; the audit log records who, which
+//! reference, which kind and why (never the value); the answer says how long the value may
+//! stay on screen.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use veilbox_mask::Kind;
+use veilbox_policy::{Action, Context, Resource};
+use veilbox_store::audit::AuditFilter;
+use veilbox_store::crm::CustomerCard;
+use veilbox_store::now_ms;
+use veilbox_store::reads::ConversationSummary;
+
+use super::card::MaskedCard;
+use super::content::MaskedMessage;
+use super::Exposure;
+use crate::auth::{Access, Actor, ApiCaller};
+use crate::error::WebError;
+use crate::AppState;
+
+/// The reasons a reveal may give, as (code, label). `other` needs a note.
+pub const REASONS: &[(&str, &str)] = &[
+    ("delivery", "Arrange or confirm a delivery with the rider"),
+    (
+        "customer_request",
+        "The customer asked me to check their details",
+    ),
+    ("failed_delivery", "Resolve a failed or late delivery"),
+    ("escalation", "Escalation or complaint review"),
+    ("other", "Other (explain)"),
+];
+
+/// The longest free-text note.
+const MAX_NOTE: usize = 200;
+
+/// What a reveal asks for.
+#[derive(Debug, Deserialize)]
+pub struct RevealRequest {
+    /// The reference of the hidden value, as rendered.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// A code from [`REASONS`].
+    pub reason: String,
+    /// Free text; required for `other`.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// What a reveal answers.
+#[derive(Debug, Serialize)]
+pub struct RevealResponse {
+    /// The kind of the value.
+    pub kind: String,
+    /// The value.
+    pub value: String,
+    /// How long it may stay on screen.
+    pub expires_in_seconds: u64,
+}
+
+/// The exposure of one conversation for `actor`: its customer's CRM values as hints and
+/// the kinds the policy lets them reveal there; and the customer's card, when there is one.
+pub async fn conversation_exposure(
+    state: &AppState,
+    actor: &Actor,
+    conversation: &ConversationSummary,
+) -> Result<(Exposure, Option<CustomerCard>), WebError> {
+    let card = if conversation.customer.erased {
+        None
+    } else {
+        state.store.customer_card(&conversation.customer.id).await?
+    };
+    let facts = Access::conversation_facts(&state.store, conversation).await?;
+    let resource = Resource::Conversation(facts);
+    // Whether a reveal of each kind would be allowed with a reason: the reason itself is
+    // asked for, and checked again, when the reveal is made.
+    let revealable: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|kind| !kind.is_kept())
+        .filter(|kind| {
+            state.access.allowed(
+                actor,
+                Action::Reveal,
+                &resource,
+                &Context {
+                    kind: Some(kind.as_str().to_owned()),
+                    reason: Some("(asked when revealing)".to_owned()),
+                    self_assign: false,
+                },
+            )
+        })
+        .collect();
+    let exposure = Exposure::with_reveals(state.scanner.clone(), card.as_ref(), revealable);
+    Ok((exposure, card))
+}
+
+/// `POST /api/v1/conversations/{id}/reveals`
+pub async fn reveal(
+    ApiCaller(actor): ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(request): Json<RevealRequest>,
+) -> Result<Json<RevealResponse>, WebError> {
+    let conversation = state
+        .access
+        .visible_conversation(&state.store, &actor, &id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let Some((_, label)) = REASONS.iter().find(|(code, _)| *code == request.reason) else {
+        return Err(WebError::BadRequest(
+            "reason must be one of the listed reasons",
+        ));
+    };
+    let note = request.note.trim();
+    if note.chars().count() > MAX_NOTE {
+        return Err(WebError::BadRequest(
+            "the note is longer than 200 characters",
+        ));
+    }
+    if request.reason == "other" && note.is_empty() {
+        return Err(WebError::BadRequest("explain the reason in the note"));
+    }
+    let reason = if note.is_empty() {
+        (*label).to_owned()
+    } else {
+        format!("{label}: {note}")
+    };
+    let (exposure, card) = conversation_exposure(&state, &actor, &conversation).await?;
+    let Some((kind, value)) = find_hidden(
+        &state,
+        &conversation,
+        card.as_ref(),
+        &exposure,
+        &request.reference,
+    )
+    .await?
+    else {
+        // Unknown, or the text changed since it was shown (a new CRM value hides more).
+        return Err(WebError::NotFound);
+    };
+    let context = Context {
+        kind: Some(kind.as_str().to_owned()),
+        reason: Some(reason.clone()),
+        self_assign: false,
+    };
+    let allowed = state
+        .access
+        .allowed_on_conversation(
+            &state.store,
+            &actor,
+            Action::Reveal,
+            &conversation,
+            &context,
+        )
+        .await?;
+    let target = format!(
+        "{} {} {}",
+        conversation.id,
+        request.reference,
+        kind.as_str()
+    );
+    if !allowed {
+        state
+            .store
+            .audit(&actor.audit("reveal.denied", Some(&target), Some(&reason)))
+            .await?;
+        return Err(WebError::Forbidden);
+    }
+    state
+        .store
+        .audit(&actor.audit("reveal", Some(&target), Some(&reason)))
+        .await?;
+    alert_on_many_reveals(&state, &actor).await?;
+    Ok(Json(RevealResponse {
+        kind: kind.as_str().to_owned(),
+        value,
+        expires_in_seconds: state.config.masking.reveal_for.as_secs(),
+    }))
+}
+
+/// The hidden value a reference names, if it still names one.
+async fn find_hidden(
+    state: &AppState,
+    conversation: &ConversationSummary,
+    card: Option<&CustomerCard>,
+    exposure: &Exposure,
+    reference: &str,
+) -> Result<Option<(Kind, String)>, WebError> {
+    let Some((base, n)) = reference.rsplit_once('/') else {
+        return Ok(None);
+    };
+    let Ok(n) = n.parse::<usize>() else {
+        return Ok(None);
+    };
+    let mut parts = base.splitn(3, '/');
+    let (Some(scope), Some(id), Some(field)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(None);
+    };
+    match scope {
+        "m" => {
+            let Some(message) = state.store.message(&conversation.id, id).await? else {
+                return Ok(None);
+            };
+            let masked = MaskedMessage::of(&message, exposure);
+            Ok(masked.hidden(field, n).map(|(k, v)| (k, v.to_owned())))
+        }
+        // The card of this conversation's customer only; their shipments only.
+        "c" | "s" => {
+            let Some(card) = card else { return Ok(None) };
+            let belongs = match scope {
+                "c" => card.id == id,
+                _ => card.shipments.iter().any(|s| s.id == id),
+            };
+            if !belongs {
+                return Ok(None);
+            }
+            Ok(MaskedCard::of(card, exposure).hidden(base, n))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Tells the supervisors when one person reveals more than the configured number of
+/// values within an hour: once, as the threshold is crossed.
+async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), WebError> {
+    let threshold = state.config.masking.reveal_alert_per_hour;
+    let hour_ago = now_ms() - 3_600_000;
+    let filter = AuditFilter {
+        actor: Some(actor.id.clone()),
+        action_prefix: Some("reveal".to_owned()),
+        from: Some(hour_ago),
+        ..AuditFilter::default()
+    };
+    let rows = state
+        .store
+        .audit_rows(&filter, 3 * i64::from(threshold) + 10)
+        .await?;
+    let reveals = rows.iter().filter(|r| r.action == "reveal").count();
+    if reveals == threshold as usize + 1 {
+        state
+            .store
+            .raise_alert(
+                "reveal_rate",
+                Some(&actor.id),
+                &format!("more than {threshold} reveals within an hour"),
+            )
+            .await?;
+    }
+    Ok(())
+}
