@@ -180,9 +180,23 @@ pub(crate) fn find(ctx: &mut Ctx<'_>, wt: &WordTable, hints: &Hints) {
                 } else {
                     &digits
                 };
+                // The country code the hint carries, when the match is its national part.
+                let prefix = &digits[..digits.len() - want.len()];
                 digit_runs(ctx.b, |pos: &[usize], ds: &[u8]| {
                     if let Some(p) = ds.windows(want.len()).position(|w| w == want) {
-                        out.push((h.kind, pos[p], pos[p + want.len() - 1] + 1));
+                        let mut start = p;
+                        if !prefix.is_empty()
+                            && p >= prefix.len()
+                            && &ds[p - prefix.len()..p] == prefix
+                        {
+                            start = p - prefix.len();
+                        }
+                        let mut s = pos[start];
+                        // "+44 7700…": the plus belongs to the number.
+                        if s > 0 && ctx.b[s - 1] == b'+' {
+                            s -= 1;
+                        }
+                        out.push((h.kind, s, pos[p + want.len() - 1] + 1));
                     }
                 });
             }
@@ -195,8 +209,26 @@ pub(crate) fn find(ctx: &mut Ctx<'_>, wt: &WordTable, hints: &Hints) {
         }
     }
     for (kind, s, e) in out {
+        // A name inside a larger token ("ottoline.b@example.net", "x.com/ottoline") is
+        // part of that token: the e-mail or link finding covers it whole.
+        if kind == Kind::Person && glued(ctx.t, s, e) {
+            continue;
+        }
         ctx.emit(kind, s, e, 0.99, Why::Hint, P_HINT);
     }
+}
+
+/// Whether `t[s..e]` is joined to the word characters around it by `@ . _ /` or directly.
+fn glued(t: &str, s: usize, e: usize) -> bool {
+    let joiner = |c: char| matches!(c, '@' | '.' | '_' | '/');
+    let mut before = t.get(..s).unwrap_or("").chars().rev();
+    let mut after = t.get(e..).unwrap_or("").chars();
+    let side = |first: Option<char>, second: Option<char>| match first {
+        Some(c) if c.is_alphanumeric() || c == '@' || c == '_' => true,
+        Some(c) if joiner(c) => second.is_some_and(char::is_alphanumeric),
+        _ => false,
+    };
+    side(before.next(), before.next()) || side(after.next(), after.next())
 }
 
 /// Calls `f` with every run of digits joined by phone separators: the digits and where

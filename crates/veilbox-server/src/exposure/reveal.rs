@@ -248,9 +248,31 @@ async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), We
             .raise_alert(
                 "reveal_rate",
                 Some(&actor.id),
-                &format!("more than {threshold} reveals within an hour"),
+                &format!("revealed more than {threshold} values within an hour"),
             )
             .await?;
     }
     Ok(())
+}
+
+/// The open reveal alerts, as "<name> revealed more than N values within an hour", for
+/// those who watch over agents (whoever may see analytics: supervisors, auditors).
+pub async fn reveal_alerts(
+    state: &AppState,
+    actor: &Actor,
+    names: &crate::inbox::pages::StaffNames,
+) -> Result<Vec<String>, WebError> {
+    if !state.access.allowed_system(actor, Action::ViewAnalytics) {
+        return Ok(Vec::new());
+    }
+    Ok(state
+        .store
+        .open_alerts()
+        .await?
+        .into_iter()
+        .filter(|(kind, ..)| kind == "reveal_rate")
+        .map(|(_, subject, detail, _)| {
+            format!("{} {detail}", names.of(subject.as_deref().unwrap_or("")))
+        })
+        .collect())
 }

@@ -93,11 +93,13 @@ pub async fn inbox(
     let names = StaffNames::load(&state).await?;
     let list = list_markup(&state, &user, &names, view, None).await?;
     let flash = user.take_flash(&state).await;
+    let alerts = crate::exposure::reveal::reveal_alerts(&state, &user.actor, &names).await?;
     let content = html! {
         main #inbox.inbox data-list=(view.query()) {
             section.list { (list) }
             section.thread.empty {
                 (flash_markup(flash.as_ref()))
+                @for alert in &alerts { p.banner.warn role="alert" { "Reveal alert: " (alert) "." } }
                 p.hint { "Pick a conversation." }
             }
         }
