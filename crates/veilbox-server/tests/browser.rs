@@ -172,7 +172,10 @@ async fn inbox_round_trip_in_chromium() {
     ));
     config.whatsapp.access_token = Some(SecretString::from(ACCESS_TOKEN));
     config.whatsapp.graph_url = sim_base.clone();
+    // Short, so that the test sees a revealed value hidden again.
+    config.masking.reveal_for = Duration::from_secs(3);
     let store = veilbox_server::open_store(&config).await.unwrap();
+    let audit_store = store.clone();
     // A supervisor of a team serving every inbox; supervisors sign in with a second factor.
     let team = store.ensure_team("Operations").await.unwrap();
     store
@@ -407,6 +410,101 @@ async fn inbox_round_trip_in_chromium() {
         .await
         .unwrap();
     assert_eq!(mark, "no reload", "the ticks updated without a reload");
+
+    // Masked: the customer's number and address arrive as labels, not in the page at all.
+    simulator
+        .customer_says(
+            CUSTOMER,
+            "Call me on +44 7700 900 123, I am at 14 Birch Lane, York YO1 7HH",
+        )
+        .await
+        .expect("a message with personal data");
+    wait_for(
+        &client,
+        "the masked message",
+        "return !!document.querySelector('#messages button.masked.revealable[data-kind=PHONE]');",
+        vec![],
+        long,
+    )
+    .await;
+    let source: Value = client
+        .execute("return document.documentElement.outerHTML;", vec![])
+        .await
+        .unwrap();
+    let source = source.as_str().unwrap();
+    for hidden in ["900 123", "900123", "Birch", "Bennett", "900461"] {
+        assert!(!source.contains(hidden), "{hidden} is in the page");
+    }
+    // Reveal the phone with a reason: shown, then hidden again.
+    client
+        .find(Locator::Css(
+            "#messages button.masked.revealable[data-kind=PHONE]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the reveal dialog",
+        "return document.getElementById('reveal-dialog').open;",
+        vec![],
+        long,
+    )
+    .await;
+    client
+        .find(Locator::Css(
+            "#reveal-dialog input[name=reason][value=customer_request]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#reveal-dialog button[value=reveal]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the revealed number",
+        "const b = document.querySelector('#messages button.masked.revealed');          return !!b && b.textContent.includes(arguments[0]);",
+        vec![json!("+44 7700 900 123")],
+        long,
+    )
+    .await;
+    save_screenshot(&client, "inbox-revealed.png").await;
+    wait_for(
+        &client,
+        "the number hidden again",
+        "return !document.querySelector('#messages button.masked.revealed') &&          !document.getElementById('messages').innerText.includes('900 123');",
+        vec![],
+        Duration::from_secs(10),
+    )
+    .await;
+    let audited = audit_store
+        .audit_rows(
+            &veilbox_store::audit::AuditFilter {
+                action_prefix: Some("reveal".to_owned()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(
+        audited.iter().any(|r| r.action == "reveal"
+            && r.target.as_deref().is_some_and(|t| t.ends_with(" PHONE"))
+            && r.reason.as_deref().is_some_and(|r| r.contains("asked me"))),
+        "{audited:?}"
+    );
+    assert!(audited
+        .iter()
+        .all(|r| !format!("{:?}{:?}", r.target, r.reason).contains("900")));
 
     save_screenshot(&client, "inbox-round-trip.png").await;
     client.set_window_size(390, 844).await.unwrap();
