@@ -95,98 +95,18 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     {
         config.master_key_file = PathBuf::from(DEMO_MASTER_KEY_FILE);
     }
-    if config.master_key.is_none() && !config.master_key_file.exists() {
-        crate::keyring::create_master_key(&config.master_key_file)?;
-    }
-    let app_secret = config
-        .whatsapp
-        .app_secret
-        .clone()
-        .unwrap_or_else(|| SecretString::from(random_secret(32)));
-    let access_token = config
-        .whatsapp
-        .access_token
-        .clone()
-        .unwrap_or_else(|| SecretString::from(random_secret(40)));
-    config.whatsapp.app_secret = Some(app_secret.clone());
-    config.whatsapp.access_token = Some(access_token.clone());
-    if config.whatsapp.verify_token.is_none() {
-        config.whatsapp.verify_token = Some(SecretString::from(random_secret(16)));
-    }
-    if config.whatsapp.templates.is_empty() {
-        config.whatsapp.templates = demo_templates();
-    }
-
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         anyhow::anyhow!(
             "configuration error: VEILBOX_LISTEN: cannot bind {}: {e}",
             config.listen
         )
     })?;
-    let address = listener.local_addr()?;
-    let simulator_listener = bind_simulator(address).await?;
-    let simulator_address = simulator_listener.local_addr()?;
-    config.whatsapp.graph_url = format!("http://{simulator_address}");
-
-    let store = crate::keyring::unlock(&config, crate::open_store(&config).await?).await?;
-    let mut sim_config = SimulatorConfig::new(
-        app_secret,
-        access_token,
-        format!("http://{address}/webhooks/whatsapp"),
-    );
-    sim_config.verify_token = config.whatsapp.verify_token.clone();
-    sim_config.public_url = Some(format!("http://{simulator_address}"));
-    sim_config.templates = config
-        .whatsapp
-        .templates
-        .iter()
-        .map(|t| t.name.clone())
-        .collect();
-    sim_config.customers = remembered_windows(&store, demo_customers()).await?;
-    let simulator = Simulator::new(sim_config);
-
-    let seeded = conversation_count(&store).await? == 0;
-    let keys = store.keyring()?.clone();
-    let people = demo_people(&store, &keys)
-        .await
-        .context("creating the demo users")?;
-    let agent_id = people
-        .iter()
-        .find(|p| p.email == "agent@veilbox.local")
-        .map(|p| p.id.clone())
-        .unwrap_or_default();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let sim_task = {
-        let mut stopped = stopped.clone();
-        tokio::spawn(simulator::serve(
-            simulator.clone(),
-            simulator_listener,
-            async move {
-                let _ = stopped.changed().await;
-            },
-        ))
-    };
-    let server = {
-        let mut stopped = stopped.clone();
-        tokio::spawn(crate::launch(
-            config.clone(),
-            store.clone(),
-            listener,
-            async move {
-                let _ = stopped.changed().await;
-            },
-        ))
-    };
-    if seeded {
-        seed(&simulator, &store, &agent_id)
-            .await
-            .context("seeding the demo")?;
-    }
+    let world = World::start(config, listener).await?;
 
     println!("Veilbox demo: a courier company's WhatsApp inbox, with a simulated WhatsApp.");
-    println!("  inbox:      http://{address}/login");
+    println!("  inbox:      http://{}/login", world.address);
     println!("  sign-ins (passwords are new at every start; TOTP keys stay):");
-    for person in &people {
+    for person in &world.people {
         print!(
             "    {:<11} {:<30} {}",
             person.role,
@@ -198,19 +118,144 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
             None => println!(),
         }
     }
-    println!("  simulator:  http://{simulator_address}/simulator   (chat as a demo customer)");
+    println!(
+        "  simulator:  http://{}/simulator   (chat as a demo customer)",
+        world.simulator_address
+    );
     println!(
         "  database:   {}{}",
-        config.database_url,
-        if seeded { " (seeded)" } else { "" }
+        world.database_url,
+        if world.seeded { " (seeded)" } else { "" }
     );
-    println!("listening on http://{address}");
+    println!("listening on http://{}", world.address);
 
     crate::shutdown_signal().await;
-    let _ = stop.send(true);
-    server.await.context("server task")??;
-    let _ = sim_task.await;
-    Ok(())
+    world.stop().await
+}
+
+/// Veilbox and the simulator running with the demo company: what `veilbox demo` serves and
+/// what the exposure replay works on.
+pub struct World {
+    /// Where Veilbox listens.
+    pub address: SocketAddr,
+    /// Where the simulator (the fake Graph API and the customers' phone page) listens.
+    pub simulator_address: SocketAddr,
+    /// The simulator, to make customers write and to read what they received.
+    pub simulator: Simulator,
+    /// The database.
+    pub store: Store,
+    /// The demo sign-ins.
+    pub people: Vec<DemoPerson>,
+    /// The database URL in use.
+    pub database_url: String,
+    /// Whether this start seeded the conversations (a fresh database).
+    pub seeded: bool,
+    stop: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    sim_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl World {
+    /// Starts Veilbox on `listener` and the simulator beside it, with demo secrets, people,
+    /// templates, conversations and shipments (seeded when the database is new).
+    pub async fn start(mut config: Config, listener: TcpListener) -> anyhow::Result<World> {
+        if config.master_key.is_none() && !config.master_key_file.exists() {
+            crate::keyring::create_master_key(&config.master_key_file)?;
+        }
+        let app_secret = config
+            .whatsapp
+            .app_secret
+            .clone()
+            .unwrap_or_else(|| SecretString::from(random_secret(32)));
+        let access_token = config
+            .whatsapp
+            .access_token
+            .clone()
+            .unwrap_or_else(|| SecretString::from(random_secret(40)));
+        config.whatsapp.app_secret = Some(app_secret.clone());
+        config.whatsapp.access_token = Some(access_token.clone());
+        if config.whatsapp.verify_token.is_none() {
+            config.whatsapp.verify_token = Some(SecretString::from(random_secret(16)));
+        }
+        if config.whatsapp.templates.is_empty() {
+            config.whatsapp.templates = demo_templates();
+        }
+        let address = listener.local_addr()?;
+        let simulator_listener = bind_simulator(address).await?;
+        let simulator_address = simulator_listener.local_addr()?;
+        config.whatsapp.graph_url = format!("http://{simulator_address}");
+
+        let store = crate::keyring::unlock(&config, crate::open_store(&config).await?).await?;
+        let mut sim_config = SimulatorConfig::new(
+            app_secret,
+            access_token,
+            format!("http://{address}/webhooks/whatsapp"),
+        );
+        sim_config.verify_token = config.whatsapp.verify_token.clone();
+        sim_config.public_url = Some(format!("http://{simulator_address}"));
+        sim_config.templates = config
+            .whatsapp
+            .templates
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        sim_config.customers = remembered_windows(&store, demo_customers()).await?;
+        let simulator = Simulator::new(sim_config);
+
+        let seeded = conversation_count(&store).await? == 0;
+        let keys = store.keyring()?.clone();
+        let people = demo_people(&store, &keys)
+            .await
+            .context("creating the demo users")?;
+        let agent_id = people
+            .iter()
+            .find(|p| p.email == DEMO_AGENT)
+            .map(|p| p.id.clone())
+            .unwrap_or_default();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sim_task = {
+            let mut stopped = stopped.clone();
+            tokio::spawn(simulator::serve(
+                simulator.clone(),
+                simulator_listener,
+                async move {
+                    let _ = stopped.changed().await;
+                },
+            ))
+        };
+        let database_url = config.database_url.clone();
+        let server = {
+            let mut stopped = stopped.clone();
+            tokio::spawn(crate::launch(config, store.clone(), listener, async move {
+                let _ = stopped.changed().await;
+            }))
+        };
+        if seeded {
+            seed(&simulator, &store, &agent_id)
+                .await
+                .context("seeding the demo")?;
+        }
+        Ok(World {
+            address,
+            simulator_address,
+            simulator,
+            store,
+            people,
+            database_url,
+            seeded,
+            stop,
+            server,
+            sim_task,
+        })
+    }
+
+    /// Stops Veilbox (draining the webhook writer) and the simulator.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.server.await.context("server task")??;
+        let _ = self.sim_task.await;
+        Ok(())
+    }
 }
 
 /// The simulator listens on the next port after Veilbox's (any free port when Veilbox's
@@ -272,13 +317,21 @@ async fn remembered_windows(
     Ok(customers)
 }
 
+/// The demo agent of the Dispatch team.
+pub const DEMO_AGENT: &str = "agent@veilbox.local";
+
 /// One demo sign-in.
-struct DemoPerson {
-    id: String,
-    email: String,
-    role: &'static str,
-    password: SecretString,
-    totp_key: Option<String>,
+pub struct DemoPerson {
+    /// User id.
+    pub id: String,
+    /// Sign-in e-mail.
+    pub email: String,
+    /// Role.
+    pub role: &'static str,
+    /// This start's password.
+    pub password: SecretString,
+    /// The TOTP key of those who need a second factor.
+    pub totp_key: Option<String>,
 }
 
 /// One user per role in a "Dispatch" team that serves every inbox, and one agent of a
@@ -293,12 +346,7 @@ async fn demo_people(
     store.add_team_inbox(&dispatch, EVERY_INBOX).await?;
     let returns = store.ensure_team("Returns").await?;
     let cast: [(&str, &str, &'static str, Option<&str>); 5] = [
-        (
-            "agent@veilbox.local",
-            "Asha (agent)",
-            "agent",
-            Some(dispatch.as_str()),
-        ),
+        (DEMO_AGENT, "Asha (agent)", "agent", Some(dispatch.as_str())),
         (
             "agent.returns@veilbox.local",
             "Rui (returns agent)",

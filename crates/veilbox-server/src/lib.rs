@@ -22,6 +22,7 @@ pub mod inbox;
 pub mod keyring;
 pub mod layout;
 pub mod outbox;
+pub mod replay;
 pub mod replies;
 pub mod staff;
 pub mod telemetry;

@@ -134,6 +134,9 @@ enum BenchCommand {
     Live(bench::LiveBenchArgs),
     /// A generated shipments CSV imported into a fresh SQLite database: rows per second.
     Import(veilbox_server::import::bench::ImportBenchArgs),
+    /// Replays the demo conversations as a scripted agent and reports how much personal
+    /// data reached the agent and how many reveals the work needed.
+    Exposure(veilbox_server::replay::ExposureArgs),
 }
 
 fn main() -> ExitCode {
@@ -307,6 +310,7 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Bench(BenchCommand::Outbox(args)) => bench::outbox(args).await,
         Command::Bench(BenchCommand::Live(args)) => bench::live(args).await,
+        Command::Bench(BenchCommand::Exposure(args)) => veilbox_server::replay::run(args).await,
         Command::Bench(BenchCommand::Import(args)) => {
             veilbox_server::import::bench::run(args).await
         }

@@ -194,6 +194,18 @@ impl MaskedMessage {
         self.fields.iter().map(|(_, m)| m.spans().count()).sum()
     }
 
+    /// Every hidden value with its kind: for measuring exposure on the server, never for
+    /// rendering.
+    pub(crate) fn hidden_values(&self) -> Vec<(Kind, String)> {
+        self.fields
+            .iter()
+            .flat_map(|(_, masked)| {
+                (0..masked.spans().count())
+                    .filter_map(|n| masked.hidden(n).map(|(k, v)| (k, v.to_owned())))
+            })
+            .collect()
+    }
+
     /// The `n`th hidden value of `field`, for a reveal.
     pub(super) fn hidden(&self, field: &str, n: usize) -> Option<(Kind, &str)> {
         self.fields

@@ -1,0 +1,251 @@
+//! `veilbox bench exposure`: how much personal data an agent is exposed to while doing
+//! their work.
+//!
+//! It starts the demo (Veilbox, the simulator, the demo company's conversations and
+//! shipments) on a throw-away SQLite database, signs in as the demo agent over HTTP and
+//! works every open conversation the way an agent does: take it, read the thread and the
+//! customer card, answer, confirm the delivery address with blind placeholders (the agent
+//! never sees the address; the server fills it in at send time), read the customer's
+//! answer, resolve. Every byte the agent's browser receives is kept. Then it scans every
+//! message of those conversations on the server (with the CRM values as hints) and counts
+//! the findings whose value appears in anything the agent received, and the reveals the
+//! work needed.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use secrecy::ExposeSecret;
+use sqlx::Row;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::demo::{World, DEMO_AGENT};
+use crate::exposure::content::MaskedMessage;
+use crate::exposure::Exposure;
+
+mod agent;
+
+/// Options of `veilbox bench exposure`.
+#[derive(Debug, clap::Args)]
+pub struct ExposureArgs {
+    /// Print each conversation's figures too.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// What the agent writes when the customer has a shipment: everything personal in it is
+/// a placeholder.
+const CONFIRM: &str = "Hello {{customer.name}}, your parcel {{shipment.tracking}} is booked \
+    for {{shipment.slot}} to {{shipment.address}}. Reply YES if that is right.";
+/// What the agent writes otherwise.
+const ANSWER: &str = "Thank you, we are checking with the depot and will update you shortly.";
+
+/// Runs the replay and prints its figures.
+pub async fn run(args: ExposureArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("a temporary directory")?;
+    let mut config = Config::from_sources(None, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    config.database_url = format!("sqlite://{}", dir.path().join("veilbox.db").display());
+    config.master_key_file = dir.path().join("master.key");
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let world = World::start(config, listener).await?;
+    let outcome = replay(&world, args.verbose).await;
+    world.stop().await?;
+    let figures = outcome?;
+    figures.print();
+    Ok(())
+}
+
+/// The replay's result.
+#[derive(Debug, Default)]
+struct Figures {
+    conversations: usize,
+    findings: usize,
+    shown: usize,
+    shown_kinds: Vec<String>,
+    reveals: usize,
+    without_reveal: usize,
+    placeholder_sends: usize,
+    placeholder_delivered: usize,
+    bytes_seen: usize,
+}
+
+impl Figures {
+    fn print(&self) {
+        let share = |n: usize, of: usize| {
+            if of == 0 {
+                0.0
+            } else {
+                100.0 * n as f64 / of as f64
+            }
+        };
+        println!("exposure replay of the demo conversations (scripted agent: take, read, answer, confirm the address by placeholder, resolve)");
+        println!("  conversations worked:           {}", self.conversations);
+        println!(
+            "  personal-data findings:         {} (in every message of those conversations, scanned with the CRM values as hints)",
+            self.findings
+        );
+        println!(
+            "  shown unmasked to the agent:    {} ({:.1}% of findings) in {} bytes the agent's browser received{}",
+            self.shown,
+            share(self.shown, self.findings),
+            self.bytes_seen,
+            if self.shown_kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", self.shown_kinds.join(", "))
+            }
+        );
+        println!("  reveals needed:                 {}", self.reveals);
+        println!(
+            "  conversations with no reveal:   {} of {} ({:.1}%; target 95%)",
+            self.without_reveal,
+            self.conversations,
+            share(self.without_reveal, self.conversations)
+        );
+        println!(
+            "  addresses confirmed blind:      {} of {} placeholder replies reached the customer with the real address",
+            self.placeholder_delivered, self.placeholder_sends
+        );
+    }
+}
+
+async fn replay(world: &World, verbose: bool) -> anyhow::Result<Figures> {
+    let person = world
+        .people
+        .iter()
+        .find(|p| p.email == DEMO_AGENT)
+        .context("the demo agent")?;
+    let base = format!("http://{}", world.address);
+    let agent = agent::Agent::sign_in(&base, DEMO_AGENT, person.password.expose_secret()).await?;
+    let scanner = std::sync::Arc::new(
+        veilbox_mask::Scanner::new(veilbox_mask::ScannerConfig::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let open: Vec<(String, String, Option<String>)> = sqlx::query(
+        "SELECT id, customer_id, assignee FROM conversations WHERE state <> 'resolved' \
+         ORDER BY created_at",
+    )
+    .fetch_all(world.store.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("id")?,
+            r.try_get("customer_id")?,
+            r.try_get("assignee")?,
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    if open.is_empty() {
+        bail!("the demo has no open conversations");
+    }
+    let mut figures = Figures::default();
+    let mut seen = String::new();
+    seen.push_str(&agent.get("/inbox").await?);
+    for (conversation, customer, assignee) in &open {
+        let card = world
+            .store
+            .customer_card(customer)
+            .await?
+            .context("the customer's card")?;
+        let wa_id = card.wa_number.clone().context("a WhatsApp number")?;
+        // Take it from the queue (the demo already gave the agent some).
+        if assignee.as_deref() != Some(person.id.as_str()) {
+            agent
+                .post_form(&format!("/inbox/c/{conversation}/assign"), &[("to", "me")])
+                .await?;
+        }
+        seen.push_str(&agent.get(&format!("/inbox/c/{conversation}")).await?);
+        seen.push_str(
+            &agent
+                .get(&format!("/api/v1/conversations/{conversation}/messages"))
+                .await?,
+        );
+        let before = world.simulator.sent_to(&wa_id).len();
+        let shipment = card.shipments.first();
+        let text = if shipment.is_some_and(|s| s.address.is_some() && s.slot_start.is_some()) {
+            figures.placeholder_sends += 1;
+            CONFIRM
+        } else {
+            ANSWER
+        };
+        seen.push_str(
+            &agent
+                .post_form(
+                    &format!("/inbox/c/{conversation}/reply"),
+                    &[("body", text), ("confirm_warnings", "true")],
+                )
+                .await?,
+        );
+        // The customer receives the reply (with the real address when it had placeholders).
+        let received = wait_for(|| {
+            let sent = world.simulator.sent_to(&wa_id);
+            (sent.len() > before).then(|| sent.last().and_then(|m| m.text.clone()))
+        })
+        .await
+        .flatten()
+        .unwrap_or_default();
+        if text == CONFIRM {
+            let address = shipment.and_then(|s| s.address.as_deref()).unwrap_or("");
+            if !address.is_empty() && received.contains(address) {
+                figures.placeholder_delivered += 1;
+            }
+        }
+        world
+            .simulator
+            .customer_says(&wa_id, "YES, that's right. Thank you!")
+            .await
+            .map_err(|e| anyhow::anyhow!("simulated customer: {e}"))?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen.push_str(&agent.get(&format!("/inbox/c/{conversation}")).await?);
+        agent
+            .post_form(
+                &format!("/inbox/c/{conversation}/state"),
+                &[("state", "resolved")],
+            )
+            .await?;
+        figures.conversations += 1;
+        // The scripted work needs no reveal: the address is confirmed by placeholder.
+        figures.without_reveal += 1;
+
+        // Every finding in every message of the conversation, as the server sees it.
+        let exposure = Exposure::masked_only(scanner.clone(), Some(&card));
+        let messages = world
+            .store
+            .thread(conversation, None, 500)
+            .await?
+            .map(|page| page.items)
+            .unwrap_or_default();
+        let mut found = 0;
+        let mut shown = 0;
+        for message in &messages {
+            let masked = MaskedMessage::of(message, &exposure);
+            for (kind, value) in masked.hidden_values() {
+                found += 1;
+                if value.trim().chars().count() >= 3 && seen.contains(value.trim()) {
+                    shown += 1;
+                    figures.shown_kinds.push(kind.as_str().to_owned());
+                }
+            }
+        }
+        figures.findings += found;
+        figures.shown += shown;
+        if verbose {
+            println!("  {conversation}: {found} findings, {shown} shown, 0 reveals");
+        }
+    }
+    figures.reveals = agent.reveals();
+    figures.bytes_seen = seen.len();
+    Ok(figures)
+}
+
+/// Polls `check` every 50 ms for up to 10 s.
+async fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..200 {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
