@@ -222,6 +222,17 @@ impl From<ConversationSummary> for ConversationJson {
     }
 }
 
+/// Reply and forwarding context without the quoted sender's number (a phone number, shown
+/// by its last four digits like every other).
+fn masked_context(mut context: Value) -> Value {
+    if let Some(from) = context.get_mut("reply_to_from") {
+        if let Some(number) = from.as_str() {
+            *from = Value::String(crate::exposure::phone_label(number));
+        }
+    }
+    context
+}
+
 impl MessageJson {
     /// `m` as the viewer of `exposure` may see it.
     fn masked(m: MessageRecord, exposure: &crate::exposure::Exposure) -> Self {
@@ -239,7 +250,7 @@ impl MessageJson {
             received_at: rfc3339(m.received_at),
             masked: masked.json(),
             content: masked.content,
-            context: m.context,
+            context: m.context.map(masked_context),
             errors: m.errors,
             raw,
             delivery: m.delivery.map(|d| DeliveryJson {

@@ -111,7 +111,8 @@ async fn plant(app: &TestApp) -> (String, String, Vec<String>) {
     for (wamid, message) in [
         (
             "wamid.LEAK1",
-            json!({"type": "text", "text": {"body": PLANTED_TEXT}}),
+            json!({"type": "text", "text": {"body": PLANTED_TEXT},
+                   "context": {"from": PHONE, "id": "wamid.EARLIER"}}),
         ),
         (
             "wamid.LEAK2",
