@@ -390,8 +390,8 @@ const ROUTES: &[(&str, Reach)] = &[
     // One-time links; the token in the path is the credential.
     ("/set-password/{token}", Reach::Public),
     // The stylesheet and script.
-    ("/assets/inbox.v2.css", Reach::Public),
-    ("/assets/inbox.v2.js", Reach::Public),
+    ("/assets/inbox.v3.css", Reach::Public),
+    ("/assets/inbox.v3.js", Reach::Public),
     // Ends the request's own session (full or half); needs its CSRF token.
     ("/logout", Reach::Public),
     ("/", Reach::Authorised),
@@ -401,6 +401,7 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/inbox/c/{id}", Reach::Authorised),
     ("/inbox/c/{id}/m/{message_id}", Reach::Authorised),
     ("/inbox/c/{id}/reply", Reach::Authorised),
+    ("/inbox/c/{id}/check", Reach::Authorised),
     ("/inbox/c/{id}/template", Reach::Authorised),
     ("/inbox/c/{id}/assign", Reach::Authorised),
     ("/inbox/c/{id}/state", Reach::Authorised),
@@ -437,6 +438,7 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/api/v1/conversations/{id}", Reach::Authorised),
     ("/api/v1/conversations/{id}/messages", Reach::Authorised),
     ("/api/v1/conversations/{id}/replies", Reach::Authorised),
+    ("/api/v1/conversations/{id}/check", Reach::Authorised),
     ("/api/v1/conversations/{id}/assign", Reach::Authorised),
     ("/api/v1/outbox/{id}/decision", Reach::Authorised),
     ("/api/v1/deliveries/{wa_message_id}", Reach::Authorised),
@@ -587,7 +589,7 @@ fn every_route_is_in_the_access_table() {
         "GET and POST on one route"
     );
     assert_eq!(declared["/api/v1/roles/{name}"], BTreeSet::from(["put"]));
-    assert_eq!(declared["/assets/inbox.v2.css"], BTreeSet::from(["get"]));
+    assert_eq!(declared["/assets/inbox.v3.css"], BTreeSet::from(["get"]));
     assert_eq!(declared["/audit.csv"], BTreeSet::from(["get"]));
 }
 
@@ -779,8 +781,8 @@ async fn authorised_routes_refuse_unauthenticated_requests() {
     };
     assert_eq!(get("/healthz").await.status(), StatusCode::OK);
     assert_eq!(get("/login").await.status(), StatusCode::OK);
-    assert_eq!(get("/assets/inbox.v2.css").await.status(), StatusCode::OK);
-    assert_eq!(get("/assets/inbox.v2.js").await.status(), StatusCode::OK);
+    assert_eq!(get("/assets/inbox.v3.css").await.status(), StatusCode::OK);
+    assert_eq!(get("/assets/inbox.v3.js").await.status(), StatusCode::OK);
     assert_eq!(
         get("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")
             .await

@@ -545,8 +545,8 @@ async fn security_headers_and_assets() {
     assert_security_headers(missing.headers(), "unknown path");
     let page = agent.page("/inbox").await;
     for (needle, content_type) in [
-        ("/assets/inbox.v2.css", "text/css"),
-        ("/assets/inbox.v2.js", "text/javascript"),
+        ("/assets/inbox.v3.css", "text/css"),
+        ("/assets/inbox.v3.js", "text/javascript"),
     ] {
         assert!(page.contains(needle));
         let asset = agent.get(needle).await;

@@ -9,12 +9,12 @@ use axum::Router;
 use crate::AppState;
 
 /// Bump with every change to the files, so browsers fetch the new ones.
-const VERSION: &str = "2";
+const VERSION: &str = "3";
 
 /// Where the stylesheet is served.
-pub const CSS_PATH: &str = "/assets/inbox.v2.css";
+pub const CSS_PATH: &str = "/assets/inbox.v3.css";
 /// Where the script is served.
-pub const JS_PATH: &str = "/assets/inbox.v2.js";
+pub const JS_PATH: &str = "/assets/inbox.v3.js";
 
 const CSS: &str = include_str!("../../assets/inbox.css");
 const JS: &str = include_str!("../../assets/inbox.js");
