@@ -72,6 +72,7 @@ async fn rig() -> Rig {
                     "address": PRIYA_ADDRESS, "eta": "2027-01-15T08:00:00Z"},
                    {"tracking": OTHER_TRACKING, "status": "in_transit",
                     "customer_phone": OTHER_PHONE, "customer_name": "Odette Marsh",
+                    "customer_email": "odette.marsh@mail.example",
                     "address": OTHER_ADDRESS}]),
         )
         .await;

@@ -143,11 +143,9 @@ async fn owner_of(
                 .collect();
             Some((SearchBy::Phone, digits))
         }
-        Kind::Email | Kind::Upi if value.contains('@') => {
+        Kind::Email => {
             let domain = value.rsplit('@').next().unwrap_or("");
-            if f.kind == Kind::Email
-                && is_company_host(domain, &state.config.masking.company_domains)
-            {
+            if is_company_host(domain, &state.config.masking.company_domains) {
                 return Ok(Owner::Company);
             }
             Some((SearchBy::Email, value.trim().to_owned()))
