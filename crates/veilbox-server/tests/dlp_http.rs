@@ -73,6 +73,7 @@ async fn rig() -> Rig {
                    {"tracking": OTHER_TRACKING, "status": "in_transit",
                     "customer_phone": OTHER_PHONE, "customer_name": "Odette Marsh",
                     "customer_email": "odette.marsh@mail.example",
+                    "recipient_name": "Jon Marsh", "recipient_phone": "+447700900555",
                     "address": OTHER_ADDRESS}]),
         )
         .await;
@@ -193,6 +194,7 @@ async fn drafts_are_blocked_warned_or_allowed() {
             "PHONE",
         ),
         (&format!("call {OTHER_PHONE}"), "block", "PHONE"),
+        ("the recipient is on +44 7700 900555", "block", "PHONE"),
         (
             &format!("The parcel goes to {OTHER_ADDRESS}"),
             "block",

@@ -248,9 +248,20 @@ async fn addresses_are_found_by_blind_index(f: Fixture) {
         None,
     );
     row.address = Some("9 Other Close, Hull HU1 1AA".into());
+    row.recipient_phone = Some("+447700900555".into());
     s.import_shipments(std::slice::from_ref(&row))
         .await
         .unwrap();
+    // A shipment's recipient's phone is found as that customer's too.
+    assert_eq!(
+        s.recipient_phone_owners("+44 7700 900555").await.unwrap(),
+        [b.as_str()]
+    );
+    assert!(s
+        .recipient_phone_owners("not a phone")
+        .await
+        .unwrap()
+        .is_empty());
 
     // Whole, by its street line, and by its first two parts; in any spacing and case.
     assert_eq!(

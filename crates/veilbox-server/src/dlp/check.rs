@@ -162,14 +162,17 @@ async fn owner_of(
         }
         _ => None,
     };
-    let owners: Vec<String> = match search {
+    let mut owners: Vec<String> = match &search {
         Some((by, value)) => state
             .store
-            .find_customers(by, &value)
+            .find_customers(*by, value)
             .await?
             .unwrap_or_default(),
         None => Vec::new(),
     };
+    if let Some((SearchBy::Phone, value)) = &search {
+        owners.extend(state.store.recipient_phone_owners(value).await?);
+    }
     Ok(if hinted || owners.iter().any(|o| o == me) {
         Owner::ThisCustomer
     } else if !owners.is_empty() {
