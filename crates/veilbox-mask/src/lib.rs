@@ -106,6 +106,20 @@ impl std::fmt::Display for Why {
     }
 }
 
+/// `text` as the scanner reads it: digits of other scripts and spelled-out digits ("nine
+/// eight seven") as ASCII digits, `[at]`/`(dot)` as `@`/`.`, invisible characters gone.
+///
+/// For callers that must know what a finding *is* (the phone number a spelled-out finding
+/// spells) with parsers that read plain digits.
+///
+/// ```
+/// assert!(veilbox_mask::folded("nine eight seven six five four three two one zero")
+///     .contains("9876543210"));
+/// ```
+pub fn folded(text: &str) -> String {
+    normalize::fold(text).text.into_owned()
+}
+
 /// The findings' spans in Unicode code points (as Python indexes a `str`) instead of bytes,
 /// in the same order. Linear in `text` plus `findings`.
 pub fn char_spans(text: &str, findings: &[Finding]) -> Vec<(usize, usize)> {

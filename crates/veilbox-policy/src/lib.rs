@@ -124,11 +124,13 @@ pub enum Action {
     ViewAuditLog,
     /// Read analytics.
     ViewAnalytics,
+    /// Send a reply that leak prevention blocked, with a reason (audited).
+    OverrideBlock,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::ViewConversation,
         Action::Reply,
         Action::Assign,
@@ -144,6 +146,7 @@ impl Action {
         Action::Configure,
         Action::ViewAuditLog,
         Action::ViewAnalytics,
+        Action::OverrideBlock,
     ];
 
     /// The snake_case name, which is also the Cedar id `Veilbox::Action::"<name>"`.
@@ -164,6 +167,7 @@ impl Action {
             Action::Configure => "configure",
             Action::ViewAuditLog => "view_audit_log",
             Action::ViewAnalytics => "view_analytics",
+            Action::OverrideBlock => "override_block",
         }
     }
 }

@@ -265,3 +265,90 @@ function csrfToken() {
   const field = document.querySelector("input[name=csrf]");
   return field ? field.value : "";
 }
+
+// ---------------------------------------------------------------------------------------
+// Leak prevention and blind placeholders (composer).
+//
+// As the agent types, the draft is checked (debounced) by POST <#dlp-status data-check>;
+// the verdict names kinds and character spans, never values, and is shown under the box:
+// blocks in red, warnings with the confirmation checkbox. Placeholder buttons insert
+// {{customer.name}} and friends at the cursor; the server fills them in at send time.
+// The server checks again on send: this is only a preview.
+
+(function composerChecks() {
+  const box = document.getElementById("reply-body");
+  const status = document.getElementById("dlp-status");
+  if (!box || !status || !box.form) return;
+  const form = box.form;
+  const csrf = form.elements.namedItem("csrf");
+  const confirm = form.querySelector(".dlp-confirm");
+  const override = form.querySelector(".dlp-override");
+  if (confirm) confirm.hidden = true;
+  if (override) override.hidden = true;
+
+  for (const button of form.querySelectorAll("button[data-placeholder]")) {
+    button.addEventListener("click", () => {
+      const text = button.dataset.placeholder || "";
+      const start = box.selectionStart ?? box.value.length;
+      const end = box.selectionEnd ?? start;
+      box.value = box.value.slice(0, start) + text + box.value.slice(end);
+      box.focus();
+      box.selectionStart = box.selectionEnd = start + text.length;
+      schedule();
+    });
+  }
+
+  let timer = null;
+  let asked = 0;
+  function schedule() {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(run, 400);
+  }
+  box.addEventListener("input", schedule);
+
+  async function run() {
+    timer = null;
+    const body = box.value;
+    const mine = ++asked;
+    if (!body.trim()) {
+      show({ verdict: "allow", findings: [], can_override: false }, body);
+      return;
+    }
+    try {
+      const response = await fetch(status.dataset.check, {
+        method: "POST",
+        credentials: "same-origin",
+        redirect: "error",
+        headers: {
+          "Content-Type": "application/json",
+          "X-CSRF-Token": csrf ? csrf.value : "",
+        },
+        body: JSON.stringify({ body }),
+      });
+      if (!response.ok || mine !== asked) return;
+      show(await response.json(), body);
+    } catch {
+      // Offline or signed out: the check on send still applies.
+    }
+  }
+
+  function show(result, body) {
+    status.replaceChildren();
+    status.dataset.verdict = result.verdict;
+    const flagged = (result.findings || []).filter((f) => f.level !== "allow");
+    if (confirm) confirm.hidden = result.verdict !== "warn";
+    if (override) override.hidden = !(result.verdict === "block" && result.can_override);
+    if (flagged.length === 0) return;
+    const chars = Array.from(body);
+    const list = document.createElement("ul");
+    for (const f of flagged) {
+      const item = document.createElement("li");
+      item.className = `dlp-${f.level}`;
+      // The agent's own draft text, shown back to them only, so they find what to remove.
+      const excerpt = chars.slice(f.start, f.end).join("");
+      item.textContent = `${f.level === "block" ? "Blocked" : "Check"}: ${f.kind} “${excerpt}”: ${f.reason}`;
+      list.append(item);
+    }
+    status.append(list);
+  }
+})();

@@ -21,6 +21,7 @@ use veilbox_store::reads::{ConversationFilter, ConversationSummary, MessageRecor
 
 use crate::auth::{Actor, ApiCaller};
 
+use crate::dlp::{SendChecks, SendRefusal};
 use crate::replies::{send_reply, ReplyOutcome};
 
 use crate::error::WebError;
@@ -37,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/conversations/{id}/reveals",
             post(crate::exposure::reveal::reveal),
+        )
+        .route(
+            "/api/v1/conversations/{id}/check",
+            post(crate::dlp::http::check_in_api),
         )
         .route("/api/v1/outbox/{id}/decision", post(decide_send))
         .route("/api/v1/admin/alerts", get(list_alerts))
@@ -417,7 +422,10 @@ async fn show_delivery(
 
 /// `POST /api/v1/conversations/{id}/replies` with `{"type":"text","body":..}` or
 /// `{"type":"template","name":..,"language":..}`: 202 with the queued ids; 409 when free
-/// text is outside the 24-hour window.
+/// text is outside the 24-hour window. A text reply may also carry `confirm_warnings`,
+/// `override_block` and `override_reason` (see [`SendChecks`]); one that leak prevention
+/// refuses is a 422 with `verdict` (`block` or `warn`) and the `kinds` it found, an
+/// override the caller may not make a 403.
 async fn create_reply(
     ApiCaller(actor): ApiCaller,
     State(state): State<AppState>,
@@ -428,7 +436,12 @@ async fn create_reply(
     let payload: ReplyPayload = serde_json::from_slice(&body).map_err(|_| {
         WebError::BadRequest("expected {\"type\":\"text\",\"body\":...} or a template")
     })?;
-    match send_reply(&state, &id, actor.author(), payload).await? {
+    let checks: SendChecks = serde_json::from_slice(&body).map_err(|_| {
+        WebError::BadRequest(
+            "confirm_warnings and override_block are true or false, override_reason text",
+        )
+    })?;
+    match send_reply(&state, &id, &actor, payload, &checks).await? {
         ReplyOutcome::Queued(queued) => Ok((
             StatusCode::ACCEPTED,
             Json(
@@ -446,6 +459,21 @@ async fn create_reply(
             "the customer has no WhatsApp number to send to",
         )),
         ReplyOutcome::Invalid(why) => Err(WebError::BadRequest(why)),
+        ReplyOutcome::Refused(refusal) => {
+            let status = match refusal {
+                SendRefusal::OverrideForbidden(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            Ok((
+                status,
+                Json(serde_json::json!({
+                    "error": refusal.message(),
+                    "verdict": refusal.level(),
+                    "kinds": refusal.kinds(),
+                })),
+            )
+                .into_response())
+        }
     }
 }
 

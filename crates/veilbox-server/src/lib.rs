@@ -14,6 +14,7 @@ pub mod bench;
 pub mod config;
 pub mod customers;
 pub mod demo;
+pub mod dlp;
 pub mod erasure;
 pub mod error;
 pub mod exposure;

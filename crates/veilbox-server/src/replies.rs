@@ -1,12 +1,15 @@
 //! Replying to a customer: the 24-hour window, then the outbox.
 //!
 //! Every path that sends (the inbox page, the JSON API) goes through [`send_reply`], so the
-//! window rule lives in one place. Meta enforces it too (error 131047), but refusing early
+//! window rule, leak prevention and blind placeholders ([`crate::dlp`]) live in one place. Meta enforces it too (error 131047), but refusing early
 //! tells the agent at once and offers the templates instead.
 
 use veilbox_store::outbox::{QueueRefusal, QueuedReply, ReplyPayload};
 use veilbox_store::{now_ms, StoreError};
 
+use crate::auth::Actor;
+use crate::dlp::gate::guard;
+use crate::dlp::{SendChecks, SendRefusal};
 use crate::AppState;
 
 /// The customer-service window: free-form replies only within 24 hours of the customer's
@@ -26,6 +29,8 @@ pub enum ReplyOutcome {
     NoRecipient,
     /// Nothing to send (empty text, unknown template).
     Invalid(&'static str),
+    /// Refused by leak prevention, or a placeholder could not be filled.
+    Refused(SendRefusal),
 }
 
 /// Whether free-form replies are allowed now, given the customer's last message time.
@@ -40,13 +45,17 @@ pub fn window_closes_at(last_inbound_at: Option<i64>, now: i64) -> Option<i64> {
         .map(|at| at + WINDOW_MS)
 }
 
-/// Queues a reply after checking it against the window and the configured templates.
+/// Queues a reply after checking it against the window and the configured templates; a
+/// text reply is also checked by leak prevention as written (`checks` carries the agent's
+/// confirmation or a supervisor's override) and its placeholders filled in.
 pub async fn send_reply(
     state: &AppState,
     conversation_id: &str,
-    author: &str,
+    actor: &Actor,
     payload: ReplyPayload,
+    checks: &SendChecks,
 ) -> Result<ReplyOutcome, StoreError> {
+    let author = actor.author();
     let Some(conversation) = state.store.conversation(conversation_id).await? else {
         return Ok(ReplyOutcome::NotFound);
     };
@@ -67,6 +76,15 @@ pub async fn send_reply(
             }
             if !window_open(conversation.last_inbound_at, now_ms()) {
                 return Ok(ReplyOutcome::WindowClosed);
+            }
+            let body = match guard(state, actor, &conversation, &body, checks).await? {
+                Ok(filled) => filled,
+                Err(refusal) => return Ok(ReplyOutcome::Refused(refusal)),
+            };
+            if body.chars().count() > 4096 {
+                return Ok(ReplyOutcome::Invalid(
+                    "the reply is longer than WhatsApp's 4096 characters once filled in",
+                ));
             }
             ReplyPayload::Text {
                 body,

@@ -229,6 +229,11 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        // Indexes, not data: gone with the addresses they were computed from, not counted.
+        sqlx::query("DELETE FROM address_indexes WHERE customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?;
         for table in CUSTOMER_TABLES {
             report.crm_rows += sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
                 .bind(customer_id)

@@ -211,7 +211,113 @@ on_both!(
     an_erasure_request_by_a_merged_number_reaches_the_survivor,
     closed_shipments_are_purged_after_their_period,
     a_reply_that_no_longer_opens_is_cancelled_not_blocking,
+    addresses_are_found_by_blind_index,
 );
+
+/// The customers owning the address index of `text`.
+async fn address_owners(f: &Fixture, text: &str) -> Vec<String> {
+    let keyring = f.store.keyring().unwrap();
+    let index = keyring
+        .blind(veilbox_vault::IndexedField::Address, text)
+        .expect("an address");
+    let mut owners: Vec<String> = f
+        .store
+        .address_owners(std::slice::from_ref(&index))
+        .await
+        .unwrap()
+        .remove(&index)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    owners.sort();
+    owners
+}
+
+async fn addresses_are_found_by_blind_index(f: Fixture) {
+    let s = &f.store;
+    let a = f.writes("447700900801", "A", "wamid.ai1", "hello").await;
+    let b = f.writes("447700900802", "B", "wamid.ai2", "hello").await;
+    s.add_address(&a, Some("home"), "12 Elm Road, Leeds, LS1 4AB")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row = shipment(
+        "EE123456785IN",
+        ShipmentStatus::InTransit,
+        Some("+447700900802"),
+        None,
+    );
+    row.address = Some("9 Other Close, Hull HU1 1AA".into());
+    row.recipient_phone = Some("+447700900555".into());
+    s.import_shipments(std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    // A shipment's recipient's phone is found as that customer's too.
+    assert_eq!(
+        s.recipient_phone_owners("+44 7700 900555").await.unwrap(),
+        [b.as_str()]
+    );
+    assert!(s
+        .recipient_phone_owners("not a phone")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Whole, by its street line, and by its first two parts; in any spacing and case.
+    assert_eq!(
+        address_owners(&f, "12 elm road leeds ls1 4ab").await,
+        [a.as_str()]
+    );
+    assert_eq!(address_owners(&f, "12 Elm Road").await, [a.as_str()]);
+    assert_eq!(address_owners(&f, "12 Elm Road, Leeds").await, [a.as_str()]);
+    assert_eq!(address_owners(&f, "9 OTHER CLOSE").await, [b.as_str()]);
+    assert!(address_owners(&f, "10 Elm Road").await.is_empty());
+    // Nothing readable is stored: only keyed hashes.
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM address_indexes WHERE blind_index LIKE '%elm%'")
+            .await,
+        0
+    );
+
+    // A changed delivery address replaces the shipment's indexes.
+    row.address = Some("3 New Lane, Hull HU2 2BB".into());
+    s.import_shipments(std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    assert!(address_owners(&f, "9 Other Close").await.is_empty());
+    assert_eq!(address_owners(&f, "3 New Lane").await, [b.as_str()]);
+
+    // Addresses from before the index: found once the customer is indexed, lazily, once.
+    sqlx::query("DELETE FROM address_indexes WHERE customer_id = $1")
+        .bind(&a)
+        .execute(s.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE customers SET addresses_indexed_at = NULL WHERE id = $1")
+        .bind(&a)
+        .execute(s.pool())
+        .await
+        .unwrap();
+    assert!(address_owners(&f, "12 Elm Road").await.is_empty());
+    s.index_customer_addresses(&a).await.unwrap();
+    assert_eq!(address_owners(&f, "12 Elm Road").await, [a.as_str()]);
+    let indexed = f
+        .count("SELECT COUNT(*) FROM customers WHERE addresses_indexed_at IS NOT NULL")
+        .await;
+    s.index_customer_addresses(&a).await.unwrap();
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM customers WHERE addresses_indexed_at IS NOT NULL")
+            .await,
+        indexed
+    );
+
+    // A merge moves the indexes; an erasure drops them.
+    s.merge_customers(&a, &b).await.unwrap().unwrap();
+    assert_eq!(address_owners(&f, "3 New Lane").await, [a.as_str()]);
+    s.erase_customer(&a).await.unwrap().unwrap();
+    assert!(address_owners(&f, "12 Elm Road").await.is_empty());
+    assert_eq!(f.count("SELECT COUNT(*) FROM address_indexes").await, 0);
+}
 
 async fn an_erasure_request_by_a_merged_number_reaches_the_survivor(f: Fixture) {
     let keep = f.writes("447700900311", "Ines", "wamid.m1", "hello").await;

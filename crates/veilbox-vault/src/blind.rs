@@ -1,4 +1,4 @@
-//! Blind indexes: a keyed hash of a normalised phone, e-mail or tracking number, so the
+//! Blind indexes: a keyed hash of a normalised phone, e-mail, tracking number or address, so the
 //! store can find a customer by phone, or notice that a reply names another customer's
 //! parcel, without keeping the value in clear.
 
@@ -30,22 +30,28 @@ pub enum IndexedField {
     Email,
     /// A parcel tracking number (normalised by [`normalize::tracking`]).
     Tracking,
+    /// A postal address, or a leading part of one (normalised by [`normalize::address`]),
+    /// so a reply that pastes another customer's street can be caught.
+    Address,
 }
 
 impl IndexedField {
     /// Every indexed field.
-    pub const ALL: [IndexedField; 3] = [
+    pub const ALL: [IndexedField; 4] = [
         IndexedField::Phone,
         IndexedField::Email,
         IndexedField::Tracking,
+        IndexedField::Address,
     ];
 
-    /// The field's name, as used in the key derivation: `phone`, `email`, `tracking`.
+    /// The field's name, as used in the key derivation: `phone`, `email`, `tracking`,
+    /// `address`.
     pub fn name(self) -> &'static str {
         match self {
             IndexedField::Phone => "phone",
             IndexedField::Email => "email",
             IndexedField::Tracking => "tracking",
+            IndexedField::Address => "address",
         }
     }
 
@@ -54,6 +60,7 @@ impl IndexedField {
             IndexedField::Phone => 0,
             IndexedField::Email => 1,
             IndexedField::Tracking => 2,
+            IndexedField::Address => 3,
         }
     }
 
@@ -62,6 +69,7 @@ impl IndexedField {
             IndexedField::Phone => normalize::phone(value),
             IndexedField::Email => normalize::email(value),
             IndexedField::Tracking => normalize::tracking(value),
+            IndexedField::Address => normalize::address(value),
         }
     }
 }
@@ -75,7 +83,7 @@ impl IndexedField {
 /// index of one field says nothing about another. Cheap to clone; `Debug` shows no key.
 #[derive(Clone)]
 pub struct BlindIndex {
-    keys: Arc<[Secret32; 3]>,
+    keys: Arc<[Secret32; 4]>,
 }
 
 impl BlindIndex {

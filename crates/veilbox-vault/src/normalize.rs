@@ -1,5 +1,5 @@
-//! The one spelling of a phone number, e-mail address or tracking number that blind
-//! indexes are computed from, so that "+44 7700 900461" typed by an agent, "447700900461"
+//! The one spelling of a phone number, e-mail address, tracking number or postal address
+//! that blind indexes are computed from, so that "+44 7700 900461" typed by an agent, "447700900461"
 //! from WhatsApp and "+४४७७००९००४६१" from a customer's keyboard find the same customer.
 //!
 //! All three first fold what the masking engine folds before it scans (so a finding's
@@ -123,6 +123,41 @@ pub fn tracking(value: &str) -> Option<String> {
     }
     let has_digit = out.bytes().any(|b| b.is_ascii_digit());
     (out.len() >= 8 && has_digit).then_some(out)
+}
+
+/// A postal address, or a part of one: lowercase letters and digits, every run of anything
+/// else (spaces, commas, dots, dashes, newlines) one space, trimmed.
+///
+/// `None` unless there are at least two words, eight letters and digits in all, and both a
+/// letter and a digit: a city or a building name alone ("London", "Flat A") names no one,
+/// and indexing it would make every reply that mentions it look like someone's address.
+///
+/// ```
+/// use veilbox_vault::normalize::address;
+/// assert_eq!(address("221B  Baker St.,\nLondon").as_deref(), Some("221b baker st london"));
+/// assert_eq!(address("London, UK"), None);
+/// ```
+pub fn address(value: &str) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    let mut gap = false;
+    for c in value.chars().filter_map(fold_digits) {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else {
+            gap = true;
+        }
+        if out.len() > 2000 {
+            return None;
+        }
+    }
+    let alnum = out.chars().filter(|c| c.is_alphanumeric()).count();
+    let digit = out.chars().any(|c| c.is_ascii_digit());
+    let letter = out.chars().any(char::is_alphabetic);
+    (out.contains(' ') && alnum >= 8 && digit && letter).then_some(out)
 }
 
 /// [`fold_width`], and decimal digits of other scripts as ASCII digits.

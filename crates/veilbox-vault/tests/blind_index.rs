@@ -106,7 +106,7 @@ fn values_that_do_not_normalise_have_no_index() {
 #[test]
 fn field_names() {
     let names: Vec<&str> = IndexedField::ALL.iter().map(|f| f.name()).collect();
-    assert_eq!(names, ["phone", "email", "tracking"]);
+    assert_eq!(names, ["phone", "email", "tracking", "address"]);
 }
 
 #[test]
@@ -279,4 +279,23 @@ proptest! {
         prop_assert_eq!(phone(&format!("+{spaced}")), expected.clone());
         prop_assert_eq!(phone(&format!("00{digits}")), expected);
     }
+}
+
+#[test]
+fn addresses_index_by_their_letters_and_digits_only() {
+    let index = BlindIndex::new(&DataKey::generate());
+    let a = index.index(IndexedField::Address, "12 Elm Road, Leeds LS1 4AB");
+    assert!(a.is_some());
+    assert_eq!(
+        index.index(IndexedField::Address, " 12  elm road\nLEEDS, ls1-4ab "),
+        a
+    );
+    // The same text as another field indexes differently.
+    assert_ne!(
+        index.index_exact(IndexedField::Tracking, "12 elm road leeds ls1 4ab"),
+        a
+    );
+    // Too vague to name anyone.
+    assert_eq!(index.index(IndexedField::Address, "Leeds"), None);
+    assert_eq!(index.index(IndexedField::Address, "Flat 2"), None);
 }

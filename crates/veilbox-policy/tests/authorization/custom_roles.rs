@@ -146,6 +146,7 @@ manage_tokens         .         .         .          .          .          .    
 configure             .         .         .          .          .          .         .          .        .
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        .
+override_block        .         .         .          .          .          .         .          .        .
 ";
 
 #[test]

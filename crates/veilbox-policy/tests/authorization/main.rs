@@ -5,5 +5,6 @@
 mod custom_roles;
 mod fixtures;
 mod matrix;
+mod override_block;
 mod read_only;
 mod reveal;

@@ -24,6 +24,7 @@ manage_tokens         .         .         .          .          .          .    
 configure             .         .         .          .          .          .         .          .        .
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        .
+override_block        .         .         .          .          .          .         .          .        .
 ";
 
 const SUPERVISOR: &str = "
@@ -43,6 +44,7 @@ manage_tokens         .         .         .          .          .          .    
 configure             .         .         .          .          .          .         .          .        .
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        Y
+override_block        Y         Y         Y          .          .          .         .          .        .
 ";
 
 const ADMIN: &str = "
@@ -62,6 +64,7 @@ manage_tokens         .         .         .          .          .          .    
 configure             .         .         .          .          .          .         .          .        Y
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        Y
+override_block        .         .         .          .          .          .         .          .        .
 ";
 
 const AUDITOR: &str = "
@@ -81,6 +84,7 @@ manage_tokens         .         .         .          .          .          .    
 configure             .         .         .          .          .          .         .          .        .
 view_audit_log        .         .         .          .          .          .         .          .        Y
 view_analytics        .         .         .          .          .          .         .          .        Y
+override_block        .         .         .          .          .          .         .          .        .
 ";
 
 /// A role with no policies: neither built in nor loaded.
@@ -101,6 +105,7 @@ manage_tokens         .         .         .          .          .          .    
 configure             .         .         .          .          .          .         .          .        .
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        .
+override_block        .         .         .          .          .          .         .          .        .
 ";
 
 /// Parses one table into `(action, [allowed per column])`, insisting that it names every

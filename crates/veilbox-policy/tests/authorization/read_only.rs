@@ -4,11 +4,12 @@ use veilbox_policy::{Action, Authorizer, BUILTIN_ROLES};
 
 use crate::fixtures;
 
-const WRITES: [Action; 10] = [
+const WRITES: [Action; 11] = [
     Action::Reply,
     Action::Assign,
     Action::Resolve,
     Action::Reveal,
+    Action::OverrideBlock,
     Action::EditCustomer,
     Action::EraseCustomer,
     Action::ManageUsers,

@@ -18,6 +18,7 @@ use veilbox_store::reads::ConversationSummary;
 
 use super::ListQuery;
 use crate::auth::{Refused, SignedIn};
+use crate::dlp::SendChecks;
 use crate::error::WebError;
 use crate::replies::{send_reply, ReplyOutcome};
 use crate::AppState;
@@ -107,6 +108,13 @@ async fn flash_outcome(
                 .to_owned(),
         ),
         ReplyOutcome::Invalid(why) => ("error", format!("Not sent: {why}.")),
+        ReplyOutcome::Refused(refusal) => {
+            let level = match refusal.level() {
+                Some(crate::dlp::Level::Warn) => "warn",
+                _ => "error",
+            };
+            (level, format!("Not sent: {}.", refusal.message()))
+        }
     };
     user.flash(state, level, text).await;
     Ok(())
@@ -119,6 +127,19 @@ pub struct ReplyFields {
     csrf: String,
     #[serde(default)]
     body: String,
+    /// A checkbox: the agent confirms the warnings.
+    #[serde(default)]
+    confirm_warnings: Option<String>,
+    /// A checkbox: a supervisor overrides a block.
+    #[serde(default)]
+    override_block: Option<String>,
+    #[serde(default)]
+    override_reason: String,
+}
+
+/// An HTML checkbox's value: present and not `false`.
+fn ticked(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !matches!(v, "" | "false" | "0" | "off"))
 }
 
 /// `POST /inbox/c/{id}/reply`
@@ -136,7 +157,12 @@ pub async fn reply(
         preview_url: false,
         reply_to: None,
     };
-    let outcome = send_reply(&state, &id, user.author(), payload).await?;
+    let checks = SendChecks {
+        confirm_warnings: ticked(form.confirm_warnings.as_deref()),
+        override_block: ticked(form.override_block.as_deref()),
+        override_reason: form.override_reason,
+    };
+    let outcome = send_reply(&state, &id, &user.actor, payload, &checks).await?;
     flash_outcome(&state, &user, &outcome).await?;
     Ok(back(&id, &query))
 }
@@ -171,7 +197,7 @@ pub async fn template(
         language: language.to_owned(),
         preview: String::new(),
     };
-    let outcome = send_reply(&state, &id, user.author(), payload).await?;
+    let outcome = send_reply(&state, &id, &user.actor, payload, &SendChecks::default()).await?;
     flash_outcome(&state, &user, &outcome).await?;
     Ok(back(&id, &query))
 }

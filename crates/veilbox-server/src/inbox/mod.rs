@@ -29,6 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox/c/{id}", get(pages::conversation))
         .route("/inbox/c/{id}/m/{message_id}", get(live::message_fragment))
         .route("/inbox/c/{id}/reply", post(actions::reply))
+        .route(
+            "/inbox/c/{id}/check",
+            post(crate::dlp::http::check_in_inbox),
+        )
         .route("/inbox/c/{id}/template", post(actions::template))
         .route("/inbox/c/{id}/assign", post(actions::assign))
         .route("/inbox/c/{id}/state", post(actions::set_state))

@@ -437,6 +437,30 @@ fn composer(
                 input type="hidden" name="csrf" value=(user.csrf);
                 label.visually-hidden for="reply-body" { "Reply" }
                 textarea #reply-body name="body" rows="3" maxlength="4096" placeholder="Write a reply…" required {}
+                // Blind placeholders: the server fills them in at send time, so the agent
+                // never sees the values. Leak prevention's verdict shows in #dlp-status.
+                div.placeholder-picker role="group" aria-label="Insert a placeholder" {
+                    span.hint { "Insert:" }
+                    @for name in crate::dlp::PLACEHOLDERS {
+                        button.placeholder type="button" data-placeholder={ "{{" (name) "}}" } { (name) }
+                    }
+                }
+                div #dlp-status .dlp-status aria-live="polite" data-check={ "/inbox/c/" (c.id) "/check" } {}
+                label.dlp-confirm {
+                    input type="checkbox" name="confirm_warnings" value="true";
+                    " Send even though it repeats this customer's own details"
+                }
+                details.dlp-override {
+                    summary { "Supervisor: override a leak-prevention block" }
+                    label {
+                        input type="checkbox" name="override_block" value="true";
+                        " Override the block"
+                    }
+                    label {
+                        "Reason (audited) "
+                        input type="text" name="override_reason" maxlength="200";
+                    }
+                }
                 div.composer-foot {
                     @if let Some(closes) = window_closes_at(c.last_inbound_at, now) {
                         span.window { "Reply window closes " time datetime=(iso(closes)) { (short_time(closes, now)) } " (" (remaining(closes - now)) " left)" }

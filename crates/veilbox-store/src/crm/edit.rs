@@ -254,6 +254,10 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if table == "customer_addresses" {
+            let indexes = super::address_index::address_indexes(keyring, text);
+            super::address_index::replace_indexes(&mut tx, customer_id, &id, &indexes).await?;
+        }
         sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1")
             .bind(customer_id)
             .bind(now)

@@ -146,6 +146,8 @@ struct Indexes {
     phone: Option<String>,
     email: Option<String>,
     recipient_phone: Option<String>,
+    /// Blind indexes of the delivery address (see [`super::address_index`]).
+    address: Vec<String>,
 }
 
 /// A customer created by this import.
@@ -343,6 +345,11 @@ fn indexes(keyring: &KeyRing, row: &ShipmentRow) -> Result<Indexes, ImportOutcom
             .recipient_phone
             .as_deref()
             .and_then(|p| keyring.blind(IndexedField::Phone, p)),
+        address: row
+            .address
+            .as_deref()
+            .map(|a| super::address_index::address_indexes(keyring, a))
+            .unwrap_or_default(),
     })
 }
 
@@ -554,7 +561,9 @@ impl Round<'_> {
             .chain(fill_names(numbered, &names, keys, now))
             .chain(insert_shipments(numbered, &new, keys, now))
             .chain(update_shipments(&changed, keys, now))
-            .chain(insert_events(numbered, &events));
+            .chain(insert_events(numbered, &events))
+            .chain(delete_address_indexes(numbered, &changed))
+            .chain(insert_address_indexes(numbered, &writes));
         execute_pipelined(self.conn, statements).await
     }
 
@@ -619,6 +628,48 @@ async fn execute_pipelined<'q>(
         };
     }
     Ok(())
+}
+
+/// Drops the address indexes of changed shipments: their address may have changed.
+fn delete_address_indexes<'q>(numbered: bool, changed: &'q [&'q Write<'q>]) -> Statements<'q> {
+    Box::new(changed.chunks(ROWS_PER_STATEMENT).map(move |chunk| {
+        let sql = format!(
+            "DELETE FROM address_indexes WHERE source_id IN ({})",
+            crate::sql::params(numbered, chunk.len())
+        );
+        let mut query = Statement::new(sql);
+        for w in chunk {
+            query = query.bind(w.id.as_str());
+        }
+        Ok(query)
+    }))
+}
+
+/// Indexes each written shipment's delivery address.
+fn insert_address_indexes<'q>(numbered: bool, writes: &'q [Write<'q>]) -> Statements<'q> {
+    let rows: Vec<(&'q str, &'q str, &'q str)> = writes
+        .iter()
+        .flat_map(|w| {
+            w.indexes
+                .address
+                .iter()
+                .map(move |i| (w.id.as_str(), i.as_str(), w.customer_id.as_str()))
+        })
+        .collect();
+    let chunks: Vec<Vec<(&'q str, &'q str, &'q str)>> =
+        rows.chunks(ROWS_PER_STATEMENT).map(<[_]>::to_vec).collect();
+    Box::new(chunks.into_iter().map(move |chunk| {
+        let sql = format!(
+            "INSERT INTO address_indexes (source_id, blind_index, customer_id) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            values(numbered, chunk.len(), 3, None)
+        );
+        let mut query = Statement::new(sql);
+        for (source, index, customer) in chunk {
+            query = query.bind(source).bind(index).bind(customer);
+        }
+        Ok(query)
+    }))
 }
 
 fn insert_customers<'q>(

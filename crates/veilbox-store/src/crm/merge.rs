@@ -202,6 +202,12 @@ impl Store {
             .bind(keep)
             .execute(&mut *tx)
             .await?;
+        // The addresses moved, and so do their indexes (a keyed hash, not sealed).
+        sqlx::query("UPDATE address_indexes SET customer_id = $2 WHERE customer_id = $1")
+            .bind(from)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
 
         merge_customer_rows(&mut tx, keep, from, from_key, to_key, now).await?;
         sqlx::query("DELETE FROM data_keys WHERE owner = $1")

@@ -6,6 +6,7 @@
 //! Phones, e-mails and tracking numbers are found by their blind index only: there is no
 //! partial-match search over encrypted fields.
 //!
+//! * [`address_index`]: blind indexes of addresses, for leak checks on replies;
 //! * [`card`]: reading a customer's card and shipments, and the facts authorization needs;
 //! * [`edit`]: display name, labels, contacts, addresses and notes;
 //! * [`merge`]: one person with two numbers becomes one customer;
@@ -13,6 +14,7 @@
 //! * [`import`]: idempotent shipment upserts by tracking number;
 //! * [`tracking`]: the [`TrackingNumber`] newtype.
 
+pub mod address_index;
 pub mod card;
 pub mod edit;
 pub mod import;

@@ -74,3 +74,29 @@ impl Store {
         Ok(Ok(found.into_iter().collect()))
     }
 }
+
+impl Store {
+    /// The live customers with a shipment whose recipient's phone is `value` (a full
+    /// number with its country code): a recipient's number is that customer's data too,
+    /// and a reply to someone else must not carry it. Empty when `value` is not a phone.
+    pub async fn recipient_phone_owners(&self, value: &str) -> Result<Vec<String>, StoreError> {
+        let keyring = self.keyring()?;
+        let Some(index) = ContactKind::Phone
+            .normalize(value)
+            .and_then(|n| keyring.blind(IndexedField::Phone, &n))
+        else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT DISTINCT COALESCE(c.merged_into, c.id) AS owner FROM shipments s \
+             JOIN customers c ON c.id = s.customer_id \
+             WHERE s.recipient_phone_index = $1 AND c.erased_at IS NULL",
+        )
+        .bind(index.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("owner").map_err(StoreError::from))
+            .collect()
+    }
+}
