@@ -42,35 +42,49 @@ const ANSWER: &str = "Thank you, we are checking with the depot and will update 
 
 /// Runs the replay and prints its figures.
 pub async fn run(args: ExposureArgs) -> anyhow::Result<()> {
+    measure(args.verbose).await?.print();
+    Ok(())
+}
+
+/// Runs the replay on a throw-away demo and returns its figures.
+pub async fn measure(verbose: bool) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir().context("a temporary directory")?;
     let mut config = Config::from_sources(None, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
     config.database_url = format!("sqlite://{}", dir.path().join("veilbox.db").display());
     config.master_key_file = dir.path().join("master.key");
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let world = World::start(config, listener).await?;
-    let outcome = replay(&world, args.verbose).await;
+    let outcome = replay(&world, verbose).await;
     world.stop().await?;
-    let figures = outcome?;
-    figures.print();
-    Ok(())
+    outcome
 }
 
 /// The replay's result.
 #[derive(Debug, Default)]
-struct Figures {
-    conversations: usize,
-    findings: usize,
-    shown: usize,
-    shown_kinds: Vec<String>,
-    reveals: usize,
-    without_reveal: usize,
-    placeholder_sends: usize,
-    placeholder_delivered: usize,
-    bytes_seen: usize,
+pub struct Figures {
+    /// Conversations worked.
+    pub conversations: usize,
+    /// Personal-data findings in their messages.
+    pub findings: usize,
+    /// Findings whose value appeared in something the agent received.
+    pub shown: usize,
+    /// The kinds of those.
+    pub shown_kinds: Vec<String>,
+    /// Reveals the agent asked for.
+    pub reveals: usize,
+    /// Conversations worked without a reveal.
+    pub without_reveal: usize,
+    /// Replies that confirmed the address by placeholder.
+    pub placeholder_sends: usize,
+    /// Of those, how many reached the customer with the real address.
+    pub placeholder_delivered: usize,
+    /// Bytes the agent's browser received.
+    pub bytes_seen: usize,
 }
 
 impl Figures {
-    fn print(&self) {
+    /// Prints the figures.
+    pub fn print(&self) {
         let share = |n: usize, of: usize| {
             if of == 0 {
                 0.0
