@@ -550,6 +550,10 @@ async fn a_reveal_needs_the_right_a_reason_and_is_audited_without_the_value() {
         inbox.contains("revealed more than 2 values"),
         "the supervisor is told"
     );
+    assert!(
+        !x.page("/inbox").await.contains("revealed more than"),
+        "another team's supervisor is not"
+    );
 
     // Back in the queue, the team's agents see it but may reveal nothing until they take it.
     assert!(app

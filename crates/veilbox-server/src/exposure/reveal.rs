@@ -256,7 +256,7 @@ async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), We
 }
 
 /// The open reveal alerts, as "<name> revealed more than N values within an hour", for
-/// those who watch over agents (whoever may see analytics: supervisors, auditors).
+/// those who watch over agents: supervisors (about their teams' people) and auditors.
 pub async fn reveal_alerts(
     state: &AppState,
     actor: &Actor,
@@ -265,14 +265,18 @@ pub async fn reveal_alerts(
     if !state.access.allowed_system(actor, Action::ViewAnalytics) {
         return Ok(Vec::new());
     }
-    Ok(state
-        .store
-        .open_alerts()
-        .await?
-        .into_iter()
-        .filter(|(kind, ..)| kind == "reveal_rate")
-        .map(|(_, subject, detail, _)| {
-            format!("{} {detail}", names.of(subject.as_deref().unwrap_or("")))
-        })
-        .collect())
+    let mine = &actor.principal.teams;
+    let mut shown = Vec::new();
+    for (kind, subject, detail, _) in state.store.open_alerts().await? {
+        let Some(subject) = subject.filter(|_| kind == "reveal_rate") else {
+            continue;
+        };
+        // A supervisor hears about the people of their own teams; those who watch without
+        // a team (auditors) about everyone.
+        let theirs = state.store.teams_of(&subject).await?;
+        if mine.is_empty() || theirs.iter().any(|team| mine.contains(team)) {
+            shown.push(format!("{} {detail}", names.of(&subject)));
+        }
+    }
+    Ok(shown)
 }
