@@ -400,6 +400,7 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/inbox/events", Reach::Authorised),
     ("/inbox/c/{id}", Reach::Authorised),
     ("/inbox/c/{id}/m/{message_id}", Reach::Authorised),
+    ("/inbox/c/{id}/m/{message_id}/preview", Reach::Authorised),
     ("/inbox/c/{id}/reply", Reach::Authorised),
     ("/inbox/c/{id}/template", Reach::Authorised),
     ("/inbox/c/{id}/assign", Reach::Authorised),
@@ -438,6 +439,10 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/api/v1/conversations/{id}/messages", Reach::Authorised),
     ("/api/v1/conversations/{id}/replies", Reach::Authorised),
     ("/api/v1/conversations/{id}/reveals", Reach::Authorised),
+    (
+        "/api/v1/conversations/{id}/media/{message_id}/reveals",
+        Reach::Authorised,
+    ),
     ("/api/v1/conversations/{id}/assign", Reach::Authorised),
     ("/api/v1/outbox/{id}/decision", Reach::Authorised),
     ("/api/v1/deliveries/{wa_message_id}", Reach::Authorised),

@@ -242,6 +242,7 @@ mod tests {
             delivery: None,
             author: None,
             outbox: None,
+            media: None,
         }
     }
 

@@ -228,7 +228,7 @@ async fn find_hidden(
 
 /// Tells the supervisors when one person reveals more than the configured number of
 /// values within an hour: once, as the threshold is crossed.
-async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), WebError> {
+pub(crate) async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), WebError> {
     let threshold = state.config.masking.reveal_alert_per_hour;
     let hour_ago = now_ms() - 3_600_000;
     let filter = AuditFilter {
