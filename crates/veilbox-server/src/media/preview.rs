@@ -46,7 +46,6 @@ pub fn blurred_preview(bytes: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
 
     fn png_of(width: u32, height: u32) -> Vec<u8> {
