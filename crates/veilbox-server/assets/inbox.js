@@ -352,3 +352,100 @@ function csrfToken() {
     status.append(list);
   }
 })();
+
+// ---- Media reveals (crate::media) -------------------------------------------------------
+// The thread shows a media message's type, size and, for images, a blurred preview of a few
+// pixels; the original stays sealed on the server. "Reveal original" asks for a reason in
+// the same dialog as text reveals; the server authorises (kind MEDIA), audits and answers
+// with the bytes, which are shown from an object URL for the configured time, then removed
+// and the URL revoked.
+(function enhanceMediaReveals() {
+  const main = document.getElementById("inbox");
+  const dialog = document.getElementById("reveal-dialog");
+  const conversation = main && main.dataset.conversation;
+  if (!main || !dialog || !conversation || typeof dialog.showModal !== "function") return;
+  const form = dialog.querySelector("form");
+  const error = dialog.querySelector(".error");
+  let pending = null;
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button.media-reveal");
+    if (!button || button.dataset.revealed === "1") return;
+    pending = button;
+    form.reset();
+    error.hidden = true;
+    dialog.showModal();
+  });
+
+  dialog.addEventListener("close", async () => {
+    const button = pending;
+    pending = null;
+    if (!button || dialog.returnValue !== "reveal") return;
+    const checked = form.querySelector("input[name=reason]:checked");
+    const body = {
+      reason: checked ? checked.value : "",
+      note: form.querySelector("input[name=note]").value,
+    };
+    const path = `/api/v1/conversations/${encodeURIComponent(conversation)}` +
+      `/media/${encodeURIComponent(button.dataset.message)}/reveals`;
+    let problem = "The media could not be revealed.";
+    try {
+      const response = await fetch(path, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
+        body: JSON.stringify(body),
+      });
+      if (response.ok) {
+        const seconds = Number(response.headers.get("x-reveal-expires-in")) ||
+          Number(main.dataset.revealSeconds) || 60;
+        showMediaFor(button, await response.blob(), seconds);
+        return;
+      }
+      if (response.status === 403) {
+        problem = "You may not reveal media here.";
+      } else {
+        const data = await response.json().catch(() => null);
+        if (data && data.error) problem = data.error.replace(/^bad request: /, "");
+      }
+    } catch (_) {
+      problem = "Veilbox could not be reached.";
+    }
+    pending = button;
+    error.textContent = problem;
+    error.hidden = false;
+    dialog.showModal();
+  });
+})();
+
+function showMediaFor(button, blob, seconds) {
+  const url = URL.createObjectURL(blob);
+  const holder = document.createElement("div");
+  holder.className = "media-revealed";
+  if (blob.type.startsWith("image/")) {
+    const img = document.createElement("img");
+    img.src = url;
+    img.alt = "Revealed media";
+    holder.appendChild(img);
+  } else {
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = "";
+    link.textContent = "Download the revealed file";
+    holder.appendChild(link);
+  }
+  const note = document.createElement("p");
+  note.className = "hint";
+  note.textContent = `Shown for ${Math.round(seconds)} seconds; the reveal is in the audit log.`;
+  holder.appendChild(note);
+  button.dataset.revealed = "1";
+  button.hidden = true;
+  button.after(holder);
+  setTimeout(() => {
+    holder.remove();
+    URL.revokeObjectURL(url);
+    delete button.dataset.revealed;
+    button.hidden = false;
+  }, Math.max(1, seconds) * 1000);
+}
+// ---- end of media reveals ---------------------------------------------------------------

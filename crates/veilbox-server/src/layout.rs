@@ -13,7 +13,7 @@ use crate::AppState;
 /// The Content-Security-Policy of every page: nothing inline, nothing foreign.
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'self'; object-src 'none'";
 
 /// A page: `title` carries no customer data, ever.

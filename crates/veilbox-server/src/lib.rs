@@ -22,6 +22,7 @@ pub mod import;
 pub mod inbox;
 pub mod keyring;
 pub mod layout;
+pub mod media;
 pub mod outbox;
 pub mod replay;
 pub mod replies;
@@ -67,12 +68,14 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(inbox::routes())
         .merge(customers::routes())
+        .merge(media::routes::page_routes())
         .route("/audit", axum::routing::get(audit_view::audit_page))
         .route("/audit.csv", axum::routing::get(audit_view::audit_csv))
         .layer(axum::middleware::map_response(layout::page_headers));
     Router::new()
         .merge(webhook::routes())
         .merge(api::routes())
+        .merge(media::routes::api_routes())
         .merge(pages)
         .merge(inbox::assets::routes())
         .fallback(not_found)
@@ -135,6 +138,7 @@ pub async fn launch(
     .map_err(|e| anyhow::anyhow!("VEILBOX_TRACKING_FORMATS: {e}"))?;
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
     let (outbox, sender) = start_sender(&config, &store).await?;
+    let fetcher = start_media_fetcher(&config, &store).await?;
     let access = auth::Access::load(&store).await?;
     let keys = store.keyring()?.clone();
     let policy_watch = tokio::spawn(watch_custom_roles(store.clone(), access.clone()));
@@ -175,6 +179,10 @@ pub async fn launch(
     }
     policy_watch.abort();
     purge.abort();
+    if let Some(fetcher) = fetcher {
+        // Fetches in flight are abandoned; the next start queues them again.
+        fetcher.abort();
+    }
     if let Some(sender) = sender {
         // Sends in flight are abandoned mid-request; the next start marks them unconfirmed.
         sender.abort();
@@ -237,6 +245,37 @@ async fn start_sender(
     };
     let (handle, task) = outbox::spawn(store.clone(), graph, settings).await?;
     Ok((handle, Some(task)))
+}
+
+/// Starts the media fetcher when an access token is configured; without one, media
+/// messages wait in the fetch queue (the thread says "not fetched yet") until it is.
+async fn start_media_fetcher(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(token) = config.whatsapp.access_token.clone() else {
+        return Ok(None);
+    };
+    let graph = veilbox_whatsapp::graph::GraphClient::new(veilbox_whatsapp::graph::GraphConfig {
+        base_url: config.whatsapp.graph_url.clone(),
+        version: config.whatsapp.graph_version.clone(),
+        access_token: token,
+        // A download is bigger than a send: give it more time than the send timeout.
+        timeout: config
+            .whatsapp
+            .send_timeout
+            .max(std::time::Duration::from_secs(60)),
+    })?;
+    let settings = media::fetcher::FetcherSettings {
+        backoff: veilbox_whatsapp::graph::Backoff::new(
+            config.whatsapp.retry_base,
+            std::time::Duration::from_secs(600),
+        ),
+        max_bytes: media::MAX_MEDIA_BYTES,
+    };
+    Ok(Some(
+        media::fetcher::spawn(store.clone(), graph, settings).await?,
+    ))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

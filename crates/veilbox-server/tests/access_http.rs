@@ -400,6 +400,7 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/inbox/events", Reach::Authorised),
     ("/inbox/c/{id}", Reach::Authorised),
     ("/inbox/c/{id}/m/{message_id}", Reach::Authorised),
+    ("/inbox/c/{id}/m/{message_id}/preview", Reach::Authorised),
     ("/inbox/c/{id}/reply", Reach::Authorised),
     ("/inbox/c/{id}/check", Reach::Authorised),
     ("/inbox/c/{id}/template", Reach::Authorised),
@@ -440,6 +441,10 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/api/v1/conversations/{id}/replies", Reach::Authorised),
     ("/api/v1/conversations/{id}/reveals", Reach::Authorised),
     ("/api/v1/conversations/{id}/check", Reach::Authorised),
+    (
+        "/api/v1/conversations/{id}/media/{message_id}/reveals",
+        Reach::Authorised,
+    ),
     ("/api/v1/conversations/{id}/assign", Reach::Authorised),
     ("/api/v1/outbox/{id}/decision", Reach::Authorised),
     ("/api/v1/deliveries/{wa_message_id}", Reach::Authorised),

@@ -15,7 +15,8 @@ use support::TestApp;
 use veilbox_server::config::{Config, TemplateConfig};
 
 const ADMIN_EMAIL: &str = "dispatch@courier.test";
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
                    form-action 'self'; object-src 'none'";
 

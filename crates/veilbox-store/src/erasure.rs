@@ -2,8 +2,8 @@
 //!
 //! Everything personal of a customer is sealed with their own data key, so destroying that
 //! key makes it unreadable wherever a copy sits. On top of that the live rows are cleared:
-//! their sealed fields, their messages' content, the raw webhook bodies that carried their
-//! messages or receipts, and their queued replies. Conversations stay as records ("erased
+//! their sealed fields, their messages' content, their media files, the raw webhook bodies
+//! that carried their messages or receipts, and their queued replies. Conversations stay as records ("erased
 //! customer") so that counts and timings in reports still add up; they hold no content.
 
 use sqlx::Row;
@@ -22,6 +22,8 @@ pub struct ErasureReport {
     pub sends_cancelled: u64,
     /// CRM rows (contacts, shipments, notes) deleted.
     pub crm_rows: u64,
+    /// Media files (fetched originals and previews, and fetches still to do) deleted.
+    pub media: u64,
 }
 
 /// What an erased message's content column holds.
@@ -203,6 +205,15 @@ impl Store {
         ))
         .bind(customer_id)
         .bind(ERASED_CONTENT)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // The sealed originals and previews, and fetches not done yet: the key is gone
+        // already, the rows go too (and nothing fetches this customer's media again).
+        report.media = sqlx::query(&format!(
+            "DELETE FROM media_files WHERE conversation_id IN ({theirs})"
+        ))
+        .bind(customer_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod ingest;
 pub mod keyring;
 pub mod keys;
+pub mod media;
 pub mod outbox;
 pub mod people;
 pub mod reads;

@@ -90,6 +90,8 @@ pub struct MessageRecord {
     pub author: Option<String>,
     /// The send job of an outbound message.
     pub outbox: Option<OutboxRecord>,
+    /// Where the fetch of an inbound media message stands.
+    pub media: Option<crate::media::MediaRecord>,
 }
 
 /// Where a reply's send job stands.
@@ -172,10 +174,13 @@ const MESSAGE_COLUMNS: &str =
      d.occurred_at AS delivery_at, d.error_code, d.error_title, m.author, o.id AS outbox_id, \
      o.state AS outbox_state, o.attempts AS outbox_attempts, o.error_code AS outbox_error_code, \
      o.error_reason AS outbox_error_reason \
-     , c.customer_id \
+     , c.customer_id, f.conversation_id AS media_conversation_id, \
+     f.state AS media_state, f.attempts AS media_attempts, f.mime_type AS media_mime_type, \
+     f.size AS media_size, (f.preview IS NOT NULL) AS media_has_preview, f.error AS media_error \
      FROM messages m JOIN conversations c ON c.id = m.conversation_id \
      LEFT JOIN message_delivery d ON d.wa_message_id = m.wa_message_id \
-     LEFT JOIN outbox o ON o.message_id = m.id";
+     LEFT JOIN outbox o ON o.message_id = m.id \
+     LEFT JOIN media_files f ON f.message_id = m.id";
 
 /// Which conversations a list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -580,6 +585,7 @@ fn message_row(r: &AnyRow, keys: &CustomerKeys) -> Result<MessageRecord, StoreEr
             }),
             None => None,
         },
+        media: crate::media::MediaRecord::from_row(r)?,
     })
 }
 

@@ -133,11 +133,13 @@ impl Store {
             if dry_run || count == 0 {
                 continue;
             }
-            // Children first: receipts and delivery state by wamid, then send jobs.
+            // Children first: receipts and delivery state by wamid, then send jobs and the
+            // fetched media files (originals and previews go with their message).
             for child in [
                 "DELETE FROM message_statuses WHERE wa_message_id IN (SELECT wa_message_id FROM messages WHERE {c})",
                 "DELETE FROM message_delivery WHERE wa_message_id IN (SELECT wa_message_id FROM messages WHERE {c})",
                 "DELETE FROM outbox WHERE message_id IN ({s})",
+                "DELETE FROM media_files WHERE message_id IN ({s})",
                 "DELETE FROM messages WHERE {c}",
             ] {
                 let sql = child.replace("{c}", &condition).replace("{s}", &selection);

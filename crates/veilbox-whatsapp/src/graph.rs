@@ -260,6 +260,18 @@ impl GraphClient {
     /// requires). An expired URL (401/403/404) is a `Permanent` error: ask
     /// [`GraphClient::media`] for a fresh URL once and try again.
     pub async fn download(&self, info: &MediaInfo) -> Result<Bytes, SendError> {
+        self.download_at_most(info, MAX_MEDIA_BYTES).await
+    }
+
+    /// [`GraphClient::download`] with a smaller cap: a body over `limit` bytes is refused
+    /// (as a `Permanent` error) without being read past the limit, so a hostile or broken
+    /// answer cannot fill the memory of the server.
+    pub async fn download_at_most(
+        &self,
+        info: &MediaInfo,
+        limit: usize,
+    ) -> Result<Bytes, SendError> {
+        let limit = limit.min(MAX_MEDIA_BYTES);
         if !(info.url.starts_with("https://") || info.url.starts_with("http://")) {
             return Err(SendError::Permanent {
                 code: None,
@@ -288,9 +300,9 @@ impl GraphClient {
         }
         if response
             .content_length()
-            .is_some_and(|len| len > MAX_MEDIA_BYTES as u64)
+            .is_some_and(|len| len > limit as u64)
         {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -298,8 +310,8 @@ impl GraphClient {
             .await
             .map_err(|e| transport(&e, Repeat::Harmless))?
         {
-            if body.len() + chunk.len() > MAX_MEDIA_BYTES {
-                return Err(too_large());
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(limit));
             }
             body.extend_from_slice(&chunk);
         }
@@ -327,10 +339,10 @@ impl GraphClient {
     }
 }
 
-fn too_large() -> SendError {
+fn too_large(limit: usize) -> SendError {
     SendError::Permanent {
         code: None,
-        reason: "media is larger than 100 MB".into(),
+        reason: format!("media is larger than {} MiB", limit / (1024 * 1024)),
     }
 }
 

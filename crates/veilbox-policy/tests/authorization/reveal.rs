@@ -5,7 +5,7 @@ use veilbox_policy::{Action, Authorizer, Context};
 use crate::fixtures::{self, reveal_of};
 
 const FORBIDDEN_KINDS: [&str; 5] = ["CARD", "CVV", "OTP", "PASSWORD", "SECRET"];
-const AGENT_KINDS: [&str; 5] = ["ADDRESS", "PHONE", "PERSON", "POSTCODE", "GPS"];
+const AGENT_KINDS: [&str; 6] = ["ADDRESS", "PHONE", "PERSON", "POSTCODE", "GPS", "MEDIA"];
 const REASON: &str = "courier cannot find the house";
 
 #[test]
@@ -38,7 +38,7 @@ fn supervisor_reveals_other_kinds_on_team_conversations() {
     let team = fixtures::conversation(&["north"], Some("mate"));
     let other_team = fixtures::conversation(&["south"], Some("stranger"));
     for kind in [
-        "ADDRESS", "PHONE", "EMAIL", "DOB", "IBAN", "TRACKING", "address",
+        "ADDRESS", "PHONE", "EMAIL", "DOB", "IBAN", "TRACKING", "address", "MEDIA",
     ] {
         let context = reveal_of(kind, REASON);
         assert!(
@@ -86,6 +86,35 @@ fn agent_cannot_reveal_in_the_queue_or_in_colleagues_conversations() {
         assert!(
             !authorizer.is_allowed(&agent, Action::Reveal, &mates, &context),
             "agent revealed {kind} in a colleague's conversation"
+        );
+    }
+}
+
+#[test]
+fn media_reveals_need_a_reason_and_stay_out_of_the_queue() {
+    let authorizer = Authorizer::new().unwrap();
+    let agent = fixtures::principal("agent");
+    let mine = fixtures::conversation(&["north"], Some("me"));
+    let queue = fixtures::conversation(&["north"], None);
+    let media = reveal_of("MEDIA", REASON);
+    assert!(authorizer.is_allowed(&agent, Action::Reveal, &mine, &media));
+    assert!(!authorizer.is_allowed(&agent, Action::Reveal, &queue, &media));
+    for role in ["agent", "supervisor"] {
+        let principal = fixtures::principal(role);
+        let unjustified = Context {
+            kind: Some("MEDIA".into()),
+            reason: Some("  ".into()),
+            self_assign: false,
+        };
+        assert!(
+            !authorizer.is_allowed(&principal, Action::Reveal, &mine, &unjustified),
+            "{role} revealed media without a reason"
+        );
+    }
+    for role in ["admin", "auditor"] {
+        assert!(
+            !authorizer.is_allowed(&fixtures::principal(role), Action::Reveal, &mine, &media),
+            "{role} revealed media"
         );
     }
 }

@@ -254,6 +254,7 @@ mod tests {
             delivery: None,
             author: None,
             outbox: None,
+            media: None,
         }
     }
 

@@ -35,6 +35,8 @@ pub struct Exposure {
     hints: Hints,
     /// Kinds the viewer may ask to reveal here (indexed by [`Kind::index`]).
     revealable: [bool; Kind::COUNT],
+    /// Whether the viewer may ask to see the original of a photo or document here.
+    media: bool,
 }
 
 impl std::fmt::Debug for Exposure {
@@ -51,6 +53,7 @@ impl Exposure {
             scanner,
             hints: card.map(hints_of).unwrap_or_default(),
             revealable: [false; Kind::COUNT],
+            media: false,
         }
     }
 
@@ -65,6 +68,17 @@ impl Exposure {
             exposure.revealable[kind.index()] = true;
         }
         exposure
+    }
+
+    /// Also offers the originals of media for reveal.
+    pub fn with_media_reveals(mut self, allowed: bool) -> Exposure {
+        self.media = allowed;
+        self
+    }
+
+    /// Whether the viewer may ask to see the original of a photo or document.
+    pub fn may_reveal_media(&self) -> bool {
+        self.media
     }
 
     /// Whether the viewer may ask to reveal values of `kind`.

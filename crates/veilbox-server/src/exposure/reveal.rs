@@ -96,7 +96,18 @@ pub async fn conversation_exposure(
             )
         })
         .collect();
-    let exposure = Exposure::with_reveals(state.scanner.clone(), card.as_ref(), revealable);
+    let media = state.access.allowed(
+        actor,
+        Action::Reveal,
+        &resource,
+        &Context {
+            kind: Some("MEDIA".to_owned()),
+            reason: Some("(asked when revealing)".to_owned()),
+            self_assign: false,
+        },
+    );
+    let exposure = Exposure::with_reveals(state.scanner.clone(), card.as_ref(), revealable)
+        .with_media_reveals(media);
     Ok((exposure, card))
 }
 
@@ -228,7 +239,7 @@ async fn find_hidden(
 
 /// Tells the supervisors when one person reveals more than the configured number of
 /// values within an hour: once, as the threshold is crossed.
-async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), WebError> {
+pub(crate) async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), WebError> {
     let threshold = state.config.masking.reveal_alert_per_hour;
     let hour_ago = now_ms() - 3_600_000;
     let filter = AuditFilter {

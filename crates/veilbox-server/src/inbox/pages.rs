@@ -577,13 +577,37 @@ pub fn message_body(m: &MessageRecord, x: &Exposure) -> Markup {
             if let Some(mime) = masked.descriptive("mime_type") {
                 parts.push(mime.to_owned());
             }
-            if let Some(size) = c.get("file_size").and_then(Value::as_i64) {
+            let fetched = m.media.as_ref();
+            let size = fetched
+                .and_then(|f| f.size)
+                .or_else(|| c.get("file_size").and_then(Value::as_i64));
+            if let Some(size) = size {
                 parts.push(human_size(size));
             }
+            // The original stays sealed on the server; only a reveal sends it (see
+            // crate::media). An image's preview is a few pixels, scaled up and blurred.
+            let state = fetched.map_or("", |f| f.state.as_str());
+            let base = fetched.map(|f| format!("/inbox/c/{}/m/{}", f.conversation_id, m.id));
             html! {
-                div.media {
+                div.media data-media-state=(state) {
                     p.media-line { span.icon aria-hidden="true" { (media_icon(media_type)) } " " (parts.join(" · ")) }
-                    p.hint.media-held { "Not downloaded to agents: media can carry personal data." }
+                    @match (state, &base) {
+                        ("stored", Some(base)) => {
+                            @if fetched.is_some_and(|f| f.has_preview) {
+                                img.media-preview src={ (base) "/preview" } alt="Blurred preview" width="16" height="16";
+                            }
+                            p.hint.media-held { "Kept sealed on the server: media can carry personal data." }
+                            @if x.may_reveal_media() {
+                                button.media-reveal type="button" data-message=(m.id) data-mime=(fetched.and_then(|f| f.mime_type.as_deref()).unwrap_or("")) { "Reveal original" }
+                            }
+                        }
+                        ("pending" | "fetching", _) => p.hint.media-held { "Being fetched from WhatsApp; it will stay sealed here." }
+                        ("failed", _) => p.error.media-failed {
+                            "Media could not be fetched"
+                            @if let Some(why) = fetched.and_then(|f| f.error.as_deref()) { ": " (why) }
+                        }
+                        _ => p.hint.media-held { "Not downloaded to agents: media can carry personal data." }
+                    }
                     @if let Some(name) = field("filename") { p.filename { (name) } }
                     @if let Some(caption) = field("caption") { p.body { (caption) } }
                 }

@@ -95,6 +95,39 @@ impl Store {
                 .await?;
             report.messages += 1;
         }
+        // Fetched media (originals and previews) of those messages.
+        let rows = sqlx::query(&format!(
+            "SELECT message_id, content, preview FROM media_files WHERE conversation_id IN ({theirs}) \
+             AND (content IS NOT NULL OR preview IS NOT NULL)"
+        ))
+        .bind(from)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            let id: String = r.try_get("message_id")?;
+            let content = reseal(
+                from_key,
+                to_key,
+                "media_files",
+                "content",
+                &id,
+                r.try_get("content")?,
+            )?;
+            let preview = reseal(
+                from_key,
+                to_key,
+                "media_files",
+                "preview",
+                &id,
+                r.try_get("preview")?,
+            )?;
+            sqlx::query("UPDATE media_files SET content = $2, preview = $3 WHERE message_id = $1")
+                .bind(id.as_str())
+                .bind(content)
+                .bind(preview)
+                .execute(&mut *tx)
+                .await?;
+        }
         let rows = sqlx::query(&format!(
             "SELECT id, recipient, payload FROM outbox WHERE conversation_id IN ({theirs})"
         ))

@@ -359,6 +359,7 @@ impl<'a> BatchWrite<'a> {
             )
             .collect();
         self.insert_messages(&rows).await?;
+        self.queue_media_fetches(&rows).await?;
         let mut touched = HashSet::new();
         for row in &rows {
             reports[row.job].messages_stored += 1;
@@ -783,6 +784,41 @@ impl<'a> BatchWrite<'a> {
                     .bind(m.sent_at.saturating_mul(1000))
                     .bind(row.received_at)
                     .bind(row.event_id);
+            }
+            query.execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+
+    /// One fetch job per media message, in the same transaction as the message: Meta keeps
+    /// media for 7 days only, and a restart must find every fetch still to do.
+    async fn queue_media_fetches(&mut self, rows: &[NewMessage<'_>]) -> Result<(), StoreError> {
+        let media: Vec<&NewMessage<'_>> = rows
+            .iter()
+            .filter(|row| {
+                matches!(
+                    row.message.content,
+                    MessageContent::Media {
+                        media_id: Some(_),
+                        ..
+                    }
+                )
+            })
+            .collect();
+        for chunk in media.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO media_files (message_id, conversation_id, state, attempts, next_attempt_at, \
+                 created_at, updated_at) VALUES {}",
+                values_with(self.numbered, chunk.len(), &["$", "$", "'pending'", "0", "$", "$", "$"])
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for row in chunk {
+                query = query
+                    .bind(row.id.as_str())
+                    .bind(row.conversation_id.as_str())
+                    .bind(row.received_at)
+                    .bind(row.received_at)
+                    .bind(row.received_at);
             }
             query.execute(&mut *self.conn).await?;
         }
