@@ -202,47 +202,18 @@ fn is_company_phone(value: &str, company: &[String]) -> bool {
 
 /// The conversation's customer's CRM values as hints: names, phones, e-mails, addresses
 /// and their shipments' recipients and addresses.
+/// This customer's values as hints, so that echoes are recognised as their own: the same
+/// hints the masking step uses, or the conversation's own profile when there is no card.
 fn hints_of(card: Option<&CustomerCard>, conversation: &ConversationSummary) -> Hints {
+    if let Some(card) = card {
+        return crate::exposure::hints_of(card);
+    }
     let mut hints = Hints::new();
     if let Some(name) = &conversation.customer.profile_name {
         hints.add(Kind::Person, name.as_str());
     }
     if let Some(wa) = &conversation.customer.wa_id {
         hints.add(Kind::Phone, format!("+{wa}"));
-    }
-    let Some(card) = card else { return hints };
-    for name in [&card.display_name, &card.profile_name]
-        .into_iter()
-        .flatten()
-    {
-        hints.add(Kind::Person, name.as_str());
-    }
-    if let Some(number) = &card.wa_number {
-        hints.add(Kind::Phone, format!("+{number}"));
-    }
-    for contact in &card.contacts {
-        let kind = match contact.kind {
-            veilbox_store::crm::ContactKind::Phone => Kind::Phone,
-            veilbox_store::crm::ContactKind::Email => Kind::Email,
-        };
-        hints.add(kind, contact.value.as_str());
-    }
-    for address in &card.addresses {
-        hints.add(Kind::Address, address.value.as_str());
-    }
-    // Tracking numbers are not hints: a hint matches by digits alone, and couriers' numbers
-    // share digit runs (EE123456785IN, RR123456785GB), so another customer's parcel would
-    // pass as this one's. Their owner is looked up by blind index instead.
-    for s in &card.shipments {
-        if let Some(name) = &s.recipient_name {
-            hints.add(Kind::Person, name.as_str());
-        }
-        if let Some(phone) = &s.recipient_phone {
-            hints.add(Kind::Phone, phone.as_str());
-        }
-        if let Some(address) = &s.address {
-            hints.add(Kind::Address, address.as_str());
-        }
     }
     hints
 }

@@ -189,8 +189,10 @@ pub fn hints_of(card: &CustomerCard) -> Hints {
     for address in &card.addresses {
         hints.add(Kind::Address, address.value.as_str());
     }
+    // Tracking numbers are not hints (they stay visible). Nor is a shipment's sender: most
+    // often the merchant or the courier itself, whose name must stay readable.
     for s in &card.shipments {
-        for name in [&s.recipient_name, &s.sender_name].into_iter().flatten() {
+        if let Some(name) = &s.recipient_name {
             hints.add(Kind::Person, name.as_str());
         }
         if let Some(phone) = &s.recipient_phone {

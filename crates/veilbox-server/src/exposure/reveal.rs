@@ -64,6 +64,30 @@ pub struct RevealResponse {
     pub expires_in_seconds: u64,
 }
 
+/// The audit log's reason of a reveal: the listed label, and the note when there is one;
+/// refused when the code is not listed, the note too long, or `other` has no note.
+pub(crate) fn reason_text(code: &str, note: &str) -> Result<String, WebError> {
+    let Some((_, label)) = REASONS.iter().find(|(listed, _)| *listed == code) else {
+        return Err(WebError::BadRequest(
+            "reason must be one of the listed reasons",
+        ));
+    };
+    let note = note.trim();
+    if note.chars().count() > MAX_NOTE {
+        return Err(WebError::BadRequest(
+            "the note is longer than 200 characters",
+        ));
+    }
+    if code == "other" && note.is_empty() {
+        return Err(WebError::BadRequest("explain the reason in the note"));
+    }
+    Ok(if note.is_empty() {
+        (*label).to_owned()
+    } else {
+        format!("{label}: {note}")
+    })
+}
+
 /// The exposure of one conversation for `actor`: its customer's CRM values as hints and
 /// the kinds the policy lets them reveal there; and the customer's card, when there is one.
 pub async fn conversation_exposure(
@@ -123,25 +147,7 @@ pub async fn reveal(
         .visible_conversation(&state.store, &actor, &id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let Some((_, label)) = REASONS.iter().find(|(code, _)| *code == request.reason) else {
-        return Err(WebError::BadRequest(
-            "reason must be one of the listed reasons",
-        ));
-    };
-    let note = request.note.trim();
-    if note.chars().count() > MAX_NOTE {
-        return Err(WebError::BadRequest(
-            "the note is longer than 200 characters",
-        ));
-    }
-    if request.reason == "other" && note.is_empty() {
-        return Err(WebError::BadRequest("explain the reason in the note"));
-    }
-    let reason = if note.is_empty() {
-        (*label).to_owned()
-    } else {
-        format!("{label}: {note}")
-    };
+    let reason = reason_text(&request.reason, &request.note)?;
     let (exposure, card) = conversation_exposure(&state, &actor, &conversation).await?;
     let Some((kind, value)) = find_hidden(
         &state,

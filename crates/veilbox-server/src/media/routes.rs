@@ -6,7 +6,7 @@
 //!   viewer of the conversation; 404 for anyone else, exactly as for a conversation that
 //!   does not exist.
 //! - `POST /api/v1/conversations/{id}/media/{message_id}/reveals` with
-//!   `{"reason", "note"}` (the reasons of [`REASONS`]): the original bytes with their type.
+//!   `{"reason", "note"}` (the reasons of [`crate::exposure::reveal::REASONS`]): the original bytes with their type.
 //!   Browsers send their session's CSRF header, like every API call they make.
 //!
 //! Neither answer may be cached or sniffed, and the original is served as a sandboxed
@@ -22,14 +22,11 @@ use veilbox_policy::{Action, Context};
 
 use crate::auth::{ApiCaller, SignedIn};
 use crate::error::WebError;
-use crate::exposure::reveal::{alert_on_many_reveals, REASONS};
+use crate::exposure::reveal::{alert_on_many_reveals, reason_text};
 use crate::AppState;
 
 /// The kind a media reveal is authorised and audited as.
 pub const MEDIA_KIND: &str = "MEDIA";
-
-/// The longest free-text note (as for text reveals).
-const MAX_NOTE: usize = 200;
 
 /// The preview route (a page route: the caller adds the pages' security headers).
 pub fn page_routes() -> Router<AppState> {
@@ -47,7 +44,7 @@ pub fn api_routes() -> Router<AppState> {
 /// What a media reveal asks for.
 #[derive(Debug, Deserialize)]
 pub struct MediaRevealRequest {
-    /// A code from [`REASONS`].
+    /// A code from [`crate::exposure::reveal::REASONS`].
     #[serde(default)]
     pub reason: String,
     /// Free text; required for `other`.
@@ -88,7 +85,7 @@ pub async fn reveal(
         .visible_conversation(&state.store, &actor, &id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let reason = reason_text(&request)?;
+    let reason = reason_text(&request.reason, &request.note)?;
     let file = state
         .store
         .media_original(&conversation.id, &message_id)
@@ -131,29 +128,6 @@ pub async fn reveal(
             .insert("x-reveal-expires-in", seconds);
     }
     Ok(response)
-}
-
-/// The audit log's reason: the listed label, and the note when there is one.
-fn reason_text(request: &MediaRevealRequest) -> Result<String, WebError> {
-    let Some((_, label)) = REASONS.iter().find(|(code, _)| *code == request.reason) else {
-        return Err(WebError::BadRequest(
-            "reason must be one of the listed reasons",
-        ));
-    };
-    let note = request.note.trim();
-    if note.chars().count() > MAX_NOTE {
-        return Err(WebError::BadRequest(
-            "the note is longer than 200 characters",
-        ));
-    }
-    if request.reason == "other" && note.is_empty() {
-        return Err(WebError::BadRequest("explain the reason in the note"));
-    }
-    Ok(if note.is_empty() {
-        (*label).to_owned()
-    } else {
-        format!("{label}: {note}")
-    })
 }
 
 /// Bytes that must not be cached, sniffed or run: `attachment` for originals.
