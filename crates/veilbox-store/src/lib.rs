@@ -18,6 +18,7 @@ pub mod keyring;
 pub mod keys;
 pub mod outbox;
 pub mod people;
+pub mod quick_replies;
 pub mod reads;
 pub mod retention;
 pub mod roles;
