@@ -69,6 +69,9 @@ pub fn sections(state: &AppState, user: &SignedIn) -> Vec<(&'static str, &'stati
     if crate::customers::may_search(state, user) {
         links.push(("/customers", "Customers"));
     }
+    if crate::quick_replies::manage::Scope::of(state, &user.actor).any() {
+        links.push(("/quick-replies", "Quick replies"));
+    }
     if user.may(state, Action::ManageUsers) {
         links.push(("/admin/users", "Users"));
     }

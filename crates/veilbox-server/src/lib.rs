@@ -23,6 +23,7 @@ pub mod inbox;
 pub mod keyring;
 pub mod layout;
 pub mod outbox;
+pub mod quick_replies;
 pub mod replay;
 pub mod replies;
 pub mod staff;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(inbox::routes())
         .merge(customers::routes())
+        .merge(quick_replies::routes())
         .route("/audit", axum::routing::get(audit_view::audit_page))
         .route("/audit.csv", axum::routing::get(audit_view::audit_csv))
         .layer(axum::middleware::map_response(layout::page_headers));
