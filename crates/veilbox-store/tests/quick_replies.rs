@@ -46,7 +46,12 @@ async fn quick_replies_are_kept_per_team(store: &Store) {
     };
     // By title, and only the asked teams'.
     assert_eq!(
-        titles(store.quick_replies_of(&[north.clone()]).await.unwrap()),
+        titles(
+            store
+                .quick_replies_of(std::slice::from_ref(&north))
+                .await
+                .unwrap()
+        ),
         ["Address check", "Running late"]
     );
     assert_eq!(
