@@ -126,11 +126,14 @@ pub enum Action {
     ViewAnalytics,
     /// Send a reply that leak prevention blocked, with a reason (audited).
     OverrideBlock,
+    /// Add, change and delete quick replies (canned responses with placeholders). The
+    /// server limits a holder without [`Action::ManageUsers`] to their own teams' ones.
+    ManageQuickReplies,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::ViewConversation,
         Action::Reply,
         Action::Assign,
@@ -147,6 +150,7 @@ impl Action {
         Action::ViewAuditLog,
         Action::ViewAnalytics,
         Action::OverrideBlock,
+        Action::ManageQuickReplies,
     ];
 
     /// The snake_case name, which is also the Cedar id `Veilbox::Action::"<name>"`.
@@ -168,6 +172,7 @@ impl Action {
             Action::ViewAuditLog => "view_audit_log",
             Action::ViewAnalytics => "view_analytics",
             Action::OverrideBlock => "override_block",
+            Action::ManageQuickReplies => "manage_quick_replies",
         }
     }
 }

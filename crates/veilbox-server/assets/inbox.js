@@ -449,3 +449,32 @@ function showMediaFor(button, blob, seconds) {
   }, Math.max(1, seconds) * 1000);
 }
 // ---- end of media reveals ---------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------
+// Quick replies (composer).
+//
+// The picker (form.quick-replies) sends the chosen quick reply as it is without this
+// script. With it, "Insert into reply" puts the body, placeholders included, into the reply
+// box at the cursor, to edit and send like a typed reply; the live check above runs on it.
+// The body holds placeholders only: the server fills them in at send time.
+
+(function quickReplies() {
+  const picker = document.querySelector("form.quick-replies");
+  const box = document.getElementById("reply-body");
+  if (!picker || !box) return;
+  const select = picker.querySelector("select[name=quick_reply]");
+  const insert = picker.querySelector("button.quick-insert");
+  if (!select || !insert) return;
+  insert.hidden = false;
+  insert.addEventListener("click", () => {
+    const chosen = select.selectedOptions[0];
+    const text = chosen ? chosen.dataset.body || "" : "";
+    if (!text) return;
+    const start = box.selectionStart ?? box.value.length;
+    const end = box.selectionEnd ?? start;
+    box.value = box.value.slice(0, start) + text + box.value.slice(end);
+    box.focus();
+    box.selectionStart = box.selectionEnd = start + text.length;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+})();

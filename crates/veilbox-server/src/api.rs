@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/ingest-backlog", get(ingest_backlog))
         .merge(crate::api_people::routes())
         .merge(crate::api_crm::routes())
+        .merge(crate::quick_replies::api_routes())
         .layer(axum::middleware::map_response(no_store))
 }
 

@@ -81,6 +81,10 @@ pub fn sections(state: &AppState, user: &SignedIn) -> Vec<(&'static str, &'stati
     if crate::admin::erasure::may_erase(state, user) {
         links.push(("/admin/erasure", "Erasure"));
     }
+    // After the admin sections, so an admin still lands on Users.
+    if crate::quick_replies::manage::Scope::of(state, &user.actor).any() {
+        links.push(("/quick-replies", "Quick replies"));
+    }
     if user.may(state, Action::ViewAuditLog) {
         links.push(("/audit", "Audit log"));
     }

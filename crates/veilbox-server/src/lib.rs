@@ -24,6 +24,7 @@ pub mod keyring;
 pub mod layout;
 pub mod media;
 pub mod outbox;
+pub mod quick_replies;
 pub mod replay;
 pub mod replies;
 pub mod staff;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::routes())
         .merge(customers::routes())
         .merge(media::routes::page_routes())
+        .merge(quick_replies::routes())
         .route("/audit", axum::routing::get(audit_view::audit_page))
         .route("/audit.csv", axum::routing::get(audit_view::audit_csv))
         .layer(axum::middleware::map_response(layout::page_headers));

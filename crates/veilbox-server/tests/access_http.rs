@@ -407,6 +407,10 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/inbox/c/{id}/assign", Reach::Authorised),
     ("/inbox/c/{id}/state", Reach::Authorised),
     ("/inbox/c/{id}/send/{outbox_id}", Reach::Authorised),
+    ("/inbox/c/{id}/quick-reply", Reach::Authorised),
+    ("/quick-replies", Reach::Authorised),
+    ("/quick-replies/{id}", Reach::Authorised),
+    ("/quick-replies/{id}/delete", Reach::Authorised),
     ("/account", Reach::Authorised),
     ("/account/devices/{id}/sign-out", Reach::Authorised),
     ("/account/two-factor", Reach::Authorised),
@@ -467,6 +471,8 @@ const ROUTES: &[(&str, Reach)] = &[
     ("/api/v1/customers/{id}/merge", Reach::Authorised),
     ("/api/v1/shipments/import", Reach::Authorised),
     ("/api/v1/shipments/{tracking}", Reach::Authorised),
+    ("/api/v1/quick-replies", Reach::Authorised),
+    ("/api/v1/quick-replies/{id}", Reach::Authorised),
 ];
 
 fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
@@ -624,6 +630,7 @@ async fn world_counts(app: &TestApp) -> Vec<i64> {
         "SELECT COUNT(*) FROM team_inboxes",
         "SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL",
         "SELECT COUNT(*) FROM custom_roles",
+        "SELECT COUNT(*) FROM quick_replies",
         "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL",
         "SELECT COUNT(*) FROM password_links",
         "SELECT COUNT(*) FROM messages",

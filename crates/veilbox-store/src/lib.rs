@@ -19,6 +19,7 @@ pub mod keys;
 pub mod media;
 pub mod outbox;
 pub mod people;
+pub mod quick_replies;
 pub mod reads;
 pub mod retention;
 pub mod roles;

@@ -147,6 +147,7 @@ configure             .         .         .          .          .          .    
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        .
 override_block        .         .         .          .          .          .         .          .        .
+manage_quick_replies  .         .         .          .          .          .         .          .        .
 ";
 
 #[test]

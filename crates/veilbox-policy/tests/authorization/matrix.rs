@@ -25,6 +25,7 @@ configure             .         .         .          .          .          .    
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        .
 override_block        .         .         .          .          .          .         .          .        .
+manage_quick_replies  .         .         .          .          .          .         .          .        .
 ";
 
 const SUPERVISOR: &str = "
@@ -45,6 +46,7 @@ configure             .         .         .          .          .          .    
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        Y
 override_block        Y         Y         Y          .          .          .         .          .        .
+manage_quick_replies  .         .         .          .          .          .         .          .        Y
 ";
 
 const ADMIN: &str = "
@@ -65,6 +67,7 @@ configure             .         .         .          .          .          .    
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        Y
 override_block        .         .         .          .          .          .         .          .        .
+manage_quick_replies  .         .         .          .          .          .         .          .        Y
 ";
 
 const AUDITOR: &str = "
@@ -85,6 +88,7 @@ configure             .         .         .          .          .          .    
 view_audit_log        .         .         .          .          .          .         .          .        Y
 view_analytics        .         .         .          .          .          .         .          .        Y
 override_block        .         .         .          .          .          .         .          .        .
+manage_quick_replies  .         .         .          .          .          .         .          .        .
 ";
 
 /// A role with no policies: neither built in nor loaded.
@@ -106,6 +110,7 @@ configure             .         .         .          .          .          .    
 view_audit_log        .         .         .          .          .          .         .          .        .
 view_analytics        .         .         .          .          .          .         .          .        .
 override_block        .         .         .          .          .          .         .          .        .
+manage_quick_replies  .         .         .          .          .          .         .          .        .
 ";
 
 /// Parses one table into `(action, [allowed per column])`, insisting that it names every

@@ -4,7 +4,7 @@ use veilbox_policy::{Action, Authorizer, BUILTIN_ROLES};
 
 use crate::fixtures;
 
-const WRITES: [Action; 11] = [
+const WRITES: [Action; 12] = [
     Action::Reply,
     Action::Assign,
     Action::Resolve,
@@ -15,6 +15,7 @@ const WRITES: [Action; 11] = [
     Action::ManageUsers,
     Action::ManagePolicies,
     Action::ManageTokens,
+    Action::ManageQuickReplies,
     Action::Configure,
 ];
 

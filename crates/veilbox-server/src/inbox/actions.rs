@@ -89,7 +89,7 @@ async fn authorize(
     }
 }
 
-async fn flash_outcome(
+pub(crate) async fn flash_outcome(
     state: &AppState,
     user: &SignedIn,
     outcome: &ReplyOutcome,

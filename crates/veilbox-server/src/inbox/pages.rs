@@ -132,7 +132,10 @@ pub async fn conversation(
     let card =
         crate::customers::conversation_card(&state, &user, card.as_ref(), &exposure, &messages)
             .await?;
+    let quick_replies =
+        crate::quick_replies::manage::for_conversation(&state, &user.actor, &conversation).await?;
     let thread = Thread {
+        quick_replies: &quick_replies,
         names: &names,
         may,
         conversation: &conversation,
@@ -298,6 +301,7 @@ struct Thread<'a> {
     messages: &'a [MessageRecord],
     view: ListView,
     exposure: &'a Exposure,
+    quick_replies: &'a [veilbox_store::quick_replies::QuickReply],
 }
 
 /// A faint, repeated mark of who is looking and when, over the conversation: a photo of
@@ -400,7 +404,7 @@ fn thread_markup(
                 }
             }
             @if may.reply {
-                (composer(state, user, c, &action("reply"), &action("template"), now))
+                (composer(state, user, c, &action("reply"), &action("template"), now, (t.quick_replies, &action("quick-reply"))))
             } @else {
                 p.hint { "Take this conversation to reply." }
             }
@@ -425,6 +429,7 @@ fn composer(
     reply_action: &str,
     template_action: &str,
     now: i64,
+    (quick_replies, quick_action): (&[veilbox_store::quick_replies::QuickReply], &str),
 ) -> Markup {
     let templates: &[TemplateConfig] = &state.config.whatsapp.templates;
     html! {
@@ -468,6 +473,8 @@ fn composer(
                     button.primary type="submit" { "Send" }
                 }
             }
+            // Quick replies: a separate form (forms do not nest), placeholders only.
+            (crate::quick_replies::composer::picker(user, quick_replies, quick_action))
         } @else {
             div.templates {
                 p.banner.warn {
