@@ -176,6 +176,7 @@ async fn inbox_round_trip_in_chromium() {
     config.masking.reveal_for = Duration::from_secs(3);
     let store = veilbox_server::open_store(&config).await.unwrap();
     let audit_store = store.clone();
+    let quick_store = store.clone();
     // A supervisor of a team serving every inbox; supervisors sign in with a second factor.
     let team = store.ensure_team("Operations").await.unwrap();
     store
@@ -505,6 +506,70 @@ async fn inbox_round_trip_in_chromium() {
     assert!(audited
         .iter()
         .all(|r| !format!("{:?}{:?}", r.target, r.reason).contains("900")));
+
+    // A quick reply with a placeholder: inserted into the box by the picker, sent, and
+    // filled in by the server; the agent's page never holds the name.
+    quick_store
+        .create_quick_reply(
+            &team,
+            "Thanks for waiting",
+            "Hello {{customer.name}}, thank you for waiting.",
+            &supervisor.id,
+        )
+        .await
+        .unwrap();
+    client
+        .goto(client.current_url().await.unwrap().as_ref())
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the quick-reply picker",
+        "const b = document.querySelector('form.quick-replies button.quick-insert'); return !!b && !b.hidden;",
+        vec![],
+        long,
+    )
+    .await;
+    client
+        .find(Locator::Css("form.quick-replies button.quick-insert"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let drafted: Value = client
+        .execute(
+            "return document.getElementById('reply-body').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(drafted, "Hello {{customer.name}}, thank you for waiting.");
+    client
+        .find(Locator::Css("form.composer button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let filled = "Hello Oliver Bennett, thank you for waiting.";
+    let deadline = Instant::now() + long;
+    while !simulator
+        .sent_to(CUSTOMER)
+        .iter()
+        .any(|item| item.text.as_deref() == Some(filled))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the filled-in quick reply never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let source: Value = client
+        .execute("return document.documentElement.outerHTML;", vec![])
+        .await
+        .unwrap();
+    assert!(!source.as_str().unwrap().contains("Bennett"));
 
     save_screenshot(&client, "inbox-round-trip.png").await;
     client.set_window_size(390, 844).await.unwrap();
