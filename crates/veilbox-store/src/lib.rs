@@ -108,6 +108,14 @@ const SQLITE_PRAGMAS: &str =
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
      PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
 
+/// PostgreSQL session settings. Statements are prepared once per connection and, after five
+/// runs, PostgreSQL may keep a generic plan for them. A generic plan for `wa_message_id IN
+/// (...)` made while a table was new and tiny is a sequential scan, and it stays one as the
+/// table grows: ingest then slowed to half speed in about half of the benchmark runs (the
+/// backend busy in `texteq` over the IN list). Planning each execution with its parameters
+/// keeps the index lookups; planning these statements costs far less than a scan.
+const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
+
 impl Store {
     /// Opens a pool on `url` (`sqlite://path/to.db` or `postgres://...`). For SQLite the
     /// file and its directory are created when missing.
@@ -140,6 +148,12 @@ impl Store {
             Backend::Postgres => {
                 pool_options
                     .max_connections(16)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(POSTGRES_SETTINGS).await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await?
             }

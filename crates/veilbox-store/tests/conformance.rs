@@ -1152,3 +1152,26 @@ async fn retention_purges_each_kind_after_its_period(open: Open) {
     assert_eq!(late.messages, 1);
     assert_eq!(f.count("SELECT COUNT(*) FROM messages").await, 0);
 }
+
+/// Every PostgreSQL connection of the pool plans each execution with its parameters: a
+/// generic plan made while a table was new is a sequential scan, which ingest then kept
+/// as the table grew (half-speed ingest in about half of the benchmark runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_plan_each_execution() {
+    let Some(f) = Fixture::postgres(InboxPolicy::FirstOnly).await else {
+        return;
+    };
+    let mut connections = Vec::new();
+    for _ in 0..3 {
+        connections.push(f.store.pool().acquire().await.expect("connection"));
+    }
+    for mut connection in connections {
+        let mode: String = sqlx::query("SHOW plan_cache_mode")
+            .fetch_one(&mut *connection)
+            .await
+            .expect("show")
+            .try_get(0)
+            .expect("setting");
+        assert_eq!(mode, "force_custom_plan");
+    }
+}
