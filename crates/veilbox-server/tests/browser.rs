@@ -571,6 +571,50 @@ async fn inbox_round_trip_in_chromium() {
         .unwrap();
     assert!(!source.as_str().unwrap().contains("Bennett"));
 
+    // Leak prevention as the agent types, and again on send: a card number is flagged in
+    // the composer before sending and refused when sent anyway; nothing reaches WhatsApp.
+    client
+        .find(Locator::Id("reply-body"))
+        .await
+        .unwrap()
+        .send_keys("Your refund goes to card 4111 1111 1111 1111")
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the live check to block the draft",
+        "const s = document.getElementById('dlp-status'); \
+         return !!s && s.dataset.verdict === 'block' && s.innerText.includes('CARD');",
+        vec![],
+        long,
+    )
+    .await;
+    save_screenshot(&client, "inbox-dlp-block.png").await;
+    client
+        .find(Locator::Css("form.composer button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the refusal",
+        "return document.body.innerText.includes('blocked by leak prevention');",
+        vec![],
+        long,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        simulator.sent_to(CUSTOMER).iter().all(|item| !item
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains("4111")),
+        "a blocked reply reached WhatsApp"
+    );
+
     save_screenshot(&client, "inbox-round-trip.png").await;
     client.set_window_size(390, 844).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
