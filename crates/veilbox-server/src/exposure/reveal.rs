@@ -161,44 +161,53 @@ pub async fn reveal(
         // Unknown, or the text changed since it was shown (a new CRM value hides more).
         return Err(WebError::NotFound);
     };
-    let context = Context {
-        kind: Some(kind.as_str().to_owned()),
-        reason: Some(reason.clone()),
-        self_assign: false,
-    };
-    let allowed = state
-        .access
-        .allowed_on_conversation(
-            &state.store,
-            &actor,
-            Action::Reveal,
-            &conversation,
-            &context,
-        )
-        .await?;
-    let target = format!(
-        "{} {} {}",
-        conversation.id,
-        request.reference,
-        kind.as_str()
-    );
-    if !allowed {
-        state
-            .store
-            .audit(&actor.audit("reveal.denied", Some(&target), Some(&reason)))
-            .await?;
-        return Err(WebError::Forbidden);
-    }
-    state
-        .store
-        .audit(&actor.audit("reveal", Some(&target), Some(&reason)))
-        .await?;
-    alert_on_many_reveals(&state, &actor).await?;
+    authorize_reveal(
+        &state,
+        &actor,
+        &conversation,
+        kind.as_str(),
+        &request.reference,
+        &reason,
+    )
+    .await?;
     Ok(Json(RevealResponse {
         kind: kind.as_str().to_owned(),
         value,
         expires_in_seconds: state.config.masking.reveal_for.as_secs(),
     }))
+}
+
+/// Asks the policy whether `actor` may reveal a value of `kind` in `conversation` for
+/// `reason`, and writes the answer to the audit log (`reveal` or `reveal.denied`, target
+/// `<conversation> <reference> <KIND>`, never the value); a reveal counts towards the
+/// hourly alert. The one gate of value and media reveals.
+pub(crate) async fn authorize_reveal(
+    state: &AppState,
+    actor: &Actor,
+    conversation: &ConversationSummary,
+    kind: &str,
+    reference: &str,
+    reason: &str,
+) -> Result<(), WebError> {
+    let context = Context {
+        kind: Some(kind.to_owned()),
+        reason: Some(reason.to_owned()),
+        self_assign: false,
+    };
+    let allowed = state
+        .access
+        .allowed_on_conversation(&state.store, actor, Action::Reveal, conversation, &context)
+        .await?;
+    let target = format!("{} {reference} {kind}", conversation.id);
+    let action = if allowed { "reveal" } else { "reveal.denied" };
+    state
+        .store
+        .audit(&actor.audit(action, Some(&target), Some(reason)))
+        .await?;
+    if !allowed {
+        return Err(WebError::Forbidden);
+    }
+    alert_on_many_reveals(state, actor).await
 }
 
 /// The hidden value a reference names, if it still names one.
@@ -245,7 +254,7 @@ async fn find_hidden(
 
 /// Tells the supervisors when one person reveals more than the configured number of
 /// values within an hour: once, as the threshold is crossed.
-pub(crate) async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), WebError> {
+async fn alert_on_many_reveals(state: &AppState, actor: &Actor) -> Result<(), WebError> {
     let threshold = state.config.masking.reveal_alert_per_hour;
     let hour_ago = now_ms() - 3_600_000;
     let filter = AuditFilter {

@@ -18,11 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use veilbox_policy::{Action, Context};
 
 use crate::auth::{ApiCaller, SignedIn};
 use crate::error::WebError;
-use crate::exposure::reveal::{alert_on_many_reveals, reason_text};
+use crate::exposure::reveal::{authorize_reveal, reason_text};
 use crate::AppState;
 
 /// The kind a media reveal is authorised and audited as.
@@ -91,34 +90,15 @@ pub async fn reveal(
         .media_original(&conversation.id, &message_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let context = Context {
-        kind: Some(MEDIA_KIND.to_owned()),
-        reason: Some(reason.clone()),
-        self_assign: false,
-    };
-    let allowed = state
-        .access
-        .allowed_on_conversation(
-            &state.store,
-            &actor,
-            Action::Reveal,
-            &conversation,
-            &context,
-        )
-        .await?;
-    let target = format!("{} media/{message_id} {MEDIA_KIND}", conversation.id);
-    if !allowed {
-        state
-            .store
-            .audit(&actor.audit("reveal.denied", Some(&target), Some(&reason)))
-            .await?;
-        return Err(WebError::Forbidden);
-    }
-    state
-        .store
-        .audit(&actor.audit("reveal", Some(&target), Some(&reason)))
-        .await?;
-    alert_on_many_reveals(&state, &actor).await?;
+    authorize_reveal(
+        &state,
+        &actor,
+        &conversation,
+        MEDIA_KIND,
+        &format!("media/{message_id}"),
+        &reason,
+    )
+    .await?;
     let mut response = private_bytes(&file.mime_type, file.bytes.to_vec(), true);
     if let Ok(seconds) =
         HeaderValue::from_str(&state.config.masking.reveal_for.as_secs().to_string())
