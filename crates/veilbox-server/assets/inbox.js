@@ -190,15 +190,42 @@ function enhanceForms() {
 // on a revealable label asks for a reason, the server authorises and audits the reveal
 // and answers with the value and how long it may be shown; then the label comes back.
 function enhanceReveals(main) {
-  const dialog = document.getElementById("reveal-dialog");
   const conversation = main.dataset.conversation;
-  if (!dialog || !conversation || typeof dialog.showModal !== "function") return;
+  if (!conversation) return;
+  revealWithReason("button.masked.revealable", async (button, reason) => {
+    try {
+      const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversation)}/reveals`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
+        body: JSON.stringify({ ref: button.dataset.ref, ...reason }),
+      });
+      const data = await response.json().catch(() => null);
+      if (response.ok && data) {
+        showFor(button, data.value, data.expires_in_seconds);
+        return null;
+      }
+      if (response.status === 403) return "You may not reveal this kind of value here.";
+      if (data && data.error) return data.error.replace(/^bad request: /, "");
+      return "The value could not be revealed.";
+    } catch (_) {
+      return "Veilbox could not be reached.";
+    }
+  });
+}
+
+// The one reveal dialog, for values and media alike: a click on a `selector` button asks
+// for a reason; on "Reveal", `reveal(button, {reason, note})` runs and answers null when
+// done, or the problem to show, and then the dialog asks again.
+function revealWithReason(selector, reveal) {
+  const dialog = document.getElementById("reveal-dialog");
+  if (!dialog || typeof dialog.showModal !== "function") return;
   const form = dialog.querySelector("form");
   const error = dialog.querySelector(".error");
   let pending = null;
 
   document.addEventListener("click", (event) => {
-    const button = event.target.closest("button.masked.revealable");
+    const button = event.target.closest(selector);
     if (!button || button.dataset.revealed === "1") return;
     pending = button;
     form.reset();
@@ -208,40 +235,15 @@ function enhanceReveals(main) {
 
   dialog.addEventListener("close", async () => {
     const button = pending;
-    if (!button || dialog.returnValue !== "reveal") {
-      pending = null;
-      return;
-    }
+    pending = null;
+    if (!button || dialog.returnValue !== "reveal") return;
     const checked = form.querySelector("input[name=reason]:checked");
-    const body = {
-      ref: button.dataset.ref,
+    const problem = await reveal(button, {
       reason: checked ? checked.value : "",
       note: form.querySelector("input[name=note]").value,
-    };
-    let answer = null;
-    let problem = "The value could not be revealed.";
-    try {
-      const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversation)}/reveals`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
-        body: JSON.stringify(body),
-      });
-      const data = await response.json().catch(() => null);
-      if (response.ok && data) {
-        answer = data;
-      } else if (response.status === 403) {
-        problem = "You may not reveal this kind of value here.";
-      } else if (data && data.error) {
-        problem = data.error.replace(/^bad request: /, "");
-      }
-    } catch (_) {
-      problem = "Veilbox could not be reached.";
-    }
-    if (answer) {
-      pending = null;
-      showFor(button, answer.value, answer.expires_in_seconds);
-    } else {
+    });
+    if (problem) {
+      pending = button;
       error.textContent = problem;
       error.hidden = false;
       dialog.showModal();
@@ -361,60 +363,31 @@ function csrfToken() {
 // and the URL revoked.
 (function enhanceMediaReveals() {
   const main = document.getElementById("inbox");
-  const dialog = document.getElementById("reveal-dialog");
   const conversation = main && main.dataset.conversation;
-  if (!main || !dialog || !conversation || typeof dialog.showModal !== "function") return;
-  const form = dialog.querySelector("form");
-  const error = dialog.querySelector(".error");
-  let pending = null;
-
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest("button.media-reveal");
-    if (!button || button.dataset.revealed === "1") return;
-    pending = button;
-    form.reset();
-    error.hidden = true;
-    dialog.showModal();
-  });
-
-  dialog.addEventListener("close", async () => {
-    const button = pending;
-    pending = null;
-    if (!button || dialog.returnValue !== "reveal") return;
-    const checked = form.querySelector("input[name=reason]:checked");
-    const body = {
-      reason: checked ? checked.value : "",
-      note: form.querySelector("input[name=note]").value,
-    };
+  if (!conversation) return;
+  revealWithReason("button.media-reveal", async (button, reason) => {
     const path = `/api/v1/conversations/${encodeURIComponent(conversation)}` +
       `/media/${encodeURIComponent(button.dataset.message)}/reveals`;
-    let problem = "The media could not be revealed.";
     try {
       const response = await fetch(path, {
         method: "POST",
         credentials: "same-origin",
         headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
-        body: JSON.stringify(body),
+        body: JSON.stringify(reason),
       });
       if (response.ok) {
         const seconds = Number(response.headers.get("x-reveal-expires-in")) ||
           Number(main.dataset.revealSeconds) || 60;
         showMediaFor(button, await response.blob(), seconds);
-        return;
+        return null;
       }
-      if (response.status === 403) {
-        problem = "You may not reveal media here.";
-      } else {
-        const data = await response.json().catch(() => null);
-        if (data && data.error) problem = data.error.replace(/^bad request: /, "");
-      }
+      if (response.status === 403) return "You may not reveal media here.";
+      const data = await response.json().catch(() => null);
+      if (data && data.error) return data.error.replace(/^bad request: /, "");
+      return "The media could not be revealed.";
     } catch (_) {
-      problem = "Veilbox could not be reached.";
+      return "Veilbox could not be reached.";
     }
-    pending = button;
-    error.textContent = problem;
-    error.hidden = false;
-    dialog.showModal();
   });
 })();
 
