@@ -360,6 +360,9 @@ async fn a_reveal_needs_the_right_a_reason_and_is_audited_without_the_value() {
     a.sign_in(&agent).await;
     let thread = a.page(&format!("/inbox/c/{conversation}")).await;
     let address = reference(&thread, "ADDRESS").expect("an address to reveal");
+    // The agent may reply but not override the reply check: no override fields for them.
+    assert!(thread.contains("id=\"reply-body\""));
+    assert!(!thread.contains("name=\"override_block\""));
 
     // No reason, an unknown reason, "other" without a note: refused before anything.
     for body in [
@@ -457,6 +460,10 @@ async fn a_reveal_needs_the_right_a_reason_and_is_audited_without_the_value() {
     s.sign_in(&supervisor).await;
     let sup_thread = s.page(&format!("/inbox/c/{conversation}")).await;
     let email = reference(&sup_thread, "EMAIL").expect("supervisors may reveal e-mails");
+    assert!(
+        sup_thread.contains("name=\"override_block\""),
+        "the team's supervisor may override a block"
+    );
     assert!(reference(&sup_thread, "CARD").is_none());
     let (status, answer) = reveal(
         &s,

@@ -263,6 +263,8 @@ pub struct Permissions {
     pub assign: bool,
     /// Resolve, reopen, mark pending.
     pub resolve: bool,
+    /// Override a leak-prevention block (with a reason, asked when overriding).
+    pub override_block: bool,
 }
 
 impl Permissions {
@@ -289,6 +291,13 @@ impl Permissions {
             take: ask(Action::Assign, &take),
             assign: ask(Action::Assign, &plain),
             resolve: ask(Action::Resolve, &plain),
+            override_block: ask(
+                Action::OverrideBlock,
+                &Context {
+                    reason: Some("(asked when overriding)".to_owned()),
+                    ..Context::default()
+                },
+            ),
         })
     }
 }
@@ -404,7 +413,7 @@ fn thread_markup(
                 }
             }
             @if may.reply {
-                (composer(state, user, c, &action("reply"), &action("template"), now, (t.quick_replies, &action("quick-reply"))))
+                (composer(state, user, t, &action, now))
             } @else {
                 p.hint { "Take this conversation to reply." }
             }
@@ -422,15 +431,19 @@ fn state_button(action: &str, csrf: &str, state: &str, label: &str) -> Markup {
     }
 }
 
+/// The reply box (or the templates when the 24-hour window is closed). `action` makes a
+/// form's path from its last segment (`reply`, `template`, `quick-reply`).
 fn composer(
     state: &AppState,
     user: &SignedIn,
-    c: &ConversationSummary,
-    reply_action: &str,
-    template_action: &str,
+    t: &Thread<'_>,
+    action: &dyn Fn(&str) -> String,
     now: i64,
-    (quick_replies, quick_action): (&[veilbox_store::quick_replies::QuickReply], &str),
 ) -> Markup {
+    let c = t.conversation;
+    let (reply_action, template_action) = (action("reply"), action("template"));
+    let (quick_replies, quick_action) = (t.quick_replies, action("quick-reply"));
+    let may_override = t.may.override_block;
     let templates: &[TemplateConfig] = &state.config.whatsapp.templates;
     html! {
         @if c.customer.erased {
@@ -455,15 +468,18 @@ fn composer(
                     input type="checkbox" name="confirm_warnings" value="true";
                     " Send even though it repeats this customer's own details"
                 }
-                details.dlp-override {
-                    summary { "Supervisor: override a leak-prevention block" }
-                    label {
-                        input type="checkbox" name="override_block" value="true";
-                        " Override the block"
-                    }
-                    label {
-                        "Reason (audited) "
-                        input type="text" name="override_reason" maxlength="200";
+                // Only for those the policy lets override (supervisors on their teams).
+                @if may_override {
+                    details.dlp-override {
+                        summary { "Supervisor: override a leak-prevention block" }
+                        label {
+                            input type="checkbox" name="override_block" value="true";
+                            " Override the block"
+                        }
+                        label {
+                            "Reason (audited) "
+                            input type="text" name="override_reason" maxlength="200";
+                        }
                     }
                 }
                 div.composer-foot {
@@ -474,7 +490,7 @@ fn composer(
                 }
             }
             // Quick replies: a separate form (forms do not nest), placeholders only.
-            (crate::quick_replies::composer::picker(user, quick_replies, quick_action))
+            (crate::quick_replies::composer::picker(user, quick_replies, &quick_action))
         } @else {
             div.templates {
                 p.banner.warn {
