@@ -208,14 +208,11 @@ impl From<ConversationSummary> for ConversationJson {
                     .as_deref()
                     .map(crate::exposure::phone_label),
                 user_id: c.customer.user_id.as_ref().map(|_| "••••".to_owned()),
-                profile_name: c.customer.profile_name.as_deref().map(|name| {
-                    let kind = if veilbox_vault::normalize::phone(name).is_some() {
-                        veilbox_mask::Kind::Phone
-                    } else {
-                        veilbox_mask::Kind::Person
-                    };
-                    crate::exposure::label(kind)
-                }),
+                profile_name: c
+                    .customer
+                    .profile_name
+                    .as_deref()
+                    .map(|name| crate::exposure::label(crate::exposure::name_kind(name))),
                 erased: c.customer.erased,
                 id: c.customer.id,
             },

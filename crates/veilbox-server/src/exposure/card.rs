@@ -4,7 +4,6 @@
 
 use veilbox_mask::Kind;
 use veilbox_store::crm::{ContactKind, CustomerCard, Shipment};
-use veilbox_vault::normalize;
 
 use super::{Exposure, Masked};
 
@@ -87,10 +86,9 @@ impl MaskedCard {
 
     /// A name; a "name" that is really a phone number is hidden as a phone.
     fn person(&mut self, x: &Exposure, base: String, name: &str) {
-        let masked = if normalize::phone(name).is_some() {
-            x.phone(Some(&base), name)
-        } else {
-            x.whole(Kind::Person, Some(&base), name)
+        let masked = match super::name_kind(name) {
+            Kind::Phone => x.phone(Some(&base), name),
+            kind => x.whole(kind, Some(&base), name),
         };
         self.push(base, masked);
     }

@@ -18,24 +18,21 @@ pub fn code(customer_id: &str) -> String {
 
 /// The handle as text: `Customer 4F2A · •••• 3210`, or `Erased customer`.
 pub fn text(customer: &CustomerSummary) -> String {
-    if customer.erased {
-        return "Erased customer".to_owned();
-    }
-    let code = code(&customer.id);
-    match &customer.wa_id {
-        Some(wa_id) => format!("Customer {code} · {}", phone_label(wa_id)),
-        // Known by a business-scoped user id only: that id is personal too.
-        None => format!("Customer {code}"),
-    }
+    // Known by a business-scoped user id only: that id is personal too, so not shown.
+    compose(&customer.id, customer.erased, customer.wa_id.as_deref())
 }
 
 /// The handle of a CRM card, as text.
 pub fn of_card(card: &veilbox_store::crm::CustomerCard) -> String {
-    if card.erased {
+    compose(&card.id, card.erased, card.wa_number.as_deref())
+}
+
+fn compose(id: &str, erased: bool, number: Option<&str>) -> String {
+    if erased {
         return "Erased customer".to_owned();
     }
-    let code = code(&card.id);
-    match &card.wa_number {
+    let code = code(id);
+    match number {
         Some(number) => format!("Customer {code} · {}", phone_label(number)),
         None => format!("Customer {code}"),
     }

@@ -7,8 +7,9 @@ use maud::{html, Markup};
 use serde::Serialize;
 use veilbox_mask::Kind;
 
-/// One hidden value in a [`Masked`] text.
-#[derive(Debug, Clone)]
+/// One hidden value in a [`Masked`] text. Its `Debug` leaves the value out, so that a
+/// masked text printed while debugging or in a log line shows no personal data.
+#[derive(Clone)]
 pub struct MaskedSpan {
     /// What was hidden.
     pub kind: Kind,
@@ -18,6 +19,16 @@ pub struct MaskedSpan {
     pub reference: Option<String>,
     /// The hidden value. Private: only the reveal path reads it, through [`Masked::hidden`].
     hidden: String,
+}
+
+impl std::fmt::Debug for MaskedSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaskedSpan")
+            .field("kind", &self.kind)
+            .field("label", &self.label)
+            .field("reference", &self.reference)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A piece of a masked text.
@@ -164,6 +175,11 @@ mod tests {
         }
         assert!(html.contains(r#"data-ref="m/1/body/0""#), "{html}");
         assert_eq!(m.hidden(1), Some((Kind::Email, "asha@example.com")));
+        let debug = format!("{m:?}");
+        assert!(
+            !debug.contains("98765") && !debug.contains("asha@"),
+            "{debug}"
+        );
         assert_eq!(m.hidden(2), None);
     }
 }

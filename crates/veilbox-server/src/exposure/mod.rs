@@ -162,6 +162,15 @@ pub fn phone_label(value: &str) -> String {
     format!("••••{}{tail}", if shown > 0 { " " } else { "" })
 }
 
+/// What a customer's "name" is: a profile name that is really a phone number is a phone.
+pub fn name_kind(name: &str) -> Kind {
+    if veilbox_vault::normalize::phone(name).is_some() {
+        Kind::Phone
+    } else {
+        Kind::Person
+    }
+}
+
 /// The customer's CRM values as hints: found and hidden wherever they are written.
 pub fn hints_of(card: &CustomerCard) -> Hints {
     let mut hints = Hints::new();
@@ -169,12 +178,7 @@ pub fn hints_of(card: &CustomerCard) -> Hints {
         .into_iter()
         .flatten()
     {
-        // A profile name that is really a phone number is hidden as one.
-        if veilbox_vault::normalize::phone(name).is_some() {
-            hints.add(Kind::Phone, name.as_str());
-        } else {
-            hints.add(Kind::Person, name.as_str());
-        }
+        hints.add(name_kind(name), name.as_str());
     }
     if let Some(number) = &card.wa_number {
         hints.add(Kind::Phone, format!("+{number}"));

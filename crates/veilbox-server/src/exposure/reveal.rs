@@ -53,8 +53,8 @@ pub struct RevealRequest {
     pub note: String,
 }
 
-/// What a reveal answers.
-#[derive(Debug, Serialize)]
+/// What a reveal answers. (No `Debug`: it holds the value.)
+#[derive(Serialize)]
 pub struct RevealResponse {
     /// The kind of the value.
     pub kind: String,
@@ -95,11 +95,7 @@ pub async fn conversation_exposure(
     actor: &Actor,
     conversation: &ConversationSummary,
 ) -> Result<(Exposure, Option<CustomerCard>), WebError> {
-    let card = if conversation.customer.erased {
-        None
-    } else {
-        state.store.customer_card(&conversation.customer.id).await?
-    };
+    let card = customer_card(state, conversation).await?;
     let facts = Access::conversation_facts(&state.store, conversation).await?;
     let resource = Resource::Conversation(facts);
     // Whether a reveal of each kind would be allowed with a reason: the reason itself is
@@ -125,7 +121,7 @@ pub async fn conversation_exposure(
         Action::Reveal,
         &resource,
         &Context {
-            kind: Some("MEDIA".to_owned()),
+            kind: Some(crate::media::routes::MEDIA_KIND.to_owned()),
             reason: Some("(asked when revealing)".to_owned()),
             self_assign: false,
         },
@@ -133,6 +129,17 @@ pub async fn conversation_exposure(
     let exposure = Exposure::with_reveals(state.scanner.clone(), card.as_ref(), revealable)
         .with_media_reveals(media);
     Ok((exposure, card))
+}
+
+/// The card of the conversation's customer, unless they were erased.
+async fn customer_card(
+    state: &AppState,
+    conversation: &ConversationSummary,
+) -> Result<Option<CustomerCard>, WebError> {
+    if conversation.customer.erased {
+        return Ok(None);
+    }
+    Ok(state.store.customer_card(&conversation.customer.id).await?)
 }
 
 /// `POST /api/v1/conversations/{id}/reveals`
@@ -148,7 +155,10 @@ pub async fn reveal(
         .await?
         .ok_or(WebError::NotFound)?;
     let reason = reason_text(&request.reason, &request.note)?;
-    let (exposure, card) = conversation_exposure(&state, &actor, &conversation).await?;
+    // Finding the value needs the same hints as the page, not the viewer's rights: those
+    // are asked once, for the value's kind, below.
+    let card = customer_card(&state, &conversation).await?;
+    let exposure = Exposure::masked_only(state.scanner.clone(), card.as_ref());
     let Some((kind, value)) = find_hidden(
         &state,
         &conversation,
