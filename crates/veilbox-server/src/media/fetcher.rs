@@ -138,7 +138,11 @@ async fn fetch(
     let message = match store.message(&job.conversation_id, &job.message_id).await {
         Ok(Some(message)) => message,
         Ok(None) => return failed("the message is gone"),
-        Err(error) => return retry(job, &settings, format!("database: {error}")),
+        Err(error) => {
+            // The reason is shown in the thread: people get a sentence, the log the cause.
+            tracing::warn!(%error, message = %job.message_id, "media: cannot read the message");
+            return retry(job, &settings, "the database did not answer".to_owned());
+        }
     };
     let Ok(MessageContent::Media {
         media_type,
