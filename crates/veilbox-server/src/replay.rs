@@ -230,8 +230,20 @@ async fn replay(world: &World, verbose: bool) -> anyhow::Result<Figures> {
             )
             .await?;
         figures.conversations += 1;
-        // The scripted work needs no reveal: the address is confirmed by placeholder.
-        figures.without_reveal += 1;
+        // Reveals as the server recorded them (the script confirms the address by
+        // placeholder instead, so it should need none).
+        let reveals: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'reveal' AND target LIKE $1",
+        )
+        .bind(format!("{conversation} %"))
+        .fetch_one(world.store.pool())
+        .await?
+        .try_get("n")?;
+        let reveals = usize::try_from(reveals).unwrap_or(0);
+        figures.reveals += reveals;
+        if reveals == 0 {
+            figures.without_reveal += 1;
+        }
 
         // Every finding in every message of the conversation, as the server sees it.
         let exposure = Exposure::masked_only(scanner.clone(), Some(&card));
@@ -256,10 +268,9 @@ async fn replay(world: &World, verbose: bool) -> anyhow::Result<Figures> {
         figures.findings += found;
         figures.shown += shown;
         if verbose {
-            println!("  {conversation}: {found} findings, {shown} shown, 0 reveals");
+            println!("  {conversation}: {found} findings, {shown} shown, {reveals} reveals");
         }
     }
-    figures.reveals = agent.reveals();
     figures.bytes_seen = seen.len();
     Ok(figures)
 }

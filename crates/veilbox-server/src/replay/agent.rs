@@ -1,7 +1,5 @@
 //! The replay's agent: a browser-like HTTP client with a signed-in session (cookies and
-//! the CSRF token handled by hand), that keeps count of its reveals.
-
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! the CSRF token handled by hand).
 
 use anyhow::{bail, Context};
 use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
@@ -13,7 +11,6 @@ pub struct Agent {
     http: reqwest::Client,
     session: String,
     csrf: String,
-    reveals: AtomicUsize,
 }
 
 impl Agent {
@@ -44,7 +41,6 @@ impl Agent {
             http,
             session,
             csrf: String::new(),
-            reveals: AtomicUsize::new(0),
         };
         let account = agent.get("/account").await?;
         agent.csrf = hidden_csrf(&account).context("the session's CSRF token")?;
@@ -53,9 +49,6 @@ impl Agent {
 
     /// GET a page or API path; its body, whatever the status.
     pub async fn get(&self, path: &str) -> anyhow::Result<String> {
-        if path.contains("/reveals") {
-            self.reveals.fetch_add(1, Ordering::Relaxed);
-        }
         let response = self
             .http
             .get(format!("{}{path}", self.base))
@@ -92,11 +85,6 @@ impl Agent {
             bail!("POST {path}: {status}");
         }
         Ok(body)
-    }
-
-    /// How many reveals the agent asked for.
-    pub fn reveals(&self) -> usize {
-        self.reveals.load(Ordering::Relaxed)
     }
 }
 
