@@ -42,8 +42,8 @@ pub enum ErasureRefusal {
 
 /// Tables of the CRM that hold one customer's rows by `customer_id`, cleared on erasure.
 /// Child tables come before their parents.
+/// (The shipments' timelines go first, through the shipments: see [`Store::erase_customer`].)
 pub(crate) const CUSTOMER_TABLES: &[&str] = &[
-    "shipment_events",
     "shipments",
     "customer_notes",
     "customer_addresses",
@@ -241,10 +241,22 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         // Indexes, not data: gone with the addresses they were computed from, not counted.
-        sqlx::query("DELETE FROM address_indexes WHERE customer_id = $1")
-            .bind(customer_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM address_indexes WHERE source_id IN ({})",
+            crate::crm::ADDRESS_SOURCES_OF
+        ))
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await?;
+        // The timeline, through the shipments it belongs to (it is keyed by shipment).
+        report.crm_rows += sqlx::query(
+            "DELETE FROM shipment_events WHERE shipment_id IN \
+             (SELECT id FROM shipments WHERE customer_id = $1)",
+        )
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         for table in CUSTOMER_TABLES {
             report.crm_rows += sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
                 .bind(customer_id)

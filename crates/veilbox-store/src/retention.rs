@@ -201,6 +201,15 @@ impl Store {
             .bind(before)
             .execute(&mut **tx)
             .await?;
+            // Their delivery addresses' blind indexes go with them: a purged parcel's
+            // address no longer counts as anyone's in reply checks.
+            sqlx::query(
+                "DELETE FROM address_indexes WHERE source_id IN \
+                 (SELECT id FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1)",
+            )
+            .bind(before)
+            .execute(&mut **tx)
+            .await?;
             sqlx::query("DELETE FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1")
                 .bind(before)
                 .execute(&mut **tx)

@@ -311,12 +311,19 @@ async fn addresses_are_found_by_blind_index(f: Fixture) {
         indexed
     );
 
-    // A merge moves the indexes; an erasure drops them.
+    // A merge moves the indexes and the timelines; an erasure drops them.
+    let timeline_of = |customer: &str| {
+        format!("SELECT COUNT(*) FROM shipment_events WHERE customer_id = '{customer}'")
+    };
+    assert!(f.count(&timeline_of(&b)).await > 0);
     s.merge_customers(&a, &b).await.unwrap().unwrap();
     assert_eq!(address_owners(&f, "3 New Lane").await, [a.as_str()]);
+    assert_eq!(f.count(&timeline_of(&b)).await, 0, "the timeline moved");
+    assert!(f.count(&timeline_of(&a)).await > 0);
     s.erase_customer(&a).await.unwrap().unwrap();
     assert!(address_owners(&f, "12 Elm Road").await.is_empty());
     assert_eq!(f.count("SELECT COUNT(*) FROM address_indexes").await, 0);
+    assert_eq!(f.count("SELECT COUNT(*) FROM shipment_events").await, 0);
 }
 
 async fn an_erasure_request_by_a_merged_number_reaches_the_survivor(f: Fixture) {
@@ -387,6 +394,15 @@ async fn closed_shipments_are_purged_after_their_period(f: Fixture) {
         f.count("SELECT COUNT(*) FROM shipment_events WHERE shipment_id NOT IN (SELECT id FROM shipments)").await,
         0,
         "no timeline left behind"
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM address_indexes WHERE source_id NOT IN (SELECT id FROM shipments)").await,
+        0,
+        "the purged parcel's address no longer counts as anyone's"
+    );
+    assert!(
+        f.count("SELECT COUNT(*) FROM address_indexes").await > 0,
+        "the open parcel's address is still indexed"
     );
 }
 

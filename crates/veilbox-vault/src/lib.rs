@@ -93,6 +93,7 @@ mod blind;
 mod error;
 mod key_file;
 mod keys;
+mod nonce;
 pub mod normalize;
 mod seal;
 mod secret;

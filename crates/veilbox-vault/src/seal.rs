@@ -10,7 +10,8 @@ use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use data_encoding::BASE64URL_NOPAD;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::secret::{fill_or_panic, Secret32};
+use crate::nonce::NONCE_LEN;
+use crate::secret::Secret32;
 use crate::{DataKey, VaultError};
 
 /// Prefix of every sealed field; the `1` is the format version.
@@ -18,7 +19,6 @@ const SEALED_PREFIX: &str = "vb1:";
 /// Domain separation of field ciphertexts from wrapped keys and future formats.
 const FIELD_AAD_DOMAIN: &[u8] = b"veilbox-field-v1\0";
 const VERSION_LEN: usize = 4;
-const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = VERSION_LEN + NONCE_LEN;
 /// Base64url characters of the shortest payload (empty plaintext): 44 bytes.
@@ -76,8 +76,7 @@ impl DataKey {
     /// When the OS random number generator fails (there is no safe nonce without it), or
     /// for a plaintext over 256 GiB, the cipher's limit.
     pub fn seal(&self, version: u32, field: Field<'_>, plaintext: &[u8]) -> String {
-        let mut nonce = [0u8; NONCE_LEN];
-        fill_or_panic(&mut nonce);
+        let nonce = crate::nonce::fresh();
         // version ‖ nonce ‖ plaintext, encrypted in place, then the tag: the only copy of
         // the plaintext this function makes is overwritten by its ciphertext.
         let mut raw = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);

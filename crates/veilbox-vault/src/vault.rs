@@ -12,12 +12,12 @@ use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use data_encoding::BASE64URL_NOPAD;
 use subtle::ConstantTimeEq;
 
-use crate::secret::{fill_or_panic, Secret32};
+use crate::nonce::NONCE_LEN;
+use crate::secret::Secret32;
 use crate::{DataKey, MasterKey, VaultError};
 
 const WRAPPED_PREFIX: &str = "vbw1:";
 const WRAP_AAD_DOMAIN: &[u8] = b"veilbox-wrap-v1\0";
-const NONCE_LEN: usize = 24;
 const KEY_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 
@@ -88,8 +88,7 @@ impl Vault {
     /// When the OS random number generator fails (there is no safe nonce without it).
     pub fn wrap(&self, key: &DataKey, owner: &str) -> WrappedKey {
         let master = &self.ring.current;
-        let mut nonce = [0u8; NONCE_LEN];
-        fill_or_panic(&mut nonce);
+        let nonce = crate::nonce::fresh();
         let mut raw = [0u8; NONCE_LEN + KEY_LEN + TAG_LEN];
         let (nonce_part, rest) = raw.split_at_mut(NONCE_LEN);
         let (body, tag_part) = rest.split_at_mut(KEY_LEN);

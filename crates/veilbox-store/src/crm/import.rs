@@ -187,13 +187,19 @@ impl Store {
         // Out of the pool: the settings below stay with this connection and end with it.
         let mut conn = self.pool().acquire().await?.detach();
         if self.backend() == crate::Backend::Sqlite {
-            // The import's random blind-index keys rewrite pages all over the indexes:
-            // checkpoints every ~40 MiB of WAL instead of ~4 MiB write a page rewritten
-            // by several batches once. Commits still sync the WAL (`synchronous = FULL`).
-            // (A 512 MiB page cache was measured too, and was not faster.)
+            // The import's random blind-index keys rewrite pages all over the indexes. A
+            // page cache that holds those indexes saves re-reading them for every batch,
+            // and checkpointing every ~256 MiB of WAL instead of ~4 MiB copies a page that
+            // several batches rewrote to the database once. (A WAL left to grow without
+            // checkpoints was measured too, and was slower: reads search the whole WAL.)
+            // Commits still sync the WAL (`synchronous = FULL`).
             sqlx::raw_sql(IMPORT_PRAGMAS).execute(&mut conn).await?;
         }
-        Ok(ShipmentImporter { store: self, conn })
+        Ok(ShipmentImporter {
+            store: self,
+            conn,
+            committed: false,
+        })
     }
 
     /// Computes the blind indexes of `rows`: the part of an import that needs no database,
@@ -248,7 +254,7 @@ impl Store {
 }
 
 /// SQLite settings of a [`ShipmentImporter`]'s connection.
-const IMPORT_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 10000;";
+const IMPORT_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 65536; PRAGMA cache_size = -262144;";
 
 /// Rows to import with their blind indexes: [`Store::prepare_shipments`].
 pub struct PreparedShipments {
@@ -284,7 +290,16 @@ fn prepare(
 pub struct ShipmentImporter<'s> {
     store: &'s Store,
     conn: AnyConnection,
+    /// Whether a batch has been committed (the next one waits [`WRITER_GAP`] first).
+    committed: bool,
 }
+
+/// The pause between two batches of a large import on SQLite, during which the write
+/// lock is free. Other writers (webhook ingest, staff actions) wait for the lock in
+/// SQLite's busy handler, which polls at most every 100 ms; a batch that began right after
+/// the previous commit would keep them out for the whole import and fail them after their
+/// busy timeout. (PostgreSQL queues lock waiters fairly: no pause.)
+const WRITER_GAP: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl ShipmentImporter<'_> {
     /// [`Store::import_shipments`] of prepared rows on this connection: in one
@@ -293,10 +308,16 @@ impl ShipmentImporter<'_> {
         &mut self,
         rows: PreparedShipments,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
+        if self.committed && self.store.backend() == crate::Backend::Sqlite {
+            tokio::time::sleep(WRITER_GAP).await;
+        }
         let tx = super::write_tx_on(&mut self.conn, self.store.backend()).await?;
-        self.store
+        let outcomes = self
+            .store
             .import_in(tx, &rows.rows, &rows.prepared, rows.outcomes)
-            .await
+            .await?;
+        self.committed = true;
+        Ok(outcomes)
     }
 
     /// Closes the connection (dropping the importer does too).
@@ -422,6 +443,8 @@ impl Round<'_> {
         }
 
         let mut new_customers: Vec<NewCustomer> = Vec::new();
+        // Their ids, to tell them apart from known customers without a scan per row.
+        let mut created: HashSet<String> = HashSet::new();
         let mut new_keys: Vec<StoredKey> = Vec::new();
         // (id, customer, kind, index, normalised value)
         let mut new_contacts: Vec<NewContact> = Vec::new();
@@ -466,12 +489,13 @@ impl Round<'_> {
                     if let Some(p) = &ix.phone {
                         by_phone.insert(p.clone(), id.clone());
                     }
+                    created.insert(id.clone());
                     id
                 }
             };
             // What the row tells us that the customer's record lacks.
             if let (Some(p), None) = (&ix.phone, &cp) {
-                if !new_customers.iter().any(|c| c.id == customer) {
+                if !created.contains(&customer) {
                     let value = row
                         .customer_phone
                         .as_deref()

@@ -230,17 +230,23 @@ impl Store {
                 report.crm_rows += 1;
             }
         }
-        sqlx::query("UPDATE shipment_events SET customer_id = $2 WHERE customer_id = $1")
-            .bind(from)
-            .bind(keep)
-            .execute(&mut *tx)
-            .await?;
-        // The addresses moved, and so do their indexes (a keyed hash, not sealed).
-        sqlx::query("UPDATE address_indexes SET customer_id = $2 WHERE customer_id = $1")
-            .bind(from)
-            .bind(keep)
-            .execute(&mut *tx)
-            .await?;
+        // The shipments and addresses moved (above); their timelines and address indexes
+        // (keyed hashes, not sealed) follow, found through them.
+        sqlx::query(
+            "UPDATE shipment_events SET customer_id = $2 WHERE customer_id = $1 AND shipment_id IN \
+             (SELECT id FROM shipments WHERE customer_id = $2)",
+        )
+        .bind(from)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE address_indexes SET customer_id = $1 WHERE source_id IN ({})",
+            super::ADDRESS_SOURCES_OF
+        ))
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
 
         merge_customer_rows(&mut tx, keep, from, from_key, to_key, now).await?;
         sqlx::query("DELETE FROM data_keys WHERE owner = $1")

@@ -337,6 +337,12 @@ pub fn validate_labels(labels: &[String]) -> Result<Vec<String>, CrmRefusal> {
 /// The table of shipments; also the associated-data table name of their sealed fields.
 pub(crate) const SHIPMENTS: &str = "shipments";
 
+/// The rows a customer's address blind indexes were computed from (their addresses and
+/// their shipments), as a subquery on `$1`, the customer id: `address_indexes` is reached
+/// through them rather than through an index of its own by customer.
+pub(crate) const ADDRESS_SOURCES_OF: &str = "SELECT id FROM shipments WHERE customer_id = $1 \
+     UNION ALL SELECT id FROM customer_addresses WHERE customer_id = $1";
+
 /// A transaction that holds the write lock from its start: on SQLite `BEGIN IMMEDIATE`
 /// (a deferred one that reads first fails with SQLITE_BUSY when it upgrades after another
 /// writer committed); on PostgreSQL one CRM writer at a time (an advisory lock released at
