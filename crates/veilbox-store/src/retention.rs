@@ -194,22 +194,20 @@ impl Store {
         .await?
         .try_get("n")?;
         if !dry_run && count > 0 {
-            sqlx::query(
-                "DELETE FROM shipment_events WHERE shipment_id IN \
-                 (SELECT id FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1)",
-            )
-            .bind(before)
-            .execute(&mut **tx)
-            .await?;
-            // Their delivery addresses' blind indexes go with them: a purged parcel's
-            // address no longer counts as anyone's in reply checks.
-            sqlx::query(
-                "DELETE FROM address_indexes WHERE source_id IN \
-                 (SELECT id FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1)",
-            )
-            .bind(before)
-            .execute(&mut **tx)
-            .await?;
+            // Their timelines go with them, and so do their delivery addresses' blind
+            // indexes: a purged parcel's address no longer counts as anyone's in reply checks.
+            for (table, key) in [
+                ("shipment_events", "shipment_id"),
+                ("address_indexes", "source_id"),
+            ] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE {key} IN \
+                     (SELECT id FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1)"
+                ))
+                .bind(before)
+                .execute(&mut **tx)
+                .await?;
+            }
             sqlx::query("DELETE FROM shipments WHERE closed_at IS NOT NULL AND closed_at < $1")
                 .bind(before)
                 .execute(&mut **tx)
