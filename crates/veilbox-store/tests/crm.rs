@@ -206,6 +206,7 @@ on_both!(
     search_is_exact_by_blind_index,
     import_is_idempotent_and_keeps_a_timeline,
     import_links_customers_by_phone_and_email,
+    a_second_phone_in_the_same_import_becomes_a_contact,
     crm_data_is_sealed_at_rest,
     erasure_deletes_crm_rows,
     an_erasure_request_by_a_merged_number_reaches_the_survivor,
@@ -1146,4 +1147,28 @@ async fn erasure_deletes_crm_rows(f: Fixture) {
             .len(),
         1
     );
+}
+
+/// A customer created by one row, reached by e-mail from a later row of the same import
+/// with another phone: that phone becomes theirs, as it would in a later import.
+async fn a_second_phone_in_the_same_import_becomes_a_contact(f: Fixture) {
+    let s = &f.store;
+    let first = shipment(
+        "RR123456785GB",
+        ShipmentStatus::Created,
+        Some("+44 7700 900701"),
+        Some("two@example.com"),
+    );
+    let second = shipment(
+        "EE123456785IN",
+        ShipmentStatus::Created,
+        Some("+44 7700 900702"),
+        Some("two@example.com"),
+    );
+    let outcomes = s.import_shipments(&[first, second]).await.unwrap();
+    assert_eq!(outcomes, [ImportOutcome::Created, ImportOutcome::Created]);
+    assert_eq!(f.count("SELECT COUNT(*) FROM customers").await, 1);
+    let by_first = f.find(SearchBy::Phone, "+447700900701").await;
+    assert_eq!(by_first.len(), 1);
+    assert_eq!(f.find(SearchBy::Phone, "+447700900702").await, by_first);
 }

@@ -443,8 +443,6 @@ impl Round<'_> {
         }
 
         let mut new_customers: Vec<NewCustomer> = Vec::new();
-        // Their ids, to tell them apart from known customers without a scan per row.
-        let mut created: HashSet<String> = HashSet::new();
         let mut new_keys: Vec<StoredKey> = Vec::new();
         // (id, customer, kind, index, normalised value)
         let mut new_contacts: Vec<NewContact> = Vec::new();
@@ -455,7 +453,9 @@ impl Round<'_> {
             let row = &rows[*i];
             let cp = ix.phone.as_ref().and_then(|p| by_phone.get(p)).cloned();
             let ce = ix.email.as_ref().and_then(|e| by_email.get(e)).cloned();
-            let customer = match (cp.clone(), ce.clone()) {
+            // The customer, and whether this row created them (their WhatsApp id is then
+            // this row's phone already).
+            let (customer, created_here) = match (cp.clone(), ce.clone()) {
                 (Some(p), Some(e)) if p != e => {
                     outcomes[*i] = Some(ImportOutcome::Rejected {
                         column: "customer_email",
@@ -467,7 +467,7 @@ impl Round<'_> {
                     if let Some(name) = &row.customer_name {
                         names.entry(id.clone()).or_insert_with(|| name.clone());
                     }
-                    id
+                    (id, false)
                 }
                 (None, None) => {
                     let id = new_id();
@@ -489,26 +489,23 @@ impl Round<'_> {
                     if let Some(p) = &ix.phone {
                         by_phone.insert(p.clone(), id.clone());
                     }
-                    created.insert(id.clone());
-                    id
+                    (id, true)
                 }
             };
             // What the row tells us that the customer's record lacks.
-            if let (Some(p), None) = (&ix.phone, &cp) {
-                if !created.contains(&customer) {
-                    let value = row
-                        .customer_phone
-                        .as_deref()
-                        .and_then(veilbox_vault::normalize::phone);
-                    new_contacts.push((
-                        new_id(),
-                        customer.clone(),
-                        "phone",
-                        p.clone(),
-                        value.unwrap_or_default(),
-                    ));
-                    by_phone.insert(p.clone(), customer.clone());
-                }
+            if let (Some(p), None, false) = (&ix.phone, &cp, created_here) {
+                let value = row
+                    .customer_phone
+                    .as_deref()
+                    .and_then(veilbox_vault::normalize::phone);
+                new_contacts.push((
+                    new_id(),
+                    customer.clone(),
+                    "phone",
+                    p.clone(),
+                    value.unwrap_or_default(),
+                ));
+                by_phone.insert(p.clone(), customer.clone());
             }
             if let (Some(e), None) = (&ix.email, &ce) {
                 let value = row

@@ -241,10 +241,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(&format!(
-            "UPDATE address_indexes SET customer_id = $1 WHERE source_id IN ({})",
+            "UPDATE address_indexes SET customer_id = $1 WHERE customer_id = $2 AND source_id IN ({})",
             super::ADDRESS_SOURCES_OF
         ))
         .bind(keep)
+        .bind(from)
         .execute(&mut *tx)
         .await?;
 
