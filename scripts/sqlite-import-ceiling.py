@@ -4,8 +4,9 @@
 Builds a fresh database from Veilbox's own SQLite migrations, then writes, per shipment,
 what `veilbox import shipments` writes: the shipment row with sealed-size text fields,
 one timeline event, two address blind indexes, and for every fourth row a new customer
-with a wrapped data key. Blind indexes are random 32-hex strings, ids are time-ordered,
-and the connection uses the importer's pragmas and 10,000-row transactions. There is no
+with a wrapped data key. Blind indexes are random 22-character base64url strings (16
+bytes, as Veilbox stores them), ids are time-ordered, and the connection uses the
+importer's pragmas and 10,000-row transactions. There is no
 encryption, no HMAC and no foreign-key checking, so this is a ceiling for the write path
 on this machine: the import cannot be faster than it.
 
@@ -14,6 +15,7 @@ Prints the seconds spent generating rows and the seconds spent in SQLite, separa
 """
 
 import argparse
+import base64
 import glob
 import os
 import sqlite3
@@ -59,7 +61,7 @@ class Ids:
 
 
 def blind():
-    return os.urandom(16).hex()
+    return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
 
 
 def sealed(plaintext_len):

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod canary;
 pub mod crm;
+mod data_migrations;
 pub mod erasure;
 pub mod events;
 pub mod ids;
@@ -182,7 +183,7 @@ impl Store {
                     .await?
             }
         }
-        Ok(())
+        data_migrations::finish(self).await
     }
 
     /// Checks that the database answers.

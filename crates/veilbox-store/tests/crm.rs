@@ -213,6 +213,7 @@ on_both!(
     closed_shipments_are_purged_after_their_period,
     a_reply_that_no_longer_opens_is_cancelled_not_blocking,
     addresses_are_found_by_blind_index,
+    indexes_stored_in_hex_still_find_after_migrating,
 );
 
 /// The customers owning the address index of `text`.
@@ -1171,4 +1172,102 @@ async fn a_second_phone_in_the_same_import_becomes_a_contact(f: Fixture) {
     let by_first = f.find(SearchBy::Phone, "+447700900701").await;
     assert_eq!(by_first.len(), 1);
     assert_eq!(f.find(SearchBy::Phone, "+447700900702").await, by_first);
+}
+
+/// Every stored blind index of a database written before migration 0013 (hex) is
+/// re-encoded when the store migrates, and every lookup by them finds what it found before.
+async fn indexes_stored_in_hex_still_find_after_migrating(f: Fixture) {
+    let s = &f.store;
+    let ana = f.writes("447700900471", "Ana", "wamid.hx1", "hi").await;
+    s.add_contact(&ana, ContactKind::Email, "ana.hex@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row = shipment(
+        "EE123456785IN",
+        ShipmentStatus::Created,
+        Some("+447700900471"),
+        None,
+    );
+    row.recipient_phone = Some("+447700900472".into());
+    row.address = Some("5 Hex Road, Leeds LS1 4AB".into());
+    s.import_shipments(&[row]).await.unwrap();
+    let columns = [
+        ("customers", "wa_id"),
+        ("customer_contacts", "blind_index"),
+        ("shipments", "tracking_index"),
+        ("shipments", "recipient_phone_index"),
+        ("address_indexes", "blind_index"),
+    ];
+    // Back to what an older version wrote: the same bytes in hex.
+    for (table, column) in columns {
+        let values: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT {column} FROM {table} WHERE {column} IS NOT NULL"
+        ))
+        .fetch_all(s.pool())
+        .await
+        .unwrap();
+        assert!(!values.is_empty(), "{table}.{column}");
+        for value in values {
+            assert_eq!(value.len(), veilbox_vault::INDEX_CHARS, "{table}.{column}");
+            let bytes = data_encoding::BASE64URL_NOPAD
+                .decode(value.as_bytes())
+                .unwrap();
+            sqlx::query(&format!(
+                "UPDATE {table} SET {column} = $1 WHERE {column} = $2"
+            ))
+            .bind(data_encoding::HEXLOWER.encode(&bytes))
+            .bind(&value)
+            .execute(s.pool())
+            .await
+            .unwrap();
+        }
+    }
+    // Stored in hex, nothing is found any more.
+    assert!(f.find(SearchBy::Tracking, "EE123456785IN").await.is_empty());
+    sqlx::query("INSERT INTO pending_data_migrations (name) VALUES ('blind_indexes_base64url')")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    s.migrate().await.unwrap();
+    for (table, column) in columns {
+        let hex = f
+            .count(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE length({column}) = 32"
+            ))
+            .await;
+        assert_eq!(hex, 0, "{table}.{column} still holds hex");
+    }
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM pending_data_migrations")
+            .await,
+        0
+    );
+    assert_eq!(
+        f.find(SearchBy::Phone, "+44 7700 900471").await,
+        vec![ana.clone()]
+    );
+    assert_eq!(
+        f.find(SearchBy::Email, "ana.hex@example.com").await,
+        vec![ana.clone()]
+    );
+    assert_eq!(
+        f.find(SearchBy::Tracking, "EE123456785IN").await,
+        vec![ana.clone()]
+    );
+    assert_eq!(address_owners(&f, "5 Hex Road").await, vec![ana.clone()]);
+    let keyring = s.keyring().unwrap();
+    let recipient = keyring
+        .blind(veilbox_vault::IndexedField::Phone, "+447700900472")
+        .unwrap();
+    assert_eq!(
+        f.count(&format!(
+            "SELECT COUNT(*) FROM shipments WHERE recipient_phone_index = '{recipient}'"
+        ))
+        .await,
+        1
+    );
+    // Migrating again changes nothing.
+    s.migrate().await.unwrap();
+    assert_eq!(f.find(SearchBy::Tracking, "EE123456785IN").await, vec![ana]);
 }

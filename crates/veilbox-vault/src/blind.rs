@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use data_encoding::HEXLOWER;
+use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -20,6 +20,10 @@ const INFO_PREFIX: &str = "veilbox-blind-index-v1:";
 /// Bytes of HMAC output kept: 128 bits keeps accidental collisions out of reach while
 /// halving the column.
 const INDEX_BYTES: usize = 16;
+/// Characters of an index as stored: the 16 bytes in unpadded base64url. Hex (32
+/// characters) made every index B-tree half as large again; the import writes several of
+/// them at random places per shipment, so their size is what SQLite spends its time on.
+pub const INDEX_CHARS: usize = 22;
 
 /// A value kind that has a blind index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +79,7 @@ impl IndexedField {
 }
 
 /// Computes blind indexes: HMAC-SHA256 of the normalised value, truncated to 16 bytes,
-/// as 32 lowercase hex characters.
+/// as 22 unpadded base64url characters ([`INDEX_CHARS`]).
 ///
 /// Each field has its own key, derived with HKDF-SHA256 from one index root key (a
 /// [`DataKey`] the store keeps wrapped), info = `"veilbox-blind-index-v1:"` + field name:
@@ -122,8 +126,18 @@ impl BlindIndex {
         };
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        Some(HEXLOWER.encode(&digest[..INDEX_BYTES]))
+        Some(BASE64URL_NOPAD.encode(&digest[..INDEX_BYTES]))
     }
+}
+
+/// The index that databases written before base64url indexes stored as 32 lowercase hex
+/// characters, in today's encoding (the same 16 bytes); `None` for anything else.
+pub fn reencode_hex_index(stored: &str) -> Option<String> {
+    if stored.len() != INDEX_BYTES * 2 {
+        return None;
+    }
+    let bytes = HEXLOWER.decode(stored.as_bytes()).ok()?;
+    Some(BASE64URL_NOPAD.encode(&bytes))
 }
 
 impl fmt::Debug for BlindIndex {
@@ -147,10 +161,27 @@ mod tests {
             .unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
         mac.update(b"priya@example.com");
-        let expected = HEXLOWER.encode(&mac.finalize().into_bytes()[..16]);
+        let digest = mac.finalize().into_bytes();
+        let expected = BASE64URL_NOPAD.encode(&digest[..16]);
+        let stored = index.index(IndexedField::Email, "Priya@Example.com");
+        assert_eq!(stored.as_deref(), Some(expected.as_str()));
+        assert_eq!(expected.len(), INDEX_CHARS);
+        // An index an older version stored in hex becomes the same index.
         assert_eq!(
-            index.index(IndexedField::Email, "Priya@Example.com"),
+            reencode_hex_index(&HEXLOWER.encode(&digest[..16])),
             Some(expected)
+        );
+    }
+
+    #[test]
+    fn only_old_hex_indexes_are_reencoded() {
+        assert_eq!(reencode_hex_index("crm:0192"), None);
+        assert_eq!(reencode_hex_index("Zm9vYmFyYmF6cXV4cXV1dXV1"), None);
+        assert_eq!(reencode_hex_index(&"g".repeat(32)), None);
+        assert_eq!(reencode_hex_index(&"0".repeat(31)), None);
+        assert_eq!(
+            reencode_hex_index(&"00".repeat(16)).as_deref(),
+            Some("AAAAAAAAAAAAAAAAAAAAAA")
         );
     }
 

@@ -7,15 +7,15 @@ use veilbox_vault::normalize::{email, phone, tracking};
 use veilbox_vault::{BlindIndex, DataKey, IndexedField};
 
 #[test]
-fn index_is_deterministic_and_32_hex_chars() {
+fn index_is_deterministic_and_22_base64url_chars() {
     let index = BlindIndex::new(&DataKey::generate());
     let a = index.index(IndexedField::Phone, "+44 7700 900461").unwrap();
     let b = index.index(IndexedField::Phone, "+44 7700 900461").unwrap();
     assert_eq!(a, b);
-    assert_eq!(a.len(), 32);
+    assert_eq!(a.len(), veilbox_vault::INDEX_CHARS);
     assert!(a
         .bytes()
-        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
     // A clone indexes the same.
     assert_eq!(
         index.clone().index(IndexedField::Phone, "447700900461"),

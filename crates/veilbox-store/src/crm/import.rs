@@ -198,7 +198,7 @@ impl Store {
         Ok(ShipmentImporter {
             store: self,
             conn,
-            committed: false,
+            held: std::time::Duration::ZERO,
         })
     }
 
@@ -290,8 +290,9 @@ fn prepare(
 pub struct ShipmentImporter<'s> {
     store: &'s Store,
     conn: AnyConnection,
-    /// Whether a batch has been committed (the next one waits [`WRITER_GAP`] first).
-    committed: bool,
+    /// How long this import has held SQLite's write lock since it last let it go for
+    /// [`WRITER_GAP`].
+    held: std::time::Duration,
 }
 
 /// The pause between two batches of a large import on SQLite, during which the write
@@ -301,6 +302,12 @@ pub struct ShipmentImporter<'s> {
 /// busy timeout. (PostgreSQL queues lock waiters fairly: no pause.)
 const WRITER_GAP: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How long an import may hold the write lock, over consecutive batches, before it pauses
+/// for [`WRITER_GAP`]. A waiting writer then waits at most this plus one batch (about 2 s),
+/// well inside its 5 s busy timeout, and the import spends about 6% of its time paused
+/// instead of 10-15% with a pause after every batch.
+const LOCK_TURN: std::time::Duration = std::time::Duration::from_millis(1_500);
+
 impl ShipmentImporter<'_> {
     /// [`Store::import_shipments`] of prepared rows on this connection: in one
     /// transaction, durable when this returns.
@@ -308,15 +315,17 @@ impl ShipmentImporter<'_> {
         &mut self,
         rows: PreparedShipments,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        if self.committed && self.store.backend() == crate::Backend::Sqlite {
+        if self.held >= LOCK_TURN && self.store.backend() == crate::Backend::Sqlite {
             tokio::time::sleep(WRITER_GAP).await;
+            self.held = std::time::Duration::ZERO;
         }
+        let started = std::time::Instant::now();
         let tx = super::write_tx_on(&mut self.conn, self.store.backend()).await?;
         let outcomes = self
             .store
             .import_in(tx, &rows.rows, &rows.prepared, rows.outcomes)
             .await?;
-        self.committed = true;
+        self.held += started.elapsed();
         Ok(outcomes)
     }
 
