@@ -412,7 +412,13 @@ impl Round<'_> {
         for r in self.select_in(sql, &phones).await? {
             by_phone.insert(r.try_get("wa_id")?, r.try_get("owner")?);
         }
-        // By kind: the UNIQUE (kind, blind_index) index answers these.
+        // By kind: the UNIQUE (kind, blind_index) index answers these. A phone that is
+        // someone's WhatsApp number is theirs whatever the contacts say (the number wins
+        // below), so only the others are looked up among phone contacts.
+        let phones: Vec<&str> = phones
+            .into_iter()
+            .filter(|p| !by_phone.contains_key(*p))
+            .collect();
         for (kind, indexes) in [("phone", &phones), ("email", &emails)] {
             let sql = format!(
                 "SELECT customer_id, blind_index FROM customer_contacts WHERE kind = '{kind}' AND blind_index IN"
