@@ -29,8 +29,19 @@ const PAIRS_PER_STATEMENT: usize = 200;
 
 /// Finishes the data migrations that are pending.
 pub(crate) async fn finish(store: &Store) -> Result<(), StoreError> {
+    const PENDING: &str = "SELECT name FROM pending_data_migrations WHERE name = $1";
+    // A plain read first: every start passes here, and only the first after the migration
+    // needs the write lock (which a running import or ingest may be holding).
+    let pending = sqlx::query(PENDING)
+        .bind(BLIND_INDEXES_BASE64URL)
+        .fetch_optional(store.pool())
+        .await?;
+    if pending.is_none() {
+        return Ok(());
+    }
     let mut tx = crate::crm::write_tx(store).await?;
-    let pending = sqlx::query("SELECT name FROM pending_data_migrations WHERE name = $1")
+    // Again under the lock: another process starting at the same time may have finished it.
+    let pending = sqlx::query(PENDING)
         .bind(BLIND_INDEXES_BASE64URL)
         .fetch_optional(&mut *tx)
         .await?;

@@ -20,10 +20,11 @@ const INFO_PREFIX: &str = "veilbox-blind-index-v1:";
 /// Bytes of HMAC output kept: 128 bits keeps accidental collisions out of reach while
 /// halving the column.
 const INDEX_BYTES: usize = 16;
-/// Characters of an index as stored: the 16 bytes in unpadded base64url. Hex (32
-/// characters) made every index B-tree half as large again; the import writes several of
-/// them at random places per shipment, so their size is what SQLite spends its time on.
-pub const INDEX_CHARS: usize = 22;
+/// Characters of an index as stored: the 16 bytes in unpadded base64url (six bits a
+/// character, 22). Hex (32 characters) made every index B-tree half as large again; the
+/// import writes several of them at random places per shipment, so their size is what
+/// SQLite spends its time on.
+pub const INDEX_CHARS: usize = (INDEX_BYTES * 8).div_ceil(6);
 
 /// A value kind that has a blind index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
