@@ -6,7 +6,7 @@ what `veilbox import shipments` writes: the shipment row with sealed-size text f
 one timeline event, two address blind indexes, and for every fourth row a new customer
 with a wrapped data key and an e-mail contact. Blind indexes are random 22-character base64url strings (16
 bytes, as Veilbox stores them), ids are time-ordered, and the connection uses the
-importer's pragmas and 10,000-row transactions. There is no
+importer's pragmas and (unless --batch says otherwise) 10,000-row transactions. There is no
 encryption, no HMAC and no foreign-key checking, so this is a ceiling for the write path
 on this machine: the import cannot be faster than it.
 
@@ -15,7 +15,11 @@ tracking number, WhatsApp number, phone contact and e-mail contact, 200 values p
 and checks foreign keys as Veilbox's connections do: the ceiling of the whole import's
 SQLite work.
 
+--batch N changes the rows per transaction (the import's is 10,000), and
+--without-address-indexes leaves out the address blind indexes: what they cost.
+
 Usage: python3 scripts/sqlite-import-ceiling.py [ROWS] [--page-size N] [--with-lookups]
+       [--batch N] [--without-address-indexes]
 Prints the seconds spent generating rows and the seconds spent in SQLite, separately.
 """
 
@@ -29,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIGRATIONS = os.path.join(HERE, "..", "crates", "veilbox-store", "migrations", "sqlite")
-BATCH = 10_000
+DEFAULT_BATCH = 10_000
 
 
 def main():
@@ -37,6 +41,8 @@ def main():
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--page-size", type=int, default=None)
     parser.add_argument("--with-lookups", action="store_true")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--without-address-indexes", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = sqlite3.connect(os.path.join(tmp, "ceiling.db"), isolation_level=None)
@@ -49,7 +55,8 @@ def main():
         for path in sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql"))):
             with open(path) as migration:
                 db.executescript(migration.read())
-        generate_s, sqlite_s = run(db, args.rows, args.with_lookups)
+        generate_s, sqlite_s = run(db, args.rows, args.with_lookups, args.batch,
+                                   not args.without_address_indexes)
         db.close()
     print(f"{args.rows} rows: generating {generate_s:.1f} s, SQLite {sqlite_s:.1f} s "
           f"= {args.rows / sqlite_s:.0f} rows/s for SQLite alone")
@@ -101,14 +108,14 @@ def look_up(db, sql, values):
         db.execute(f"{sql} ({', '.join('?' * len(chunk))})", chunk).fetchall()
 
 
-def run(db, rows, with_lookups):
+def run(db, rows, with_lookups, batch, address_indexes):
     ids = Ids()
     customers = [ids.next() for _ in range(max(1, rows // 4))]
     generate_s = sqlite_s = 0.0
-    for start in range(0, rows, BATCH):
+    for start in range(0, rows, batch):
         t = time.perf_counter()
         new_customers, keys, contacts, shipments, events, addresses = batch_rows(
-            ids, start, min(rows, start + BATCH), customers)
+            ids, start, min(rows, start + batch), customers)
         # The import's customer lookups are by blind index, as random as the rows' own.
         phones = [blind() for _ in shipments]
         emails = [blind() for _ in shipments]
@@ -138,8 +145,9 @@ def run(db, rows, with_lookups):
                        shipments)
         db.executemany("INSERT INTO shipment_events (shipment_id, status, at, id, customer_id) "
                        "VALUES (?, ?, ?, ?, ?)", events)
-        db.executemany("INSERT INTO address_indexes (source_id, blind_index, customer_id) "
-                       "VALUES (?, ?, ?)", addresses)
+        if address_indexes:
+            db.executemany("INSERT INTO address_indexes (source_id, blind_index, customer_id) "
+                           "VALUES (?, ?, ?)", addresses)
         db.execute("COMMIT")
         sqlite_s += time.perf_counter() - t
     return generate_s, sqlite_s

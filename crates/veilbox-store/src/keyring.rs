@@ -34,8 +34,10 @@ pub const EVENTS_KEY: &str = "system:events";
 pub const INDEX_KEY: &str = "system:index";
 
 /// Customer keys kept unwrapped at most; past this the cache starts again (a miss costs
-/// one row read and about 4 µs of unwrapping).
-const CACHE_LIMIT: usize = 50_000;
+/// one row read and about 4 µs of unwrapping). Sized for the customers of a large
+/// shipment import (about 40 MiB at the limit): a file that names a customer again after
+/// more than this many others reloads every key, batch after batch.
+const CACHE_LIMIT: usize = 262_144;
 
 /// The owner name of a customer's data key.
 pub fn customer_owner(customer_id: &str) -> String {
