@@ -17,9 +17,13 @@ SQLite work.
 
 --batch N changes the rows per transaction (the import's is 10,000), and
 --without-address-indexes leaves out the address blind indexes: what they cost.
+--address-indexes N writes N per shipment instead of two, --index-chars N blind indexes
+of N base64url characters instead of 22 (16 = 96 bits), and --sealed-blob stores sealed
+fields as raw bytes instead of text: what changes to the data model would buy.
 
 Usage: python3 scripts/sqlite-import-ceiling.py [ROWS] [--page-size N] [--with-lookups]
-       [--batch N] [--without-address-indexes]
+       [--batch N] [--without-address-indexes] [--address-indexes N] [--index-chars N]
+       [--sealed-blob]
 Prints the seconds spent generating rows and the seconds spent in SQLite, separately.
 """
 
@@ -34,6 +38,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIGRATIONS = os.path.join(HERE, "..", "crates", "veilbox-store", "migrations", "sqlite")
 DEFAULT_BATCH = 10_000
+# The shape of what is written; main() sets them from the options.
+INDEX_CHARS = 22
+SEALED_BLOB = False
+ADDRESS_INDEXES = 2
 
 
 def main():
@@ -43,7 +51,13 @@ def main():
     parser.add_argument("--with-lookups", action="store_true")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--without-address-indexes", action="store_true")
+    parser.add_argument("--address-indexes", type=int, default=2)
+    parser.add_argument("--index-chars", type=int, default=22)
+    parser.add_argument("--sealed-blob", action="store_true")
     args = parser.parse_args()
+    global INDEX_CHARS, SEALED_BLOB, ADDRESS_INDEXES
+    INDEX_CHARS, SEALED_BLOB = args.index_chars, args.sealed_blob
+    ADDRESS_INDEXES = 0 if args.without_address_indexes else args.address_indexes
     with tempfile.TemporaryDirectory() as tmp:
         db = sqlite3.connect(os.path.join(tmp, "ceiling.db"), isolation_level=None)
         if args.page_size:
@@ -55,8 +69,7 @@ def main():
         for path in sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql"))):
             with open(path) as migration:
                 db.executescript(migration.read())
-        generate_s, sqlite_s = run(db, args.rows, args.with_lookups, args.batch,
-                                   not args.without_address_indexes)
+        generate_s, sqlite_s = run(db, args.rows, args.with_lookups, args.batch)
         db.close()
     print(f"{args.rows} rows: generating {generate_s:.1f} s, SQLite {sqlite_s:.1f} s "
           f"= {args.rows / sqlite_s:.0f} rows/s for SQLite alone")
@@ -75,12 +88,14 @@ class Ids:
 
 
 def blind():
-    return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()[:INDEX_CHARS]
 
 
 def sealed(plaintext_len):
     # "vb1:" + base64url(version 4 + nonce 24 + plaintext + tag 16): same length.
     raw = 4 + 24 + plaintext_len + 16
+    if SEALED_BLOB:
+        return os.urandom(raw)
     return "vb1:" + os.urandom(raw).hex()[: (raw * 4 + 2) // 3]
 
 
@@ -97,8 +112,8 @@ def batch_rows(ids, start, end, customers):
                           sealed(8), sealed(15), sealed(13), blind(), sealed(35), sealed(30),
                           1, 2, None, None, None, 1, 1, None))
         events.append((shipment, "created", 1, ids.next(), customer))
-        addresses.append((shipment, blind(), customer))
-        addresses.append((shipment, blind(), customer))
+        for _ in range(ADDRESS_INDEXES):
+            addresses.append((shipment, blind(), customer))
     return new_customers, keys, contacts, shipments, events, addresses
 
 
@@ -108,7 +123,7 @@ def look_up(db, sql, values):
         db.execute(f"{sql} ({', '.join('?' * len(chunk))})", chunk).fetchall()
 
 
-def run(db, rows, with_lookups, batch, address_indexes):
+def run(db, rows, with_lookups, batch):
     ids = Ids()
     customers = [ids.next() for _ in range(max(1, rows // 4))]
     generate_s = sqlite_s = 0.0
@@ -145,7 +160,7 @@ def run(db, rows, with_lookups, batch, address_indexes):
                        shipments)
         db.executemany("INSERT INTO shipment_events (shipment_id, status, at, id, customer_id) "
                        "VALUES (?, ?, ?, ?, ?)", events)
-        if address_indexes:
+        if addresses:
             db.executemany("INSERT INTO address_indexes (source_id, blind_index, customer_id) "
                            "VALUES (?, ?, ?)", addresses)
         db.execute("COMMIT")
