@@ -4,9 +4,9 @@
 Builds a fresh database from Veilbox's own SQLite migrations, then writes, per shipment,
 what `veilbox import shipments` writes: the shipment row with sealed-size text fields,
 one timeline event, two address blind indexes, and for every fourth row a new customer
-with a wrapped data key and an e-mail contact. Blind indexes are random 22-character base64url strings (16
-bytes, as Veilbox stores them), ids are time-ordered, and the connection uses the
-importer's pragmas and (unless --batch says otherwise) 10,000-row transactions. There is no
+with a wrapped data key and an e-mail contact. Blind indexes are random 22-character
+base64url strings (16 bytes, as Veilbox stores them), ids are time-ordered, and the
+connection uses the importer's pragmas and 10,000-row transactions. There is no
 encryption, no HMAC and no foreign-key checking, so this is a ceiling for the write path
 on this machine: the import cannot be faster than it.
 
@@ -15,15 +15,13 @@ tracking number, WhatsApp number, phone contact and e-mail contact, 200 values p
 and checks foreign keys as Veilbox's connections do: the ceiling of the whole import's
 SQLite work.
 
---batch N changes the rows per transaction (the import's is 10,000), and
---without-address-indexes leaves out the address blind indexes: what they cost.
---address-indexes N writes N per shipment instead of two, --index-chars N blind indexes
-of N base64url characters instead of 22 (16 = 96 bits), and --sealed-blob stores sealed
+--batch N changes the rows per transaction. --address-indexes N writes N address blind
+indexes per shipment instead of two (0: what they cost), --index-chars N blind indexes of
+N base64url characters instead of 22 (16 = 96 bits), and --sealed-blob stores sealed
 fields as raw bytes instead of text: what changes to the data model would buy.
 
 Usage: python3 scripts/sqlite-import-ceiling.py [ROWS] [--page-size N] [--with-lookups]
-       [--batch N] [--without-address-indexes] [--address-indexes N] [--index-chars N]
-       [--sealed-blob]
+       [--batch N] [--address-indexes N] [--index-chars N] [--sealed-blob]
 Prints the seconds spent generating rows and the seconds spent in SQLite, separately.
 """
 
@@ -50,14 +48,13 @@ def main():
     parser.add_argument("--page-size", type=int, default=None)
     parser.add_argument("--with-lookups", action="store_true")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
-    parser.add_argument("--without-address-indexes", action="store_true")
     parser.add_argument("--address-indexes", type=int, default=2)
     parser.add_argument("--index-chars", type=int, default=22)
     parser.add_argument("--sealed-blob", action="store_true")
     args = parser.parse_args()
     global INDEX_CHARS, SEALED_BLOB, ADDRESS_INDEXES
-    INDEX_CHARS, SEALED_BLOB = args.index_chars, args.sealed_blob
-    ADDRESS_INDEXES = 0 if args.without_address_indexes else args.address_indexes
+    INDEX_CHARS, SEALED_BLOB, ADDRESS_INDEXES = (args.index_chars, args.sealed_blob,
+                                                 args.address_indexes)
     with tempfile.TemporaryDirectory() as tmp:
         db = sqlite3.connect(os.path.join(tmp, "ceiling.db"), isolation_level=None)
         if args.page_size:
@@ -160,9 +157,8 @@ def run(db, rows, with_lookups, batch):
                        shipments)
         db.executemany("INSERT INTO shipment_events (shipment_id, status, at, id, customer_id) "
                        "VALUES (?, ?, ?, ?, ?)", events)
-        if addresses:
-            db.executemany("INSERT INTO address_indexes (source_id, blind_index, customer_id) "
-                           "VALUES (?, ?, ?)", addresses)
+        db.executemany("INSERT INTO address_indexes (source_id, blind_index, customer_id) "
+                       "VALUES (?, ?, ?)", addresses)
         db.execute("COMMIT")
         sqlite_s += time.perf_counter() - t
     return generate_s, sqlite_s
