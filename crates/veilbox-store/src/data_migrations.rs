@@ -52,7 +52,8 @@ pub(crate) async fn finish(store: &Store) -> Result<(), StoreError> {
     let mut reencoded = 0usize;
     for (table, column, index_hint) in BLIND_INDEX_COLUMNS {
         let rows = sqlx::query(&format!(
-            "SELECT DISTINCT {column} AS stored FROM {table} WHERE length({column}) = 32"
+            "SELECT DISTINCT {column} AS stored FROM {table} WHERE length({column}) = {}",
+            veilbox_vault::HEX_INDEX_CHARS
         ))
         .fetch_all(&mut *tx)
         .await?;

@@ -1233,7 +1233,8 @@ async fn indexes_stored_in_hex_still_find_after_migrating(f: Fixture) {
     for (table, column) in columns {
         let hex = f
             .count(&format!(
-                "SELECT COUNT(*) FROM {table} WHERE length({column}) = 32"
+                "SELECT COUNT(*) FROM {table} WHERE length({column}) = {}",
+                veilbox_vault::HEX_INDEX_CHARS
             ))
             .await;
         assert_eq!(hex, 0, "{table}.{column} still holds hex");

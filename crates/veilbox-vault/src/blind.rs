@@ -131,10 +131,15 @@ impl BlindIndex {
     }
 }
 
-/// The index that databases written before base64url indexes stored as 32 lowercase hex
-/// characters, in today's encoding (the same 16 bytes); `None` for anything else.
+/// Characters of an index as databases written before base64url indexes stored it: 16
+/// bytes in lowercase hex. Fixed by what was written then, whatever [`INDEX_BYTES`] becomes.
+pub const HEX_INDEX_CHARS: usize = 32;
+
+/// The index that databases written before base64url indexes stored as
+/// [`HEX_INDEX_CHARS`] lowercase hex characters, in today's encoding (the same 16 bytes);
+/// `None` for anything else.
 pub fn reencode_hex_index(stored: &str) -> Option<String> {
-    if stored.len() != INDEX_BYTES * 2 {
+    if stored.len() != HEX_INDEX_CHARS {
         return None;
     }
     let bytes = HEXLOWER.decode(stored.as_bytes()).ok()?;

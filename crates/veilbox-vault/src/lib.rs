@@ -99,7 +99,7 @@ mod seal;
 mod secret;
 mod vault;
 
-pub use blind::{reencode_hex_index, BlindIndex, IndexedField, INDEX_CHARS};
+pub use blind::{reencode_hex_index, BlindIndex, IndexedField, HEX_INDEX_CHARS, INDEX_CHARS};
 pub use error::VaultError;
 pub use keys::{DataKey, MasterKey};
 pub use seal::{is_sealed, sealed_version, Field};
