@@ -20,6 +20,7 @@ pub mod keys;
 pub mod media;
 pub mod outbox;
 pub mod people;
+pub mod quarantine;
 pub mod quick_replies;
 pub mod reads;
 pub mod retention;

@@ -161,6 +161,10 @@ pub struct IngestBacklog {
     pub unrouted_events: i64,
     /// Signed bodies that could not be parsed.
     pub dead_letters: i64,
+    /// Raw events stored but not normalised yet (see `quarantine`).
+    pub quarantined_events: i64,
+    /// Identity conflicts no merge has settled.
+    pub open_identity_conflicts: i64,
 }
 
 const CONVERSATION_COLUMNS: &str =
@@ -460,13 +464,17 @@ impl Store {
     pub async fn ingest_backlog(&self) -> Result<IngestBacklog, StoreError> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM webhook_events WHERE routed = 0) AS unrouted, \
-             (SELECT COUNT(*) FROM dead_letters) AS dead",
+             (SELECT COUNT(*) FROM dead_letters) AS dead, \
+             (SELECT COUNT(*) FROM quarantined_events) AS quarantined, \
+             (SELECT COUNT(*) FROM identity_conflicts WHERE state = 'open') AS conflicts",
         )
         .fetch_one(self.pool())
         .await?;
         Ok(IngestBacklog {
             unrouted_events: row.try_get("unrouted")?,
             dead_letters: row.try_get("dead")?,
+            quarantined_events: row.try_get("quarantined")?,
+            open_identity_conflicts: row.try_get("conflicts")?,
         })
     }
 }

@@ -164,8 +164,11 @@ impl Store {
         if let Some(period) = policy.raw_events {
             report.raw_events = count_or_run(
                 &mut tx,
-                "webhook_events WHERE received_at < $1 AND length(body) > 0",
-                "UPDATE webhook_events SET body = $2 WHERE received_at < $1 AND length(body) > 0",
+                // A quarantined event keeps its body: it is the only copy of what was sent.
+                "webhook_events WHERE received_at < $1 AND length(body) > 0 \
+                 AND id NOT IN (SELECT event_id FROM quarantined_events)",
+                "UPDATE webhook_events SET body = $2 WHERE received_at < $1 AND length(body) > 0 \
+                 AND id NOT IN (SELECT event_id FROM quarantined_events)",
                 cutoff(now, period),
                 dry_run,
             )

@@ -18,6 +18,10 @@ use veilbox_store::Store;
 use veilbox_vault::{MasterKey, Vault};
 use veilbox_whatsapp::webhook;
 
+#[path = "conformance/identity.rs"]
+mod identity;
+use identity::*;
+
 fn sample(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/whatsapp/samples")
@@ -191,6 +195,13 @@ conformance!(
     erasure_leaves_nothing_of_the_customer,
     key_rotation_under_concurrent_ingest_loses_nothing,
     retention_purges_each_kind_after_its_period,
+    phone_then_user_id_then_both_is_one_customer,
+    user_id_then_phone_then_both_is_one_customer,
+    both_then_either_is_one_customer,
+    three_identities_in_one_body_are_one_customer,
+    a_rotated_user_id_moves_the_customer,
+    a_body_that_cannot_be_normalised_is_kept_and_quarantined,
+    retention_keeps_quarantined_bodies,
 );
 
 async fn every_sample_is_stored_and_read_back(open: Open) {

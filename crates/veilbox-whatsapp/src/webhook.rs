@@ -335,6 +335,9 @@ pub struct ApiError {
     /// `error_data.details`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
+    /// `href`: Meta's page about the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
 }
 
 /// An out-of-band error (`value.errors[]`) addressed to a business number.
@@ -480,7 +483,14 @@ fn normalise_message(
         .ok_or("message without id")?;
     let from = message.get("from").and_then(lenient_string);
     let from_user_id = message.get("from_user_id").and_then(lenient_string);
-    let customer = identify(from, from_user_id, profiles);
+    let mut customer = identify(from, from_user_id, profiles);
+    if customer.is_anonymous() {
+        // A user id rotation notice can come with neither `from` nor contacts: the notice
+        // names the old user id, which is who it is about.
+        customer.user_id = message
+            .pointer("/system/previous_user_id")
+            .and_then(lenient_string);
+    }
     if customer.is_anonymous() {
         return Err("message without from, from_user_id or contact");
     }
@@ -533,6 +543,18 @@ fn identify(
                 None
             },
         );
+    if profile.is_none() && profiles.len() == 1 {
+        // One contact whose `wa_id` is not the message's `from` (Meta normalises numbers,
+        // e.g. Brazil's ninth digit): the contact is the sender, and WhatsApp keys users by
+        // its `wa_id`, so the profile name and user id are kept under that.
+        if let Some(only) = profiles.first().filter(|p| p.wa_id.is_some()) {
+            let mut identity = only.clone();
+            if identity.user_id.is_none() {
+                identity.user_id = from_user_id;
+            }
+            return identity;
+        }
+    }
     let mut identity = profile.cloned().unwrap_or_default();
     if identity.wa_id.is_none() {
         identity.wa_id = from;
@@ -715,6 +737,7 @@ fn api_error(error: &Value) -> ApiError {
         details: error
             .pointer("/error_data/details")
             .and_then(lenient_string),
+        href: error.get("href").and_then(lenient_string),
     }
 }
 

@@ -48,6 +48,9 @@ pub(super) struct BatchWrite<'a> {
     wa_indexes: &'a mut HashMap<String, String>,
 }
 
+/// Two customers one sender turned out to be: (kept, other, kind).
+type Conflict = (String, String, &'static str);
+
 /// A customer's identity fields, opened: what ingest compares a sender with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Identity {
@@ -138,12 +141,16 @@ impl<'a> BatchWrite<'a> {
         (self.created, self.events, self.learned)
     }
 
-    pub(super) async fn apply(
+    /// Writes `deliveries` (new bodies) and `reprocessed` (quarantined raw events, already
+    /// stored under their event id).
+    pub(super) async fn apply<'d>(
         &mut self,
-        deliveries: &[(usize, &Delivery, &RawEvent)],
+        deliveries: &[(usize, &'d Delivery, &'d RawEvent)],
+        reprocessed: &[(usize, &'d Delivery, String)],
         reports: &mut [IngestReport],
     ) -> Result<(), StoreError> {
-        let fresh = self.raw_events(deliveries, reports).await?;
+        let mut fresh = self.raw_events(deliveries, reports).await?;
+        fresh.extend(reprocessed.iter().cloned());
         // phone_number_id → inbox id (None: unrouted).
         let mut inboxes: HashMap<String, Option<String>> = HashMap::new();
         for (_, delivery, _) in &fresh {
@@ -324,7 +331,7 @@ impl<'a> BatchWrite<'a> {
         if survivors.is_empty() {
             return Ok(());
         }
-        let customers = self
+        let (customers, conflicted) = self
             .customers(
                 &survivors
                     .iter()
@@ -332,6 +339,9 @@ impl<'a> BatchWrite<'a> {
                     .collect::<Vec<_>>(),
             )
             .await?;
+        for sender in conflicted {
+            reports[survivors[sender].0].identity_conflicts += 1;
+        }
         let pairs: Vec<(String, String)> = survivors
             .iter()
             .zip(&customers)
@@ -402,16 +412,67 @@ impl<'a> BatchWrite<'a> {
                     }
                 }
             }
+            if let MessageContent::System {
+                new_user_id: Some(new_user_id),
+                ..
+            } = &row.message.content
+            {
+                self.follow_user_id(row, new_user_id, &mut reports[row.job])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The customer's user id (BSUID) was rotated: their next messages come under the new
+    /// one. When another customer already holds it (the new id wrote before this notice
+    /// came), the two are one user: recorded as a conflict and merged after commit.
+    async fn follow_user_id(
+        &mut self,
+        row: &NewMessage<'_>,
+        new_user_id: &str,
+        report: &mut IngestReport,
+    ) -> Result<(), StoreError> {
+        if row.message.customer.user_id.as_deref() == Some(new_user_id) {
+            return Ok(());
+        }
+        let holder = sqlx::query(
+            "SELECT id FROM customers WHERE user_id = $1 AND erased_at IS NULL AND merged_into IS NULL",
+        )
+        .bind(new_user_id)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        match holder {
+            None => {
+                sqlx::query(
+                    "UPDATE customers SET user_id = $1, updated_at = $2 WHERE id = $3 AND erased_at IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM customers WHERE user_id = $1)",
+                )
+                .bind(new_user_id)
+                .bind(row.received_at)
+                .bind(row.customer_id.as_str())
+                .execute(&mut *self.conn)
+                .await?;
+            }
+            Some(holder) => {
+                let holder: String = holder.try_get("id")?;
+                if holder != row.customer_id {
+                    let conflict = (row.customer_id.clone(), holder, "user_id_rotation");
+                    report.identity_conflicts +=
+                        self.record_conflicts(&[conflict], row.received_at).await?;
+                }
+            }
         }
         Ok(())
     }
 
     /// The customer id of each sender, in order: found by WhatsApp id or user id (learning
-    /// whichever was missing, and display-name changes), or created.
+    /// whichever was missing, and display-name changes), or created; and the positions of
+    /// the senders whose phone and user id led to two customers (recorded as conflicts).
     async fn customers(
         &mut self,
         senders: &[(&CustomerIdentity, i64)],
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<(Vec<String>, Vec<usize>), StoreError> {
         let now = senders.first().map(|s| s.1).unwrap_or_else(now_ms);
         // Each sender's number by its blind index: the store never sees it in clear.
         let seen_indexes: Vec<Option<String>> = senders
@@ -509,7 +570,10 @@ impl<'a> BatchWrite<'a> {
             }
         }
         let mut ids = Vec::with_capacity(senders.len());
-        for ((who, _), index) in senders.iter().zip(&seen_indexes) {
+        let mut conflicts: Vec<Conflict> = Vec::new();
+        let mut conflicted_senders = Vec::new();
+        let no_user_id: Option<String> = None;
+        for (sender, ((who, _), index)) in senders.iter().zip(&seen_indexes).enumerate() {
             let through_alias = aliases
                 .iter()
                 .find(|(wa, user, _)| {
@@ -532,12 +596,32 @@ impl<'a> BatchWrite<'a> {
                 });
             match found {
                 Some(i) => {
+                    // The phone leads to this customer and the user id to another: one
+                    // WhatsApp user under two customers. The message stays with the phone's
+                    // (WhatsApp keys users by number); the other is merged in after commit.
+                    let holder = who
+                        .user_id
+                        .as_ref()
+                        .and_then(|u| known.iter().position(|k| k.user_id.as_ref() == Some(u)))
+                        .filter(|&j| j != i);
+                    if let Some(j) = holder {
+                        let pair = (known[i].id.clone(), known[j].id.clone(), "user_id");
+                        if !conflicts.contains(&pair) {
+                            conflicts.push(pair);
+                        }
+                        conflicted_senders.push(sender);
+                    }
+                    let seen_user_id = if holder.is_some() {
+                        &no_user_id
+                    } else {
+                        &who.user_id
+                    };
                     let k = &mut known[i];
                     let mut changed = false;
                     for (mine, seen, overwrite) in [
                         (&mut k.wa_id, index, false),
                         (&mut k.wa_number, &who.wa_id, false),
-                        (&mut k.user_id, &who.user_id, false),
+                        (&mut k.user_id, seen_user_id, false),
                         (&mut k.profile_name, &who.profile_name, true),
                         (&mut k.username, &who.username, true),
                     ] {
@@ -611,6 +695,7 @@ impl<'a> BatchWrite<'a> {
             .execute(&mut *self.conn)
             .await?;
         }
+        self.record_conflicts(&conflicts, now).await?;
         for k in &known {
             self.learned.insert(
                 k.id.clone(),
@@ -622,7 +707,32 @@ impl<'a> BatchWrite<'a> {
                 },
             );
         }
-        Ok(ids)
+        Ok((ids, conflicted_senders))
+    }
+
+    /// Writes identity conflicts for the writer to merge once the batch is durable.
+    async fn record_conflicts(
+        &mut self,
+        conflicts: &[Conflict],
+        now: i64,
+    ) -> Result<u32, StoreError> {
+        let mut recorded = 0;
+        for (kept, other, kind) in conflicts {
+            let done = sqlx::query(
+                "INSERT INTO identity_conflicts (id, kept_customer_id, other_customer_id, kind, detected_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kept_customer_id, other_customer_id) \
+                 DO UPDATE SET state = 'open', detected_at = excluded.detected_at",
+            )
+            .bind(new_id())
+            .bind(kept.as_str())
+            .bind(other.as_str())
+            .bind(*kind)
+            .bind(now)
+            .execute(&mut *self.conn)
+            .await?;
+            recorded += u32::try_from(done.rows_affected()).unwrap_or(u32::MAX);
+        }
+        Ok(recorded)
     }
 
     /// A customer's personal fields sealed with their key, for their row.
@@ -850,9 +960,10 @@ impl<'a> BatchWrite<'a> {
         for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO message_statuses (id, wa_message_id, status, occurred_at, recipient_id, error_code, \
-                 error_title, error_details, billing, callback_data, webhook_event_id, received_at) VALUES {} \
+                 error_title, error_details, billing, callback_data, webhook_event_id, received_at, \
+                 error_message, error_href) VALUES {} \
                  ON CONFLICT (wa_message_id, status) DO NOTHING RETURNING wa_message_id, status",
-                values(self.numbered, chunk.len(), 12, None)
+                values(self.numbered, chunk.len(), 14, None)
             );
             let mut query = sqlx::query::<Any>(&sql);
             for (_, s, event_id, received_at) in chunk {
@@ -875,7 +986,9 @@ impl<'a> BatchWrite<'a> {
                     .bind(s.billing.as_ref().map(serde_json::Value::to_string))
                     .bind(s.callback_data.as_deref())
                     .bind(*event_id)
-                    .bind(*received_at);
+                    .bind(*received_at)
+                    .bind(error.and_then(|e| e.message.as_deref()))
+                    .bind(error.and_then(|e| e.href.as_deref()));
             }
             for row in query.fetch_all(&mut *self.conn).await? {
                 inserted.insert((row.try_get("wa_message_id")?, row.try_get("status")?));
@@ -908,8 +1021,7 @@ impl<'a> BatchWrite<'a> {
                  error_title, updated_at) VALUES {} \
                  ON CONFLICT (wa_message_id) DO UPDATE SET state = excluded.state, \
                  state_rank = excluded.state_rank, occurred_at = excluded.occurred_at, \
-                 error_code = COALESCE(excluded.error_code, message_delivery.error_code), \
-                 error_title = COALESCE(excluded.error_title, message_delivery.error_title), \
+                 error_code = excluded.error_code, error_title = excluded.error_title, \
                  updated_at = excluded.updated_at \
                  WHERE excluded.state_rank > message_delivery.state_rank",
                 values(self.numbered, chunk.len(), 7, None)

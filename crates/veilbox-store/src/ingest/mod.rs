@@ -7,7 +7,10 @@
 //!
 //! Every job is idempotent: a byte-identical body is recognised by its sha256, a message by
 //! its wamid, a status by (wamid, status). If a batch fails, its jobs are retried one by
-//! one so that a single bad delivery cannot fail its neighbours.
+//! one so that a single bad delivery cannot fail its neighbours; a delivery that still
+//! cannot be normalised is stored as its raw event alone and quarantined with its reason
+//! (answered 200: nothing Meta signed is lost), until [`Ingestor::reprocess_quarantined`]
+//! runs it again after an upgrade.
 
 use std::collections::HashMap;
 
@@ -92,10 +95,19 @@ pub struct IngestReport {
     pub unrouted: u32,
     /// `value.errors` and unusable elements recorded for admins.
     pub platform_errors: u32,
+    /// The body could not be normalised: its raw event is stored and quarantined.
+    pub quarantined: bool,
+    /// Senders whose phone number and user id led to two customers (recorded, then merged).
+    pub identity_conflicts: u32,
 }
 
 enum Job {
     Webhook(Delivery, RawEvent),
+    /// A quarantined raw event (already stored under `event_id`), normalised again.
+    Reprocess {
+        event_id: String,
+        delivery: Delivery,
+    },
     DeadLetter {
         body: Vec<u8>,
         reason: String,
@@ -114,6 +126,19 @@ pub struct Ingestor {
     queue: mpsc::Sender<Pending>,
     /// Seals raw bodies on the caller's task, so that the one writer does not.
     keys: Option<crate::keyring::KeyRing>,
+    /// Reads quarantined events back for [`Ingestor::reprocess_quarantined`].
+    store: Store,
+}
+
+/// What a re-run of quarantined events did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReprocessReport {
+    /// Quarantined events tried.
+    pub tried: u32,
+    /// Normalised this time (and out of quarantine).
+    pub normalised: u32,
+    /// Still failing: left in quarantine with the new reason.
+    pub still_quarantined: u32,
 }
 
 /// Sends each delivery its answer: its own result, unless the batch could not be made
@@ -160,8 +185,13 @@ impl Ingestor {
             wa_indexes: HashMap::new(),
             conn: None,
         };
+        let ingestor = Ingestor {
+            queue,
+            keys,
+            store: writer.store.clone(),
+        };
         let task = tokio::spawn(writer.run(rx));
-        (Ingestor { queue, keys }, task)
+        (ingestor, task)
     }
 
     /// Writes a delivery and returns once it is committed.
@@ -182,6 +212,42 @@ impl Ingestor {
         })
         .await
         .map(|_| ())
+    }
+
+    /// Runs normalisation again on up to `limit` quarantined events, oldest first (after an
+    /// upgrade that understands them, or once what refused them is put right). Each goes
+    /// through the writer like a new delivery; one that fails again stays quarantined.
+    pub async fn reprocess_quarantined(&self, limit: u32) -> Result<ReprocessReport, StoreError> {
+        let mut report = ReprocessReport::default();
+        for event in self.store.quarantined_bodies(limit).await? {
+            report.tried += 1;
+            let webhook = match veilbox_whatsapp::webhook::parse(&event.body) {
+                Ok(webhook) => webhook,
+                Err(why) => {
+                    self.store
+                        .requarantine(&event.event_id, &format!("not a valid envelope: {why}"))
+                        .await?;
+                    report.still_quarantined += 1;
+                    continue;
+                }
+            };
+            let outcome = self
+                .submit(Job::Reprocess {
+                    event_id: event.event_id,
+                    delivery: Delivery {
+                        body: event.body,
+                        webhook,
+                        received_at: event.received_at,
+                    },
+                })
+                .await?;
+            if outcome.quarantined {
+                report.still_quarantined += 1;
+            } else {
+                report.normalised += 1;
+            }
+        }
+        Ok(report)
     }
 
     async fn submit(&self, job: Job) -> Result<IngestReport, StoreError> {
@@ -310,7 +376,7 @@ impl Writer {
     }
 
     /// Commits a batch in one transaction; on failure, retries each job alone so that one
-    /// poisoned delivery only fails itself.
+    /// poisoned delivery only fails itself, and quarantines a delivery that fails alone.
     async fn commit(&mut self, batch: &mut Vec<Pending>) -> (Vec<Outcome>, Vec<StoreEvent>) {
         let jobs: Vec<&Job> = batch.iter().map(|p| &p.job).collect();
         let mut events = Vec::new();
@@ -321,26 +387,87 @@ impl Writer {
                 .zip(reports.into_iter().map(Ok))
                 .collect(),
             Err(error) if batch.len() == 1 => {
-                tracing::error!(%error, "ingest transaction failed");
-                batch
-                    .pop()
-                    .map(|p| vec![(p.ack, Err(error))])
-                    .unwrap_or_default()
+                let mut outcomes = Vec::with_capacity(1);
+                for pending in batch.drain(..) {
+                    let result = self.quarantine(&pending.job, &error).await;
+                    outcomes.push((pending.ack, result));
+                }
+                outcomes
             }
             Err(error) => {
                 tracing::warn!(%error, size = batch.len(), "batch failed; retrying deliveries one by one");
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for pending in batch.drain(..) {
-                    let result = self.apply_all(&[&pending.job], &mut events).await;
-                    if let Err(error) = &result {
-                        tracing::error!(%error, "ingest transaction failed");
-                    }
-                    outcomes.push((pending.ack, result.map(|mut r| r.pop().unwrap_or_default())));
+                    let result = match self.apply_all(&[&pending.job], &mut events).await {
+                        Ok(mut reports) => Ok(reports.pop().unwrap_or_default()),
+                        Err(error) => self.quarantine(&pending.job, &error).await,
+                    };
+                    outcomes.push((pending.ack, result));
                 }
                 outcomes
             }
         };
         (outcomes, events)
+    }
+
+    /// A delivery that could not be normalised: its raw event is committed on its own and
+    /// quarantined with the reason, so the answer is still "stored". Only when even that
+    /// fails (the database is down) does the delivery get an error, and Meta redelivers.
+    async fn quarantine(
+        &mut self,
+        job: &Job,
+        error: &StoreError,
+    ) -> Result<IngestReport, StoreError> {
+        tracing::error!(%error, "could not normalise a delivery; quarantining its raw event");
+        let reason = error.to_string();
+        let result = match job {
+            Job::Webhook(delivery, raw) => self.quarantine_new(delivery, raw, &reason).await,
+            Job::Reprocess { event_id, .. } => self.store.requarantine(event_id, &reason).await,
+            // Nothing to normalise: a dead letter that cannot be written is a storage failure.
+            Job::DeadLetter { .. } => Err(StoreError::Sync(std::io::Error::other(reason))),
+        };
+        match result {
+            Ok(()) => Ok(IngestReport {
+                quarantined: true,
+                ..IngestReport::default()
+            }),
+            Err(again) => {
+                tracing::error!(error = %again, "could not store the raw event either");
+                self.conn = None;
+                Err(again)
+            }
+        }
+    }
+
+    async fn quarantine_new(
+        &mut self,
+        delivery: &Delivery,
+        raw: &RawEvent,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let keyring = self.store.keyring()?.clone();
+        let conn = self.connection().await?;
+        let mut tx = sqlx::Connection::begin(conn).await?;
+        sqlx::query(
+            "INSERT INTO webhook_events (id, body_sha256, body, received_at, routed, phone_number_ids) \
+             VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (body_sha256) DO NOTHING",
+        )
+        .bind(raw.id.as_str())
+        .bind(raw.sha256.as_str())
+        .bind(raw.sealed.as_slice())
+        .bind(delivery.received_at)
+        .bind(delivery.webhook.phone_number_ids.join(","))
+        .execute(&mut *tx)
+        .await?;
+        let event_id: String = sqlx::query("SELECT id FROM webhook_events WHERE body_sha256 = $1")
+            .bind(raw.sha256.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+        crate::quarantine::insert(&mut tx, &keyring, &event_id, reason, delivery.received_at)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The writer's connection: on SQLite with per-commit fsync turned off, because
@@ -405,9 +532,17 @@ impl Writer {
         }
         let mut reports = vec![IngestReport::default(); jobs.len()];
         let mut deliveries = Vec::with_capacity(jobs.len());
+        let mut reprocessed = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
             match job {
                 Job::Webhook(delivery, raw) => deliveries.push((i, delivery, raw)),
+                Job::Reprocess { event_id, delivery } => {
+                    sqlx::query("DELETE FROM quarantined_events WHERE event_id = $1")
+                        .bind(event_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    reprocessed.push((i, delivery, event_id.clone()));
+                }
                 Job::DeadLetter {
                     body,
                     reason,
@@ -430,12 +565,19 @@ impl Writer {
         let mut batch = batch::BatchWrite::new(
             &mut tx, backend, policy, inboxes, &keyring, identities, wa_indexes,
         );
-        batch.apply(&deliveries, &mut reports).await?;
+        batch.apply(&deliveries, &reprocessed, &mut reports).await?;
         let (new_inboxes, new_events, learned) = batch.finish();
         tx.commit().await?;
         inboxes.extend(new_inboxes);
         identities.extend(learned);
         events.extend(new_events);
+        if reports.iter().any(|r| r.identity_conflicts > 0) {
+            // The messages are stored either way; the merge is a second step, and one the
+            // CRM refuses stays open for an admin.
+            if let Err(error) = self.store.merge_identity_conflicts().await {
+                tracing::error!(%error, "could not merge customers of an identity conflict");
+            }
+        }
         Ok(reports)
     }
 }

@@ -1,0 +1,35 @@
+-- A signed body that could not be normalised (a constraint, a bug, a shape this version
+-- does not know) is still stored as its raw event and answered 200: nothing Meta sent is
+-- lost. It waits here, with the reason sealed (an error text may quote a value), until an
+-- admin re-runs normalisation after an upgrade (`veilbox webhooks reprocess`, or the API).
+CREATE TABLE quarantined_events (
+    event_id TEXT PRIMARY KEY REFERENCES webhook_events (id) ON DELETE CASCADE,
+    quarantined_at BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    last_attempt_at BIGINT NOT NULL
+);
+
+-- One WhatsApp user seen under two customers: a phone number known to one customer and a
+-- user id (BSUID) known to another, in the same message. Ingest records it, stores the
+-- message under the customer the phone leads to, and merges the other into it once the
+-- batch is durable; a merge that cannot be made stays `open` for an admin.
+CREATE TABLE identity_conflicts (
+    id TEXT PRIMARY KEY,
+    kept_customer_id TEXT NOT NULL,
+    other_customer_id TEXT NOT NULL,
+    -- 'user_id' (the other holds the user id) or 'user_id_rotation' (a new user id that
+    -- another customer already holds).
+    kind TEXT NOT NULL,
+    detected_at BIGINT NOT NULL,
+    -- 'open' or 'merged'.
+    state TEXT NOT NULL DEFAULT 'open',
+    resolved_at BIGINT,
+    UNIQUE (kept_customer_id, other_customer_id)
+);
+CREATE INDEX identity_conflicts_open ON identity_conflicts (state) WHERE state = 'open';
+
+-- A failed receipt's whole error: Meta's message and the page about it, beside the code,
+-- title and details kept before.
+ALTER TABLE message_statuses ADD COLUMN error_message TEXT;
+ALTER TABLE message_statuses ADD COLUMN error_href TEXT;
