@@ -49,6 +49,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deliveries/{wa_message_id}", get(show_delivery))
         .route("/api/v1/admin/platform-errors", get(list_platform_errors))
         .route("/api/v1/admin/ingest-backlog", get(ingest_backlog))
+        .route("/api/v1/admin/quarantine", get(list_quarantine))
+        .route(
+            "/api/v1/admin/quarantine/reprocess",
+            post(reprocess_quarantine),
+        )
+        .route(
+            "/api/v1/admin/identity-conflicts",
+            get(list_identity_conflicts),
+        )
         .merge(crate::api_people::routes())
         .merge(crate::api_crm::routes())
         .merge(crate::quick_replies::api_routes())
@@ -154,6 +163,15 @@ struct MessageJson {
     delivery: Option<DeliveryJson>,
     author: Option<String>,
     send: Option<SendJson>,
+    /// When the customer last edited it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edited_at: Option<String>,
+    /// What it said before each edit, masked (no reveal), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    previous_versions: Vec<Value>,
+    /// When the customer deleted it (its content is then `{"kind": "deleted"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<String>,
 }
 
 /// Where a reply's send job stands.
@@ -184,7 +202,7 @@ struct ErrorJson {
 }
 
 /// RFC 3339 from Unix milliseconds (the API's and the pages' one time format).
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {
@@ -240,6 +258,13 @@ impl MessageJson {
     /// `m` as the viewer of `exposure` may see it.
     fn masked(m: MessageRecord, exposure: &crate::exposure::Exposure) -> Self {
         let masked = crate::exposure::content::MaskedMessage::of(&m, exposure);
+        let previous_versions = crate::exposure::content::MaskedMessage::previous_versions(&m, exposure)
+            .into_iter()
+            .zip(&m.previous_versions)
+            .map(|(before, version)| {
+                serde_json::json!({"replaced_at": rfc3339(version.replaced_at), "content": before.content})
+            })
+            .collect();
         let raw = m
             .raw
             .as_ref()
@@ -265,6 +290,9 @@ impl MessageJson {
                 }),
             }),
             author: m.author,
+            edited_at: m.edited_at.map(rfc3339),
+            previous_versions,
+            deleted_at: m.deleted_at.map(rfc3339),
             send: m.outbox.map(|o| SendJson {
                 state: o.state,
                 attempts: o.attempts,
@@ -572,4 +600,77 @@ async fn ingest_backlog(
     Ok(Json(
         serde_json::to_value(backlog).map_err(|e| WebError::Internal(e.into()))?,
     ))
+}
+
+/// `GET /api/v1/admin/quarantine`: signed bodies stored but not normalised, oldest first.
+/// The reason is a database or parser error; it is masked like any text, because an error
+/// can quote the value that broke a rule.
+async fn list_quarantine(
+    ApiCaller(actor): ApiCaller,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, WebError> {
+    require(&state, &actor, Action::Configure)?;
+    let events = state.store.quarantined_events(500).await?;
+    let hints = veilbox_mask::Hints::new();
+    let items: Vec<Value> = events
+        .iter()
+        .map(|q| {
+            let findings = state.scanner.scan(&q.reason, &hints);
+            serde_json::json!({
+                "event_id": q.event_id,
+                "received_at": rfc3339(q.received_at),
+                "last_attempt_at": rfc3339(q.last_attempt_at),
+                "attempts": q.attempts,
+                "reason": veilbox_mask::mask(&q.reason, &findings, &veilbox_mask::Policy::full()),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+/// `POST /api/v1/admin/quarantine/reprocess`: normalises the quarantined events again (after
+/// an upgrade, or once what refused them is put right). Audited.
+async fn reprocess_quarantine(
+    ApiCaller(actor): ApiCaller,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, WebError> {
+    require(&state, &actor, Action::Configure)?;
+    let report = state.ingestor.reprocess_quarantined(1000).await?;
+    let summary = format!(
+        "{} tried, {} normalised, {} still quarantined",
+        report.tried, report.normalised, report.still_quarantined
+    );
+    state
+        .store
+        .audit(&actor.audit("webhooks.reprocessed", None, Some(&summary)))
+        .await?;
+    Ok(Json(
+        serde_json::to_value(report).map_err(|e| WebError::Internal(e.into()))?,
+    ))
+}
+
+/// `GET /api/v1/admin/identity-conflicts`: senders whose phone and user id led to two
+/// customers, and whether the automatic merge settled them.
+async fn list_identity_conflicts(
+    ApiCaller(actor): ApiCaller,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, WebError> {
+    require(&state, &actor, Action::Configure)?;
+    let items: Vec<Value> = state
+        .store
+        .identity_conflicts(500)
+        .await?
+        .into_iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id,
+                "kept_customer_id": c.kept_customer_id,
+                "other_customer_id": c.other_customer_id,
+                "kind": c.kind,
+                "state": c.state,
+                "detected_at": rfc3339(c.detected_at),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
 }

@@ -139,6 +139,20 @@ pub async fn launch(
     })
     .map_err(|e| anyhow::anyhow!("VEILBOX_TRACKING_FORMATS: {e}"))?;
     let (ingestor, writer) = Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
+    // Bodies an earlier version could not normalise get a try with this one.
+    let retry = ingestor.clone();
+    tokio::spawn(async move {
+        match retry.reprocess_quarantined(1000).await {
+            Ok(report) if report.tried > 0 => tracing::info!(
+                tried = report.tried,
+                normalised = report.normalised,
+                still_quarantined = report.still_quarantined,
+                "quarantined webhook events normalised again at start"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not re-run quarantined webhook events"),
+        }
+    });
     let (outbox, sender) = start_sender(&config, &store).await?;
     let fetcher = start_media_fetcher(&config, &store).await?;
     let access = auth::Access::load(&store).await?;

@@ -61,6 +61,22 @@ enum Command {
     /// Import data into the CRM.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Webhook bodies kept aside: quarantined (stored, not normalised yet).
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhooksCommand {
+    /// Lists the quarantined events: when each arrived, how often it was tried, why it failed.
+    Quarantine,
+    /// Normalises the quarantined events again (after an upgrade, or once what refused them
+    /// is put right); each that fails again stays quarantined. Audited.
+    Reprocess {
+        /// At most this many events, oldest first.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +289,52 @@ async fn run(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<(
                 report.raw_events,
                 if dry_run { "would be cleared" } else { "cleared" }
             );
+            Ok(())
+        }
+        Command::Webhooks(WebhooksCommand::Quarantine) => {
+            let config = Config::load(config_file.as_deref())?;
+            let store =
+                veilbox_server::keyring::unlock(&config, open_store(&config).await?).await?;
+            let events = store.quarantined_events(1000).await?;
+            store.close().await;
+            let scanner = veilbox_mask::Scanner::new(veilbox_mask::ScannerConfig::default())?;
+            println!("{} quarantined webhook events", events.len());
+            for q in events {
+                // An error text can quote a value: printed masked.
+                let findings = scanner.scan(&q.reason, &veilbox_mask::Hints::new());
+                println!(
+                    "{}  received {}  attempts {}  {}",
+                    q.event_id,
+                    veilbox_server::api::rfc3339(q.received_at),
+                    q.attempts,
+                    veilbox_mask::mask(&q.reason, &findings, &veilbox_mask::Policy::full())
+                );
+            }
+            Ok(())
+        }
+        Command::Webhooks(WebhooksCommand::Reprocess { limit }) => {
+            let config = Config::load(config_file.as_deref())?;
+            let store =
+                veilbox_server::keyring::unlock(&config, open_store(&config).await?).await?;
+            let (ingestor, writer) =
+                veilbox_store::ingest::Ingestor::spawn(store.clone(), config.whatsapp.auto_inbox);
+            let report = ingestor.reprocess_quarantined(limit).await?;
+            drop(ingestor);
+            let _ = writer.await;
+            let summary = format!(
+                "{} tried, {} normalised, {} still quarantined",
+                report.tried, report.normalised, report.still_quarantined
+            );
+            let by = veilbox_server::staff::By {
+                actor: "cli",
+                address: None,
+                user_agent: None,
+            };
+            store
+                .audit(&by.entry("webhooks.reprocessed", None, Some(&summary)))
+                .await?;
+            store.close().await;
+            println!("quarantined webhook events: {summary}");
             Ok(())
         }
         Command::Erase(EraseCommand::Customer { id, reason }) => {

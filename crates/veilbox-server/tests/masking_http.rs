@@ -577,3 +577,80 @@ async fn a_reveal_needs_the_right_a_reason_and_is_audited_without_the_value() {
     assert_eq!(status, StatusCode::FORBIDDEN, "an unassigned agent");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn edits_show_their_earlier_text_masked_and_deleted_messages_show_nothing() {
+    let app = TestApp::spawn().await;
+    let text = |body: &str| json!({"type": "text", "text": {"body": body}});
+    for (wamid, message) in [
+        (
+            "wamid.ED1",
+            text("Ring Quenbybell, call +44 7700 966456 before noon"),
+        ),
+        (
+            "wamid.ED2",
+            text("my secret word is Zanzibarwort, OTP 604418"),
+        ),
+        (
+            "wamid.ED3",
+            json!({"type": "edit", "edit": {"original_message_id": "wamid.ED1",
+                   "message": {"type": "text", "text": {"body": "Ring the side door after noon"}}}}),
+        ),
+        (
+            "wamid.ED4",
+            json!({"type": "revoke", "revoke": {"original_message_id": "wamid.ED2"}}),
+        ),
+    ] {
+        assert_eq!(
+            app.post_signed(&envelope(wamid, message)).await.status(),
+            200
+        );
+    }
+    let conversation = app.open_conversation_of(PHONE).await.expect("conversation");
+    let agent = app
+        .add_person("ede@courier.test", "agent", Some(OPERATIONS))
+        .await;
+    assert!(app
+        .store
+        .assign_conversation(&conversation, Some(&agent.id))
+        .await
+        .unwrap());
+    let mut a = Browser::new(&app);
+    a.sign_in(&agent).await;
+    let page = a.page(&format!("/inbox/c/{conversation}")).await;
+    let api = a
+        .get(&format!("/api/v1/conversations/{conversation}/messages"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for body in [&page, &api] {
+        assert!(!body.contains("Zanzibarwort"), "deleted text shown");
+        assert!(!body.contains("604418"));
+        assert!(
+            !body.contains("966456"),
+            "the earlier text's phone is masked"
+        );
+    }
+    assert!(page.contains("The customer deleted this message."));
+    assert!(page.contains("Edited by the customer"));
+    assert!(page.contains("Ring the side door after noon"));
+    assert!(
+        page.contains("before noon"),
+        "the earlier text is there, masked"
+    );
+    let messages: Value = serde_json::from_str(&api).unwrap();
+    let items = messages["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "amendments are not bubbles of their own");
+    let edited = items
+        .iter()
+        .find(|m| m["edited_at"].is_string())
+        .expect("edited message");
+    assert_eq!(edited["previous_versions"].as_array().unwrap().len(), 1);
+    let deleted = items
+        .iter()
+        .find(|m| m["deleted_at"].is_string())
+        .expect("deleted message");
+    assert_eq!(deleted["content"], json!({"kind": "deleted"}));
+    app.stop().await;
+}

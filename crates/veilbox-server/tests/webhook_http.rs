@@ -440,3 +440,60 @@ async fn postgres_serves_the_same_api() {
     assert!(messages.len() >= 27);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_body_the_store_refuses_is_answered_200_quarantined_and_reprocessed() {
+    let app = TestApp::spawn().await;
+    let body = sample("webhook_message_text.json");
+    let wamid = webhook::parse(&body).expect("parse").messages[0]
+        .wa_message_id
+        .clone();
+    // A real failure inside the database's transaction, as a constraint or a bug would be.
+    sqlx::query(&format!(
+        "CREATE TRIGGER inject_fault BEFORE INSERT ON messages WHEN NEW.wa_message_id = '{wamid}' \
+         BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+    ))
+    .execute(app.store.pool())
+    .await
+    .expect("trigger");
+    let response = app.post_signed(&body).await;
+    assert_eq!(response.status(), 200, "stored, so Meta must not retry");
+    let report: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(report["quarantined"], true);
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_events").await, 1);
+    let (_, backlog) = app.admin_api("/api/v1/admin/ingest-backlog").await;
+    assert_eq!(backlog["quarantined_events"], 1);
+    let (status, list) = app.admin_api("/api/v1/admin/quarantine").await;
+    assert_eq!(status, 200);
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert!(items[0]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("injected fault")));
+    // An agent may not see or re-run it.
+    let (status, _) = app.api("/api/v1/admin/quarantine").await;
+    assert!(status == 403 || status == 404, "{status}");
+
+    sqlx::query("DROP TRIGGER inject_fault")
+        .execute(app.store.pool())
+        .await
+        .expect("drop");
+    let (status, rerun) = app
+        .api_post_as(
+            API_TOKEN,
+            "/api/v1/admin/quarantine/reprocess",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{rerun}");
+    assert_eq!(rerun["normalised"], 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 1);
+    assert_eq!(app.all_messages().await.len(), 1, "in the inbox now");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'webhooks.reprocessed'")
+            .await,
+        1
+    );
+    app.stop().await;
+}

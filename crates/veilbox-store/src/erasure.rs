@@ -200,6 +200,14 @@ impl Store {
         .bind(customer_id)
         .execute(&mut *tx)
         .await?;
+        // What edited messages said before goes with what they say now.
+        sqlx::query(&format!(
+            "DELETE FROM message_revisions WHERE message_id IN \
+             (SELECT id FROM messages WHERE conversation_id IN ({theirs}))"
+        ))
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await?;
         report.messages = sqlx::query(&format!(
             "UPDATE messages SET content = $2, raw = NULL, context = NULL WHERE conversation_id IN ({theirs})"
         ))

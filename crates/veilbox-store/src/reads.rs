@@ -92,6 +92,21 @@ pub struct MessageRecord {
     pub outbox: Option<OutboxRecord>,
     /// Where the fetch of an inbound media message stands.
     pub media: Option<crate::media::MediaRecord>,
+    /// When the customer last edited it, Unix ms.
+    pub edited_at: Option<i64>,
+    /// When the customer deleted it, Unix ms: its content is not read at all then.
+    pub deleted_at: Option<i64>,
+    /// What it said before each edit, oldest first (read with the thread).
+    pub previous_versions: Vec<PreviousVersion>,
+}
+
+/// What a message said before an edit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PreviousVersion {
+    /// When the edit replaced it, Unix ms.
+    pub replaced_at: i64,
+    /// The content as it was (see `MessageContent`).
+    pub content: Value,
 }
 
 /// Where a reply's send job stands.
@@ -177,7 +192,7 @@ const MESSAGE_COLUMNS: &str =
      m.context, m.errors, m.raw, m.sent_at, m.received_at, d.state AS delivery_state, \
      d.occurred_at AS delivery_at, d.error_code, d.error_title, m.author, o.id AS outbox_id, \
      o.state AS outbox_state, o.attempts AS outbox_attempts, o.error_code AS outbox_error_code, \
-     o.error_reason AS outbox_error_reason \
+     o.error_reason AS outbox_error_reason, m.edited_at, m.revoked_at \
      , c.customer_id, f.conversation_id AS media_conversation_id, \
      f.state AS media_state, f.attempts AS media_attempts, f.mime_type AS media_mime_type, \
      f.size AS media_size, (f.preview IS NOT NULL) AS media_has_preview, f.error AS media_error \
@@ -376,10 +391,12 @@ impl Store {
             }
         };
         let keys = self.keys_of_rows(&rows).await?;
-        let items = rows
+        let mut items = rows
             .iter()
             .map(|r| message_row(r, &keys))
             .collect::<Result<Vec<_>, _>>()?;
+        self.attach_previous_versions(&mut items, &rows, &keys)
+            .await?;
         let next_cursor = (items.len() == limit as usize)
             .then(|| items.last().map(|m| Cursor::format(m.sent_at, &m.id)))
             .flatten();
@@ -400,8 +417,68 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let keys = self.keys_of_rows(std::slice::from_ref(&row)).await?;
-        message_row(&row, &keys).map(Some)
+        let rows = std::slice::from_ref(&row);
+        let keys = self.keys_of_rows(rows).await?;
+        let mut items = vec![message_row(&row, &keys)?];
+        self.attach_previous_versions(&mut items, rows, &keys)
+            .await?;
+        Ok(items.pop())
+    }
+
+    /// Reads what each edited (and not deleted) message of `items` said before, opened with
+    /// its customer's key; `rows` are the rows `items` were made from.
+    async fn attach_previous_versions(
+        &self,
+        items: &mut [MessageRecord],
+        rows: &[AnyRow],
+        keys: &CustomerKeys,
+    ) -> Result<(), StoreError> {
+        let edited: Vec<&str> = items
+            .iter()
+            .filter(|m| m.edited_at.is_some() && m.deleted_at.is_none())
+            .map(|m| m.id.as_str())
+            .collect();
+        if edited.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool().acquire().await?;
+        let found = crate::sql::select_in(
+            &mut conn,
+            self.backend() == crate::Backend::Postgres,
+            "SELECT id, message_id, previous_content, amended_at FROM message_revisions \
+             WHERE kind = 'edit' AND message_id IN",
+            &edited,
+        )
+        .await?;
+        let customer_of: HashMap<String, String> = rows
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("customer_id")?)))
+            .collect::<Result<_, StoreError>>()?;
+        for r in &found {
+            let id: String = r.try_get("id")?;
+            let message_id: String = r.try_get("message_id")?;
+            let sealed: Option<String> = r.try_get("previous_content")?;
+            let key = customer_of.get(&message_id).and_then(|c| keys.get(c));
+            let content = match (key, sealed) {
+                (Some(key), Some(sealed)) => {
+                    match key.open("message_revisions", "previous_content", &id, &sealed) {
+                        Ok(text) => serde_json::from_str(&text)?,
+                        Err(_) => serde_json::json!({"kind": "unreadable"}),
+                    }
+                }
+                _ => serde_json::json!({"kind": "erased"}),
+            };
+            if let Some(item) = items.iter_mut().find(|m| m.id == message_id) {
+                item.previous_versions.push(PreviousVersion {
+                    replaced_at: r.try_get("amended_at")?,
+                    content,
+                });
+            }
+        }
+        for item in items.iter_mut() {
+            item.previous_versions.sort_by_key(|v| v.replaced_at);
+        }
+        Ok(())
     }
 
     /// The most recent platform errors, newest first.
@@ -562,15 +639,26 @@ fn message_row(r: &AnyRow, keys: &CustomerKeys) -> Result<MessageRecord, StoreEr
         }
     };
     let delivery_state: Option<String> = r.try_get("delivery_state")?;
+    let deleted_at: Option<i64> = r.try_get("revoked_at")?;
+    // A message the customer deleted is not opened: what it said stays sealed at rest (for
+    // the audit and retention rules) and reaches no view.
+    let (content, context, raw) = match deleted_at {
+        Some(_) => (serde_json::json!({"kind": "deleted"}), None, None),
+        None => (
+            sealed_json("content")?.unwrap_or(Value::Null),
+            sealed_json("context")?,
+            sealed_json("raw")?,
+        ),
+    };
     Ok(MessageRecord {
         id: id.clone(),
         wa_message_id: r.try_get("wa_message_id")?,
         direction: r.try_get("direction")?,
         message_type: r.try_get("message_type")?,
-        content: sealed_json("content")?.unwrap_or(Value::Null),
-        context: sealed_json("context")?,
+        content,
+        context,
         errors: json("errors")?,
-        raw: sealed_json("raw")?,
+        raw,
         sent_at: r.try_get("sent_at")?,
         received_at: r.try_get("received_at")?,
         delivery: match delivery_state {
@@ -594,6 +682,9 @@ fn message_row(r: &AnyRow, keys: &CustomerKeys) -> Result<MessageRecord, StoreEr
             None => None,
         },
         media: crate::media::MediaRecord::from_row(r)?,
+        edited_at: r.try_get("edited_at")?,
+        deleted_at,
+        previous_versions: Vec::new(),
     })
 }
 

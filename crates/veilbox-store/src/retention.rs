@@ -140,6 +140,7 @@ impl Store {
                 "DELETE FROM message_delivery WHERE wa_message_id IN (SELECT wa_message_id FROM messages WHERE {c})",
                 "DELETE FROM outbox WHERE message_id IN ({s})",
                 "DELETE FROM media_files WHERE message_id IN ({s})",
+                "DELETE FROM message_revisions WHERE message_id IN ({s})",
                 "DELETE FROM messages WHERE {c}",
             ] {
                 let sql = child.replace("{c}", &condition).replace("{s}", &selection);

@@ -18,8 +18,11 @@ use veilbox_store::Store;
 use veilbox_vault::{MasterKey, Vault};
 use veilbox_whatsapp::webhook;
 
+#[path = "conformance/amendments.rs"]
+mod amendments;
 #[path = "conformance/identity.rs"]
 mod identity;
+use amendments::*;
 use identity::*;
 
 fn sample(name: &str) -> Vec<u8> {
@@ -202,6 +205,10 @@ conformance!(
     a_rotated_user_id_moves_the_customer,
     a_body_that_cannot_be_normalised_is_kept_and_quarantined,
     retention_keeps_quarantined_bodies,
+    an_edit_replaces_the_text_and_keeps_the_earlier_one,
+    a_revoke_hides_the_message_and_keeps_it_sealed,
+    amendments_of_messages_we_do_not_have_are_kept,
+    erasure_and_retention_take_earlier_versions_too,
 );
 
 async fn every_sample_is_stored_and_read_back(open: Open) {

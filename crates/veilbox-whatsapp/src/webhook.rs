@@ -213,6 +213,18 @@ pub enum MessageContent {
         /// The customer's new user id, when it changed.
         new_user_id: Option<String>,
     },
+    /// The customer edited one of their messages: `content` replaces what it said.
+    Edit {
+        /// The wamid of the message edited.
+        original_id: Option<String>,
+        /// What it says now.
+        content: Box<MessageContent>,
+    },
+    /// The customer deleted one of their messages ("delete for everyone").
+    Revoke {
+        /// The wamid of the message deleted.
+        original_id: Option<String>,
+    },
     /// The customer opened the chat for the first time.
     RequestWelcome,
     /// A type we do not understand (or Meta could not deliver): shown as unsupported.
@@ -229,6 +241,7 @@ impl MessageContent {
             MessageContent::Text { body } => Some(body),
             MessageContent::Media { caption, .. } => caption.as_deref(),
             MessageContent::Order { text, .. } => text.as_deref(),
+            MessageContent::Edit { content, .. } => content.text(),
             _ => None,
         }
     }
@@ -628,6 +641,24 @@ fn content(declared_type: &str, message: &Value) -> MessageContent {
             new_wa_id: text("wa_id").or_else(|| text("new_wa_id")),
             new_user_id: text("user_id"),
         },
+        "edit" if body.is_some() => MessageContent::Edit {
+            original_id: original_id(body),
+            content: Box::new(match body.and_then(|b| b.get("message")) {
+                // The new version is a message of its own type (`{type, text: {body}}`).
+                Some(inner) => {
+                    let inner_type = inner.get("type").and_then(Value::as_str).unwrap_or("text");
+                    content(inner_type, inner)
+                }
+                // Older shapes carry the new text beside the id.
+                None => match text("text").or_else(|| text("body")) {
+                    Some(body) => MessageContent::Text { body },
+                    None => unsupported("edit"),
+                },
+            }),
+        },
+        "revoke" if body.is_some() => MessageContent::Revoke {
+            original_id: original_id(body),
+        },
         "request_welcome" => MessageContent::RequestWelcome,
         "unsupported" | "unknown" => MessageContent::Unsupported {
             declared_type: message
@@ -637,6 +668,16 @@ fn content(declared_type: &str, message: &Value) -> MessageContent {
         },
         other => unsupported(other),
     }
+}
+
+/// The message an edit or a revoke is about: `original_message_id` in Meta's reference,
+/// `message_id` or `id` in other shapes seen.
+fn original_id(body: Option<&Value>) -> Option<String> {
+    let body = body?;
+    ["original_message_id", "message_id", "id"]
+        .iter()
+        .find_map(|key| body.get(*key).and_then(lenient_string))
+        .filter(|id| !id.is_empty())
 }
 
 fn interactive(body: Option<&Value>) -> MessageContent {

@@ -154,6 +154,24 @@ impl MaskedMessage {
         }
     }
 
+    /// What `m` said before each of its edits, masked with no reveal, oldest first.
+    pub fn previous_versions(m: &MessageRecord, x: &Exposure) -> Vec<MaskedMessage> {
+        let x = x.without_reveals();
+        m.previous_versions
+            .iter()
+            .map(|version| {
+                let before = MessageRecord {
+                    content: version.content.clone(),
+                    context: None,
+                    raw: None,
+                    previous_versions: Vec::new(),
+                    ..m.clone()
+                };
+                MaskedMessage::of(&before, &x)
+            })
+            .collect()
+    }
+
     /// A masked text field.
     pub fn field(&self, name: &str) -> Option<&Masked> {
         self.fields
@@ -255,6 +273,9 @@ mod tests {
             author: None,
             outbox: None,
             media: None,
+            edited_at: None,
+            deleted_at: None,
+            previous_versions: Vec::new(),
         }
     }
 

@@ -76,6 +76,16 @@ impl Exposure {
         self
     }
 
+    /// The same masking with no reveal offered: for what a message said before an edit,
+    /// whose values are not kept where a reveal could find them.
+    pub fn without_reveals(&self) -> Exposure {
+        Exposure {
+            revealable: [false; Kind::COUNT],
+            media: false,
+            ..self.clone()
+        }
+    }
+
     /// Whether the viewer may ask to see the original of a photo or document.
     pub fn may_reveal_media(&self) -> bool {
         self.media

@@ -540,6 +540,14 @@ pub fn message_markup(
             div.bubble {
                 (context_marks(m))
                 (message_body(m, exposure))
+                @if m.edited_at.is_some() && m.deleted_at.is_none() {
+                    details.edited {
+                        summary { "Edited by the customer" }
+                        @for before in MaskedMessage::previous_versions(m, exposure) {
+                            div.previous { (body_of(&before, m, &exposure.without_reveals())) }
+                        }
+                    }
+                }
                 div.meta {
                     @if direction == "out" {
                         span.author { (match m.author.as_deref() {
@@ -581,7 +589,12 @@ fn context_marks(m: &MessageRecord) -> Markup {
 /// The body of a message by its normalised kind, from its masked content only: the
 /// renderer never sees a hidden value.
 pub fn message_body(m: &MessageRecord, x: &Exposure) -> Markup {
-    let masked = MaskedMessage::of(m, x);
+    body_of(&MaskedMessage::of(m, x), m, x)
+}
+
+/// The body of masked content of `m` (the message itself or one of its earlier versions,
+/// with `x` offering no reveal then).
+fn body_of(masked: &MaskedMessage, m: &MessageRecord, x: &Exposure) -> Markup {
     let c = &masked.content;
     let field = |name: &str| masked.html(name);
     let kind = c.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -714,6 +727,10 @@ pub fn message_body(m: &MessageRecord, x: &Exposure) -> Markup {
             html! { p.system { "The customer opened the chat for the first time." } }
         }
         "erased" => html! { p.system { "Erased: this customer asked to be forgotten." } },
+        "deleted" => html! { p.system { "🚫 The customer deleted this message." } },
+        "revoke" => {
+            html! { p.system { "🚫 The customer deleted a message Veilbox does not have." } }
+        }
         "unreadable" => html! { p.system { "This message cannot be opened (its key is gone)." } },
         "unsupported" => html! {
             p.system { "Unsupported message (" (masked.descriptive("declared_type").unwrap_or("unknown")) "): open WhatsApp to see it." }

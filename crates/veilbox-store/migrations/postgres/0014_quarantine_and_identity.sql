@@ -33,3 +33,23 @@ CREATE INDEX identity_conflicts_open ON identity_conflicts (state) WHERE state =
 -- title and details kept before.
 ALTER TABLE message_statuses ADD COLUMN error_message TEXT;
 ALTER TABLE message_statuses ADD COLUMN error_href TEXT;
+
+-- A customer's edits and deletions. An edit replaces the message's content and keeps what
+-- it said before here (sealed with the customer's key, like the message); a revoke marks
+-- the message deleted: agents see that it was, never what it said, while the sealed
+-- content stays for the audit and retention rules. One row per edit or revoke, keyed by
+-- its own wamid, so a redelivery changes nothing.
+ALTER TABLE messages ADD COLUMN edited_at BIGINT;
+ALTER TABLE messages ADD COLUMN revoked_at BIGINT;
+CREATE TABLE message_revisions (
+    id TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    amendment_wa_message_id TEXT NOT NULL UNIQUE,
+    -- 'edit' or 'revoke'.
+    kind TEXT NOT NULL,
+    -- What the message said before an edit; NULL for a revoke.
+    previous_content TEXT,
+    amended_at BIGINT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX message_revisions_by_message ON message_revisions (message_id, amended_at);

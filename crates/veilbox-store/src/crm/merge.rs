@@ -95,6 +95,31 @@ impl Store {
                 .await?;
             report.messages += 1;
         }
+        // What edited messages said before, sealed with the same key.
+        let rows = sqlx::query(&format!(
+            "SELECT id, previous_content FROM message_revisions WHERE previous_content IS NOT NULL \
+             AND message_id IN (SELECT id FROM messages WHERE conversation_id IN ({theirs}))"
+        ))
+        .bind(from)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let old: Option<String> = r.try_get("previous_content")?;
+            let sealed = reseal(
+                from_key,
+                to_key,
+                "message_revisions",
+                "previous_content",
+                &id,
+                old,
+            )?;
+            sqlx::query("UPDATE message_revisions SET previous_content = $2 WHERE id = $1")
+                .bind(id.as_str())
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+        }
         // Fetched media (originals and previews) of those messages.
         let rows = sqlx::query(&format!(
             "SELECT message_id, content, preview FROM media_files WHERE conversation_id IN ({theirs}) \

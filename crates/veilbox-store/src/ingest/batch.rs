@@ -321,11 +321,24 @@ impl<'a> BatchWrite<'a> {
             .map(|row| row.try_get("wa_message_id"))
             .collect::<Result<_, _>>()?;
         let mut survivors = Vec::with_capacity(candidates.len());
+        let mut amendments = Vec::new();
         for (job, message, event_id, received_at, inbox_id) in candidates {
             if known.contains(&message.wa_message_id) {
                 reports[job].messages_duplicate += 1;
+            } else if amendment_of(message).is_some() {
+                amendments.push((job, message, event_id, received_at, inbox_id));
             } else {
                 survivors.push((job, message, event_id, received_at, inbox_id));
+            }
+        }
+        // Edits and deletions change the message they name; one whose message is not
+        // ours to change (unknown, older than retention) is kept as a message of its own.
+        for amendment in amendments {
+            if !self
+                .amend(amendment.1, amendment.3, &mut reports[amendment.0])
+                .await?
+            {
+                survivors.push(amendment);
             }
         }
         if survivors.is_empty() {
@@ -422,6 +435,116 @@ impl<'a> BatchWrite<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Applies an edit or a revoke to the message it names, if that is an inbound message of
+    /// the same customer (or of a customer merged into theirs); returns false when there is
+    /// no such message. A redelivered amendment changes nothing.
+    async fn amend(
+        &mut self,
+        message: &InboundMessage,
+        received_at: i64,
+        report: &mut IngestReport,
+    ) -> Result<bool, StoreError> {
+        let Some((original_id, new_content)) = amendment_of(message) else {
+            return Ok(false);
+        };
+        let original = sqlx::query(
+            "SELECT m.id, m.conversation_id, m.content, c.customer_id FROM messages m \
+             JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.wa_message_id = $1 AND m.direction = 'inbound'",
+        )
+        .bind(original_id)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        let Some(original) = original else {
+            return Ok(false);
+        };
+        let message_id: String = original.try_get("id")?;
+        let conversation_id: String = original.try_get("conversation_id")?;
+        let customer_id: String = original.try_get("customer_id")?;
+        // Only the customer who wrote a message may change it.
+        let index = message.customer.wa_id.as_deref().map(|w| self.wa_index(w));
+        let same_sender = sqlx::query(
+            "SELECT 1 AS yes FROM customers WHERE (id = $1 OR merged_into = $1) AND erased_at IS NULL \
+             AND ((wa_id IS NOT NULL AND wa_id = $2) OR (user_id IS NOT NULL AND user_id = $3))",
+        )
+        .bind(customer_id.as_str())
+        .bind(index.as_deref())
+        .bind(message.customer.user_id.as_deref())
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .is_some();
+        if !same_sender {
+            return Ok(false);
+        }
+        let keys = self
+            .keyring
+            .customer_keys(self.conn, &[customer_id.as_str()])
+            .await?;
+        let Some(key) = keys.get(&customer_id) else {
+            return Ok(false);
+        };
+        let revision_id = new_id();
+        let amended_at = message.sent_at.saturating_mul(1000);
+        let previous = match new_content {
+            Some(_) => {
+                let sealed: String = original.try_get("content")?;
+                if sealed == crate::erasure::ERASED_CONTENT {
+                    return Ok(false);
+                }
+                let text = key.open("messages", "content", &message_id, &sealed)?;
+                Some(key.seal("message_revisions", "previous_content", &revision_id, &text))
+            }
+            None => None,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO message_revisions (id, message_id, amendment_wa_message_id, kind, previous_content, \
+             amended_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (amendment_wa_message_id) DO NOTHING",
+        )
+        .bind(revision_id.as_str())
+        .bind(message_id.as_str())
+        .bind(message.wa_message_id.as_str())
+        .bind(if new_content.is_some() { "edit" } else { "revoke" })
+        .bind(previous)
+        .bind(amended_at)
+        .bind(received_at)
+        .execute(&mut *self.conn)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            report.messages_duplicate += 1;
+            return Ok(true);
+        }
+        match new_content {
+            Some(content) => {
+                let sealed = key.seal(
+                    "messages",
+                    "content",
+                    &message_id,
+                    &serde_json::to_string(content)?,
+                );
+                sqlx::query("UPDATE messages SET content = $2, edited_at = $3 WHERE id = $1")
+                    .bind(message_id.as_str())
+                    .bind(sealed)
+                    .bind(amended_at)
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+            None => {
+                sqlx::query("UPDATE messages SET revoked_at = $2 WHERE id = $1")
+                    .bind(message_id.as_str())
+                    .bind(amended_at)
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+        }
+        report.amendments += 1;
+        self.events.push(StoreEvent::Message {
+            conversation_id,
+            message_id,
+        });
+        Ok(true)
     }
 
     /// The customer's user id (BSUID) was rotated: their next messages come under the new
@@ -876,11 +999,16 @@ impl<'a> BatchWrite<'a> {
                 // The raw element is kept for what we cannot render yet; the raw event has the rest.
                 let raw = matches!(m.content, MessageContent::Unsupported { .. })
                     .then(|| key.seal("messages", "raw", &row.id, &m.raw.to_string()));
+                // An edit of a message we do not have is shown as what it says now.
+                let shown = match &m.content {
+                    MessageContent::Edit { content, .. } => &**content,
+                    other => other,
+                };
                 let content = key.seal(
                     "messages",
                     "content",
                     &row.id,
-                    &serde_json::to_string(&m.content)?,
+                    &serde_json::to_string(shown)?,
                 );
                 query = query
                     .bind(row.id.as_str())
@@ -1156,6 +1284,20 @@ impl SealedCustomer {
             profile_name: row.try_get("profile_name")?,
             username: row.try_get("username")?,
         })
+    }
+}
+
+/// The message an edit or a revoke names, and for an edit what it says now.
+fn amendment_of(message: &InboundMessage) -> Option<(&str, Option<&MessageContent>)> {
+    match &message.content {
+        MessageContent::Edit {
+            original_id: Some(id),
+            content,
+        } => Some((id, Some(&**content))),
+        MessageContent::Revoke {
+            original_id: Some(id),
+        } => Some((id, None)),
+        _ => None,
     }
 }
 

@@ -99,6 +99,8 @@ pub struct IngestReport {
     pub quarantined: bool,
     /// Senders whose phone number and user id led to two customers (recorded, then merged).
     pub identity_conflicts: u32,
+    /// Edits and deletions applied to the messages they name.
+    pub amendments: u32,
 }
 
 enum Job {
