@@ -240,7 +240,9 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
         taken.extend(
             ctx.cands
                 .iter()
-                .filter(|c| c.kind != Kind::Person)
+                // a number hidden only because nothing classified it ("Flat 1203B") may be
+                // an address word: the address, found later and stronger, takes it in
+                .filter(|c| c.kind != Kind::Person && c.kind != Kind::Number)
                 .map(|c| (c.s, c.e)),
         );
         taken.sort_unstable();
@@ -510,6 +512,16 @@ fn postcodes(ctx: &mut Ctx<'_>, found: &[(usize, usize)]) {
             ctx.emit(Kind::Postcode, s, e, 0.7, Why::Format("cep"), P_CUE);
         } else if let Some(c) = otherwise {
             ctx.cands.push(c);
+        } else {
+            // shaped like a postcode, with nothing saying it is one: not proven safe either
+            ctx.emit(
+                Kind::Number,
+                s,
+                e,
+                0.5,
+                Why::Format("unclassified number"),
+                crate::scan::P_WEAK,
+            );
         }
     }
 }

@@ -312,3 +312,131 @@ mod tests {
         assert!(awb(b"12345675"));
     }
 }
+
+/// GS1 mod 10 (SSCC, GTIN and USPS IMpb): weights 3 and 1 from the right, the last digit
+/// checking the rest.
+pub(crate) fn gs1(d: &[u8]) -> bool {
+    let Some((&check, body)) = d.split_last() else {
+        return false;
+    };
+    let sum: u32 = body
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &c)| u32::from(c - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    (10 - sum % 10) % 10 == u32::from(check - b'0')
+}
+
+/// A DHL Express waybill: 10 digits whose last is the first nine mod 7.
+pub(crate) fn dhl(d: &[u8]) -> bool {
+    if d.len() != 10 {
+        return false;
+    }
+    let n = d[..9]
+        .iter()
+        .fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
+    n % 7 == u64::from(d[9] - b'0')
+}
+
+/// An Indonesian NIK: 16 digits; a province code (11–94), a district, the birth date (day
+/// plus 40 for women) and month, then a serial.
+pub(crate) fn nik(d: &[u8]) -> bool {
+    if d.len() != 16 {
+        return false;
+    }
+    let two = |i: usize| u32::from(d[i] - b'0') * 10 + u32::from(d[i + 1] - b'0');
+    let (province, day, month) = (two(0), two(6), two(8));
+    (11..=94).contains(&province)
+        && ((1..=31).contains(&day) || (41..=71).contains(&day))
+        && (1..=12).contains(&month)
+        && d[12..] != *b"0000"
+}
+
+/// A Spanish DNI (`12345678Z`) or NIE (`X1234567L`): the letter checks the number.
+pub(crate) fn dni(s: &[u8]) -> bool {
+    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    if s.len() != 9 {
+        return false;
+    }
+    let up: Vec<u8> = s.iter().map(u8::to_ascii_uppercase).collect();
+    let lead = match up[0] {
+        b'X' => Some(0),
+        b'Y' => Some(1),
+        b'Z' => Some(2),
+        c if c.is_ascii_digit() => None,
+        _ => return false,
+    };
+    if !up[1..8].iter().all(u8::is_ascii_digit) || !up[8].is_ascii_alphabetic() {
+        return false;
+    }
+    let first = match lead {
+        Some(v) => v,
+        None => u64::from(up[0] - b'0'),
+    };
+    let n = up[1..8]
+        .iter()
+        .fold(first, |a, &c| a * 10 + u64::from(c - b'0'));
+    usize::try_from(n % 23).is_ok_and(|i| LETTERS[i] == up[8])
+}
+
+/// The French social security number (NIR): 13 digits starting 1 or 2, then a key that is
+/// 97 minus the number mod 97.
+pub(crate) fn nir(d: &[u8]) -> bool {
+    if d.len() != 15 || !matches!(d[0], b'1' | b'2') {
+        return false;
+    }
+    let n = d[..13]
+        .iter()
+        .fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
+    let key = u64::from(d[13] - b'0') * 10 + u64::from(d[14] - b'0');
+    97 - n % 97 == key
+}
+
+/// A Brazilian CNPJ: 14 digits with two mod-11 check digits.
+pub(crate) fn cnpj(d: &[u8]) -> bool {
+    if d.len() != 14 || d.iter().all(|&c| c == d[0]) {
+        return false;
+    }
+    let digit = |len: usize| {
+        let weights: &[u32] = if len == 12 {
+            &[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
+        } else {
+            &[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
+        };
+        let sum: u32 = d[..len]
+            .iter()
+            .zip(weights)
+            .map(|(&c, w)| u32::from(c - b'0') * w)
+            .sum();
+        match sum % 11 {
+            0 | 1 => 0,
+            r => 11 - r,
+        }
+    };
+    digit(12) == u32::from(d[12] - b'0') && digit(13) == u32::from(d[13] - b'0')
+}
+
+#[cfg(test)]
+mod id_checks {
+    use super::*;
+
+    #[test]
+    fn known_good_and_bad_values() {
+        assert!(gs1(b"00340434161234567896"), "an SSCC");
+        assert!(!gs1(b"00340434161234567895"));
+        assert!(dhl(b"1234567891"));
+        assert!(!dhl(b"1234567894"));
+        assert!(nik(b"3174051208900003"));
+        assert!(nik(b"3174055208900003"), "a woman's day + 40");
+        assert!(!nik(b"9974051208900003"));
+        assert!(!nik(b"3174053508900003"), "day 35");
+        assert!(dni(b"12345678Z"));
+        assert!(!dni(b"12345678A"));
+        assert!(dni(b"X1234567L"));
+        assert!(nir(b"185057800608491"));
+        assert!(!nir(b"185057800608490"));
+        assert!(cnpj(b"11222333000181"));
+        assert!(!cnpj(b"11222333000182"));
+    }
+}

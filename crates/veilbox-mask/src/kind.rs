@@ -52,6 +52,14 @@ pub enum Kind {
     Ip,
     /// An API key, token or JWT.
     Secret,
+    /// A national identifier with no kind of its own (ids, tax and voter numbers, passports,
+    /// driving licences), found by its format or an id cue.
+    NationalId,
+    /// An Indonesian NIK (16 digits: region, date of birth, serial).
+    Nik,
+    /// A number or identifier that nothing proves safe: hidden because it could not be
+    /// classified (failing closed), revealable like an address.
+    Number,
     /// A parcel tracking number or air waybill: kept visible.
     Tracking,
     /// An order id: kept visible.
@@ -60,7 +68,7 @@ pub enum Kind {
 
 impl Kind {
     /// Number of kinds.
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 27;
 
     /// Every kind, in declaration order.
     pub const ALL: [Kind; Kind::COUNT] = [
@@ -86,6 +94,9 @@ impl Kind {
         Kind::Dob,
         Kind::Ip,
         Kind::Secret,
+        Kind::NationalId,
+        Kind::Nik,
+        Kind::Number,
         Kind::Tracking,
         Kind::Order,
     ];
@@ -115,6 +126,9 @@ impl Kind {
             Kind::Dob => "DOB",
             Kind::Ip => "IP",
             Kind::Secret => "SECRET",
+            Kind::NationalId => "NATIONAL_ID",
+            Kind::Nik => "NIK",
+            Kind::Number => "NUMBER",
             Kind::Tracking => "TRACKING",
             Kind::Order => "ORDER",
         }
@@ -128,6 +142,43 @@ impl Kind {
     /// True for the kinds an agent needs to see (tracking numbers and order ids).
     pub const fn is_kept(self) -> bool {
         matches!(self, Kind::Tracking | Kind::Order)
+    }
+
+    /// How much harm showing a value of this kind does, from 0 (kept references) up: when
+    /// two readings of one value compete, or a field hidden whole holds several kinds, the
+    /// more sensitive one decides what it is.
+    pub const fn sensitivity(self) -> u8 {
+        match self {
+            Kind::Tracking | Kind::Order => 0,
+            Kind::Number => 1,
+            Kind::Person | Kind::Postcode => 2,
+            Kind::Phone | Kind::Email | Kind::Address | Kind::Gps | Kind::Ip => 3,
+            Kind::Dob | Kind::Upi => 4,
+            Kind::Aadhaar
+            | Kind::Pan
+            | Kind::Ssn
+            | Kind::UkNino
+            | Kind::Cpf
+            | Kind::NationalId
+            | Kind::Nik => 5,
+            Kind::Iban | Kind::BankAccount => 6,
+            Kind::Otp | Kind::Password | Kind::Secret => 7,
+            Kind::Card | Kind::Cvv | Kind::CardExpiry => 8,
+        }
+    }
+
+    /// True for the national id family (scored together).
+    pub const fn is_national_id(self) -> bool {
+        matches!(
+            self,
+            Kind::Aadhaar
+                | Kind::Pan
+                | Kind::Ssn
+                | Kind::UkNino
+                | Kind::Cpf
+                | Kind::NationalId
+                | Kind::Nik
+        )
     }
 
     /// True for kinds whose value is essentially a digit string (phones, cards, ids), which
@@ -181,6 +232,9 @@ impl FromStr for Kind {
             "ZIP" | "PIN_CODE" | "PINCODE" | "CEP" | "POSTAL_CODE" => Kind::Postcode,
             "ADDRESSES" | "LOCATION" => Kind::Address,
             "ACCOUNT" | "ACCOUNT_NUMBER" => Kind::BankAccount,
+            "ID" | "NATIONAL_NUMBER" | "PASSPORT" | "DRIVING_LICENCE" | "DRIVING_LICENSE" => {
+                Kind::NationalId
+            }
             _ => return Err(UnknownKind),
         })
     }

@@ -119,6 +119,10 @@ fn fold_char(c: char) -> Fold {
         return match u {
             0x00A0 => Fold::Space,
             0x00AD => Fold::Drop,
+            // superscript one, two, three
+            0x00B9 => Fold::Ascii(b'1'),
+            0x00B2 => Fold::Ascii(b'2'),
+            0x00B3 => Fold::Ascii(b'3'),
             _ => Fold::Keep,
         };
     }
@@ -127,6 +131,17 @@ fn fold_char(c: char) -> Fold {
     }
     match u {
         0xFF01..=0xFF5E => Fold::Ascii((u - 0xFEE0) as u8),
+        // superscript and subscript digits, circled and dingbat digits: digits
+        0x2070 => Fold::Ascii(b'0'),
+        0x2074..=0x2079 => Fold::Ascii(b'0' + (u - 0x2070) as u8),
+        0x2080..=0x2089 => Fold::Ascii(b'0' + (u - 0x2080) as u8),
+        0x2460..=0x2468 => Fold::Ascii(b'1' + (u - 0x2460) as u8),
+        0x24EA | 0x24FF => Fold::Ascii(b'0'),
+        0x2776..=0x277E => Fold::Ascii(b'1' + (u - 0x2776) as u8),
+        0x2780..=0x2788 => Fold::Ascii(b'1' + (u - 0x2780) as u8),
+        0x278A..=0x2792 => Fold::Ascii(b'1' + (u - 0x278A) as u8),
+        // the keycap that makes "9️⃣" of a digit
+        0x20E3 => Fold::Drop,
         0x3000 | 0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => Fold::Space,
         0x200B..=0x200D | 0x2060 | 0xFEFF | 0xFE00..=0xFE0F | 0x00AD | 0xE0020..=0xE007F => {
             Fold::Drop
@@ -137,54 +152,125 @@ fn fold_char(c: char) -> Fold {
     }
 }
 
+/// Spelled digits in the languages of the markets served (English, Portuguese, Spanish,
+/// Indonesian, romanised Hindi, German, French), and "double"/"triple" (255).
+const DIGIT_WORDS: &[(&[u8], u8)] = &[
+    (b"double", 255),
+    (b"triple", 255),
+    (b"zero", 0),
+    (b"oh", 0),
+    (b"cero", 0),
+    (b"nol", 0),
+    (b"kosong", 0),
+    (b"shunya", 0),
+    (b"sifar", 0),
+    (b"null", 0),
+    ("z\u{e9}ro".as_bytes(), 0),
+    (b"one", 1),
+    (b"um", 1),
+    (b"uno", 1),
+    (b"una", 1),
+    (b"satu", 1),
+    (b"ek", 1),
+    (b"eins", 1),
+    (b"un", 1),
+    (b"two", 2),
+    (b"dois", 2),
+    (b"duas", 2),
+    (b"dos", 2),
+    (b"dua", 2),
+    (b"do", 2),
+    (b"zwei", 2),
+    (b"deux", 2),
+    (b"three", 3),
+    ("tr\u{ea}s".as_bytes(), 3),
+    (b"tres", 3),
+    (b"tiga", 3),
+    (b"teen", 3),
+    (b"drei", 3),
+    (b"trois", 3),
+    (b"four", 4),
+    (b"quatro", 4),
+    (b"cuatro", 4),
+    (b"empat", 4),
+    (b"char", 4),
+    (b"chaar", 4),
+    (b"vier", 4),
+    (b"quatre", 4),
+    (b"five", 5),
+    (b"cinco", 5),
+    (b"lima", 5),
+    (b"paanch", 5),
+    (b"panch", 5),
+    ("f\u{fc}nf".as_bytes(), 5),
+    (b"funf", 5),
+    (b"cinq", 5),
+    (b"six", 6),
+    (b"seis", 6),
+    (b"enam", 6),
+    (b"chhe", 6),
+    (b"che", 6),
+    (b"sechs", 6),
+    (b"seven", 7),
+    (b"sete", 7),
+    (b"siete", 7),
+    (b"tujuh", 7),
+    (b"saat", 7),
+    (b"sieben", 7),
+    (b"sept", 7),
+    (b"eight", 8),
+    (b"oito", 8),
+    (b"ocho", 8),
+    (b"delapan", 8),
+    (b"aath", 8),
+    (b"acht", 8),
+    (b"huit", 8),
+    (b"nine", 9),
+    (b"nove", 9),
+    (b"nueve", 9),
+    (b"sembilan", 9),
+    (b"nau", 9),
+    (b"neun", 9),
+    (b"neuf", 9),
+];
+
 /// A spelled digit word at `b[i..]` (whole word): (digits it stands for, repeat, length).
 fn digit_word(b: &[u8], i: usize) -> Option<(u8, u8, usize)> {
     let end = b[i..]
         .iter()
-        .position(|c| !c.is_ascii_alphabetic())
+        .position(|&c| !(c.is_ascii_alphabetic() || c >= 0x80))
         .map_or(b.len(), |p| i + p);
     let w = &b[i..end];
-    if w.len() < 2 || w.len() > 6 {
+    if w.len() < 2 || w.len() > 8 {
         return None;
     }
-    let mut low = [0u8; 6];
+    let mut low = [0u8; 8];
     for (d, c) in low.iter_mut().zip(w) {
         *d = c.to_ascii_lowercase();
     }
-    let (d, r) = match &low[..w.len()] {
-        b"double" => (255, 2),
-        b"triple" => (255, 3),
-        b"zero" | b"oh" => (0, 1),
-        b"one" => (1, 1),
-        b"two" => (2, 1),
-        b"three" => (3, 1),
-        b"four" => (4, 1),
-        b"five" => (5, 1),
-        b"six" => (6, 1),
-        b"seven" => (7, 1),
-        b"eight" => (8, 1),
-        b"nine" => (9, 1),
-        _ => return None,
+    let low = &low[..w.len()];
+    let &(_, d) = DIGIT_WORDS.iter().find(|(word, _)| *word == low)?;
+    let (d, r) = match (d, low) {
+        (255, b"double") => (255, 2),
+        (255, _) => (255, 3),
+        (d, _) => (d, 1),
     };
     Some((d, r, end - i))
 }
 
 /// Whether the word at `b[i..]` may be a spelled digit word, by its first two letters:
-/// most words that start with one of the letters of [`DIGIT_WORD`] are rejected here
+/// most words that start with one of the letters of a digit word are rejected here
 /// without being read to their end.
 fn digit_word_start(b: &[u8], i: usize) -> bool {
-    // bit `second letter` of the entry of the first letter, for "zero", "oh", "one",
-    // "two", "three", "four", "five", "six", "seven", "eight", "nine", "double", "triple"
+    // bit `second letter` of the entry of the first letter, for every digit word
     const STARTS: [u32; 26] = {
-        let words: [&[u8]; 13] = [
-            b"ze", b"oh", b"on", b"tw", b"th", b"fo", b"fi", b"si", b"se", b"ei", b"ni", b"do",
-            b"tr",
-        ];
         let mut t = [0u32; 26];
         let mut k = 0;
-        while k < words.len() {
-            let w = words[k];
-            t[(w[0] - b'a') as usize] |= 1 << (w[1] - b'a');
+        while k < DIGIT_WORDS.len() {
+            let w = DIGIT_WORDS[k].0;
+            if w[1].is_ascii_lowercase() {
+                t[(w[0] - b'a') as usize] |= 1 << (w[1] - b'a');
+            }
             k += 1;
         }
         t
@@ -362,7 +448,8 @@ const CLASS: [u8; 256] = {
             HIGH
         } else if b.is_ascii_alphanumeric() {
             match b.to_ascii_lowercase() {
-                b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd' => ALNUM | DIGIT_WORD,
+                b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd' | b'a' | b'c' | b'h'
+                | b'k' | b'l' | b'p' | b'q' | b'u' | b'v' => ALNUM | DIGIT_WORD,
                 _ => ALNUM,
             }
         } else if matches!(b, b'[' | b'(' | b'{' | b'<') {
@@ -390,7 +477,17 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
         let c = b[i];
         let k = class(c);
         if k == 0 {
-            // spaces, most punctuation
+            // spaces, most punctuation; several spaces (or one line break) between digits
+            // are one space: "4111  1111", "(31) 9 8823\n4410"
+            if matches!(c, b' ' | b'\n' | b'\t') && i > 0 && b[i - 1].is_ascii_digit() {
+                if let Some(j) = digit_gap(b, i) {
+                    let o = out_at(&mut out, text, &mut from, i);
+                    o.push(' ', i, j);
+                    i = j;
+                    from = j;
+                    continue;
+                }
+            }
             i += 1;
             continue;
         }
@@ -413,9 +510,19 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                 }
             }
             // (a plain loop: measured cheaper here than `position`)
+            let start = i;
             i += 1;
             while i < b.len() && class(b[i]) & ALNUM != 0 {
                 i += 1;
+            }
+            // "O7911 l23456": letters that look like digits, in a run of digits
+            if let Some(digits) = homoglyph_digits(&b[start..i]) {
+                let o = out_at(&mut out, text, &mut from, start);
+                for (k, d) in digits.into_iter().enumerate() {
+                    o.push(char::from(d), start + k, start + k + 1);
+                }
+                from = i;
+                continue;
             }
             // and the space (or other byte that never folds) usually after a word
             if i < b.len() && class(b[i]) == 0 {
@@ -462,12 +569,19 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
             }
             Fold::Space => {
                 let o = out_at(&mut out, text, &mut from, i);
-                if o.text.ends_with(' ') {
-                    o.extend_last(i + len);
-                } else {
-                    o.push(' ', i, i + len);
+                // the spaces around an emoji go with it: "0856 👉 9012" is one number
+                let mut end = i + len;
+                while end < b.len() && b[end] == b' ' {
+                    end += 1;
                 }
-                from = i + len;
+                if o.text.ends_with(' ') {
+                    o.extend_last(end);
+                } else {
+                    o.push(' ', i, end);
+                }
+                from = end;
+                i = end;
+                continue;
             }
             Fold::Ascii(a) => {
                 let o = out_at(&mut out, text, &mut from, i);
@@ -490,6 +604,58 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
             }
         }
     }
+}
+
+/// The end of the whitespace at `b[i..]` (after a digit) when it should fold to one space:
+/// two or more spaces before a digit, or one line break between a number of four digits
+/// or more and a short chunk ("0733\n219 884"); `None` for an ordinary single space.
+fn digit_gap(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    let mut breaks = 0;
+    while j < b.len() && j - i < 6 && matches!(b[j], b' ' | b'\n' | b'\t' | b'\r') {
+        breaks += usize::from(b[j] == b'\n');
+        j += 1;
+    }
+    if j >= b.len() || !b[j].is_ascii_digit() || breaks > 1 || (j - i < 2 && b[i] == b' ') {
+        return None;
+    }
+    if breaks == 1 {
+        // the number before, on its line: digits, spaces and phone punctuation
+        let line = &b[..i];
+        let run = line
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, b' ' | b'-' | b'(' | b')' | b'.'))
+            .filter(|c| c.is_ascii_digit())
+            .count();
+        let next = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run < 4 || next > 4 {
+            return None;
+        }
+    }
+    Some(j)
+}
+
+/// A run of digits with letters that look like them (`O`, `o` for 0; `I`, `l` for 1): the
+/// digits it stands for. At least three characters, one real digit and one look-alike.
+fn homoglyph_digits(run: &[u8]) -> Option<Vec<u8>> {
+    if run.len() < 3 || !matches!(run[0], b'0'..=b'9' | b'O' | b'o' | b'I' | b'l') {
+        return None;
+    }
+    let mut digits = 0;
+    let mut out = Vec::with_capacity(run.len());
+    for &c in run {
+        out.push(match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                c
+            }
+            b'O' | b'o' => b'0',
+            b'I' | b'l' => b'1',
+            _ => return None,
+        });
+    }
+    (digits >= 1 && digits < run.len()).then_some(out)
 }
 
 #[cfg(test)]

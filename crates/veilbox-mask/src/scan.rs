@@ -310,6 +310,40 @@ fn is_unit(w: &[u8]) -> bool {
             | b"people"
             | b"orders"
             | b"tickets"
+            | b"naira"
+            | b"ngn"
+            | b"kes"
+            | b"ksh"
+            | b"shillings"
+            | b"mxn"
+            | b"pesos"
+            | b"chf"
+            | b"aed"
+            | b"zar"
+            | b"rupiah"
+            | b"rupia"
+            | b"reales"
+            | b"jt"
+            | b"juta"
+            | b"mil"
+            | b"l"
+            | b"litres"
+            | b"liters"
+            | b"mah"
+            | b"w"
+            | b"kw"
+            | b"kwh"
+            | b"stk"
+            | b"colis"
+            | b"paquetes"
+            | b"pacotes"
+            | b"unidades"
+            | b"uds"
+            | b"tage"
+            | b"jours"
+            | b"semaines"
+            | b"minuten"
+            | b"stunden"
     )
 }
 
@@ -1013,6 +1047,10 @@ impl<'a> Ctx<'a> {
             {
                 // "9876543210pls": still read it
             } else {
+                let digits: usize = g.segs[..g.k].iter().map(|x| x.e - x.s).sum();
+                if digits >= 5 && !self.unit_after(v.e) {
+                    self.fail_closed(v.s, v.e, "number glued to letters");
+                }
                 return end;
             }
         }
@@ -1020,8 +1058,10 @@ impl<'a> Ctx<'a> {
         if g.segs[..g.k].iter().map(|x| x.e - x.s).sum::<usize>() < 3 {
             return end;
         }
-        // the longest classifiable prefix first, then what follows it
+        // the longest classifiable prefix first, then what follows it; segments nothing
+        // classifies (nor proves safe) are hidden together if they hold five digits or more
         let mut i = 0;
+        let mut untaken: Option<usize> = None;
         while i < g.k {
             let mut took = false;
             for k in (i + 1..=g.k).rev() {
@@ -1040,15 +1080,31 @@ impl<'a> Ctx<'a> {
                     }
                     Out::Maybe(m) => self.maybe_postcodes.push(m),
                 }
+                if let Some(a) = untaken.take() {
+                    self.hide_segments(&g, a, i);
+                }
                 i = k;
                 took = true;
                 break;
             }
             if !took {
+                untaken.get_or_insert(i);
                 i += 1;
             }
         }
+        if let Some(a) = untaken {
+            self.hide_segments(&g, a, g.k);
+        }
         end
+    }
+
+    /// Hides segments `a..b` of `g` when they hold five digits or more (see `fail_closed`).
+    fn hide_segments(&mut self, g: &Group, a: usize, b: usize) {
+        let digits: usize = g.segs[a..b].iter().map(|x| x.e - x.s).sum();
+        if digits >= 5 {
+            let s = if a == 0 { g.start } else { g.segs[a].s };
+            self.fail_closed(s, g.segs[b - 1].e, "unclassified number");
+        }
     }
 
     fn currency_before(&self, s: usize) -> bool {
@@ -1087,6 +1143,20 @@ impl<'a> Ctx<'a> {
             b"us$",
             b"rmb",
             b"sgd",
+            b"ngn",
+            b"kes",
+            b"ksh",
+            b"kshs",
+            b"mxn",
+            b"chf",
+            b"aed",
+            b"zar",
+            b"cad",
+            b"aud",
+            b"cop",
+            b"ars",
+            b"pln",
+            b"try",
         ]
         .iter()
         .any(|c| w.eq_ignore_ascii_case(c))
@@ -1155,7 +1225,7 @@ impl<'a> Ctx<'a> {
         // a run longer than any identifier: nothing to classify (and the digit buffer
         // holds only its start)
         if l.iter().map(|&x| usize::from(x)).sum::<usize>() != n || n > 32 {
-            return Out::Skip;
+            return Out::Nothing;
         }
         let emit = |kind, conf, why, prio| {
             Out::Emit(Cand {
@@ -1178,7 +1248,9 @@ impl<'a> Ctx<'a> {
                     Out::Skip
                 };
             }
-            if c.is_alphabetic() {
+            // glued to a word ("is415-555-0132"): short runs are parts of words, longer
+            // ones are read (and failing that, hidden)
+            if c.is_alphabetic() && n < 5 {
                 return Out::Skip;
             }
         }
@@ -1372,10 +1444,37 @@ impl<'a> Ctx<'a> {
                         prio: P_CUE,
                     });
                 }
-                Cue::Tracking if n >= 8 && !v.plus && gap <= 20 => {
+                // the courier's word for it keeps it visible, unless the digits read as
+                // something more sensitive: a card or a phone number
+                // an air waybill as written on the waybill ("AWB 123-45678903")
+                Cue::Tracking if v.k == 2 && l == [3, 8] && v.all_seps(b'-') && gap <= 20 => {
+                    return emit(Kind::Tracking, 0.85, why, P_KEEP);
+                }
+                Cue::Tracking
+                    if n >= 8
+                        && !v.plus
+                        && gap <= 20
+                        && !(checks::luhn(d) && checks::card_prefix(d) && n >= 13)
+                        && phone_national(v).is_none() =>
+                {
                     return emit(Kind::Tracking, 0.8, why, P_KEEP);
                 }
-                Cue::Order if n >= 4 && !v.plus && gap <= 20 => {
+                Cue::NationalId if n >= 5 && !v.plus && gap <= 24 => {
+                    if checks::nik(d) {
+                        return emit(Kind::Nik, 0.95, why, P_CUE);
+                    }
+                    if n == 12 && checks::aadhaar(d) {
+                        return emit(Kind::Aadhaar, 0.95, why, P_CUE);
+                    }
+                    return emit(Kind::NationalId, 0.85, why, P_CUE);
+                }
+                Cue::Order
+                    if n >= 4
+                        && !v.plus
+                        && gap <= 20
+                        && !(checks::luhn(d) && checks::card_prefix(d) && n >= 13)
+                        && phone_national(v).is_none() =>
+                {
                     return emit(Kind::Order, 0.8, why, P_KEEP)
                 }
                 Cue::BankPublic | Cue::Helpline if gap <= 24 => return Out::Skip,
@@ -1396,7 +1495,7 @@ impl<'a> Ctx<'a> {
             }
             return Out::Nothing;
         }
-        if n == 12 && checks::aadhaar(d) && v.k == 3 && l == [4, 4, 4] {
+        if n == 12 && checks::aadhaar(d) && (v.k == 1 || (v.k == 3 && l == [4, 4, 4])) {
             return emit(Kind::Aadhaar, 0.9, Why::Checksum("verhoeff"), P_CHECKSUM);
         }
         if (13..=19).contains(&n) && checks::luhn(d) && checks::card_prefix(d) {
@@ -1417,11 +1516,23 @@ impl<'a> Ctx<'a> {
         if let Some(conf) = phone_national(v) {
             return emit(Kind::Phone, conf, Why::Format("national"), P_FORMAT);
         }
+        if n == 16 && checks::nik(d) {
+            return emit(Kind::Nik, 0.8, Why::Format("nik"), P_FORMAT);
+        }
+        if n == 15 && checks::nir(d) {
+            return emit(Kind::NationalId, 0.9, Why::Checksum("nir"), P_CHECKSUM);
+        }
+        if n == 14 && checks::cnpj(d) {
+            return emit(Kind::NationalId, 0.85, Why::Checksum("cnpj"), P_CHECKSUM);
+        }
         if (20..=22).contains(&n) && d[0] == b'9' && (b'1'..=b'5').contains(&d[1]) {
             return emit(Kind::Tracking, 0.85, Why::Format("usps"), P_KEEP);
         }
-        if n == 20 && d.starts_with(b"00") {
-            return emit(Kind::Tracking, 0.8, Why::Format("sscc"), P_KEEP);
+        if n == 20 && d.starts_with(b"00") && checks::gs1(d) {
+            return emit(Kind::Tracking, 0.85, Why::Checksum("sscc"), P_KEEP);
+        }
+        if n == 10 && checks::dhl(d) && self.carrier_before(v.s, b"dhl") {
+            return emit(Kind::Tracking, 0.85, Why::Checksum("dhl"), P_KEEP);
         }
         if v.k == 2 && l == [3, 8] && v.all_seps(b'-') && checks::awb(&d[3..]) {
             return emit(Kind::Tracking, 0.85, Why::Checksum("awb"), P_KEEP);
@@ -1435,11 +1546,30 @@ impl<'a> Ctx<'a> {
         if self.postcode_shape(v) {
             return self.maybe_postcode(v, None);
         }
-        if n >= 10 && v.k == 1 {
-            // a long bare number with no cue: most likely a courier reference
-            return emit(Kind::Tracking, 0.4, Why::Format("long number"), P_WEAK);
-        }
+        // anything else is not proven safe: `group` hides it (failing closed)
         Out::Nothing
+    }
+
+    /// Whether the carrier's name (`name`, lower case) comes just before `s`.
+    fn carrier_before(&self, s: usize, name: &[u8]) -> bool {
+        let before = &self.b[s.saturating_sub(name.len() + 12)..s];
+        find_ci(before, name).is_some()
+    }
+
+    /// A number or identifier `[s, e)` that nothing classified or proved safe: hidden, as a
+    /// national id after an id word, as a number otherwise.
+    fn fail_closed(&mut self, s: usize, e: usize, why: &'static str) {
+        let id_cue = self.cues_before(s, 32).find(|h| {
+            h.cue == Cue::NationalId
+                || (h.cue == Cue::Phone
+                    && GENERIC_PHONE_CUES
+                        .iter()
+                        .any(|g| h.word.eq_ignore_ascii_case(g)))
+        });
+        match id_cue {
+            Some(h) => self.emit(Kind::NationalId, s, e, 0.6, Why::Cue(h.word), P_WEAK),
+            None => self.emit(Kind::Number, s, e, 0.5, Why::Format(why), P_WEAK),
+        }
     }
 
     // ------------------------------------------------------------------ tokens
@@ -1501,21 +1631,11 @@ impl<'a> Ctx<'a> {
             && up[2..11].iter().all(u8::is_ascii_digit)
             && up[11..].iter().all(u8::is_ascii_alphabetic)
         {
-            let ok = checks::s10(&up[2..11]);
-            let why = if ok {
-                Why::Checksum("s10")
-            } else {
-                Why::Format("s10")
-            };
-            self.emit(
-                Kind::Tracking,
-                s,
-                e,
-                if ok { 0.97 } else { 0.7 },
-                why,
-                P_KEEP,
-            );
-            return we;
+            // the check digit is the proof; a wrong one is not a tracking number we know
+            if checks::s10(&up[2..11]) {
+                self.emit(Kind::Tracking, s, e, 0.97, Why::Checksum("s10"), P_KEEP);
+                return we;
+            }
         }
         if len == 18 && starts_ci(core, b"1z") && core.iter().all(u8::is_ascii_alphanumeric) {
             self.emit(Kind::Tracking, s, e, 0.95, Why::Format("ups"), P_KEEP);
@@ -1537,18 +1657,126 @@ impl<'a> Ctx<'a> {
                 return we;
             }
         }
-        // order ids and courier references: kept visible
+        // order ids and courier references: kept visible with proof (a format of the
+        // courier's, or the courier's word for it just before); any other token that mixes
+        // letters with four digits or more is hidden (failing closed)
         let digits = core.iter().filter(|c| c.is_ascii_digit()).count();
         let lead = core.iter().take_while(|c| c.is_ascii_alphabetic()).count();
         if starts_ci(core, b"od") && digits >= 12 || starts_ci(core, b"ord") && digits >= 4 {
             self.emit(Kind::Order, s, e, 0.85, Why::Format("order id"), P_KEEP);
-        } else if digits >= 8
-            && lead <= 6
-            && core.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        {
-            self.emit(Kind::Tracking, s, e, 0.6, Why::Format("reference"), P_KEEP);
+            return we;
         }
+        if digits < 4 || self.safe_token(core, lead) {
+            return we;
+        }
+        if let Some(format) = carrier_format(core) {
+            self.emit(Kind::Tracking, s, e, 0.85, Why::Format(format), P_KEEP);
+            return we;
+        }
+        if let Some(h) = self
+            .cues_before(s, 24)
+            .find(|h| matches!(h.cue, Cue::Tracking | Cue::Order))
+        {
+            let kind = if h.cue == Cue::Order {
+                Kind::Order
+            } else {
+                Kind::Tracking
+            };
+            self.emit(kind, s, e, 0.7, Why::Cue(h.word), P_KEEP);
+            return we;
+        }
+        if checks::dni(core) {
+            self.emit(
+                Kind::NationalId,
+                s,
+                e,
+                0.9,
+                Why::Checksum("dni"),
+                P_CHECKSUM,
+            );
+            return we;
+        }
+        // a number glued to a short word ("is415-555-0132", "no9876543210"): the number
+        // is read on its own
+        if (1..=3).contains(&lead)
+            && digits >= 7
+            && core[lead..]
+                .iter()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'.' | b' '))
+        {
+            return self.group(s + lead).max(we);
+        }
+        self.fail_closed(s, e, "identifier");
         we
+    }
+
+    /// A letters-and-digits token that says nothing about anyone: a time (`10:30am`), a
+    /// quantity with its unit (`2500mAh`, `12kg`), an amount with its currency (`Rp50000`,
+    /// `KES2500`), a date with a month name (`12Jan2025`), an ordinal.
+    fn safe_token(&self, core: &[u8], lead: usize) -> bool {
+        let letters: Vec<u8> = core
+            .iter()
+            .filter(|c| c.is_ascii_alphabetic())
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        let only = |allowed: &[u8]| {
+            core.iter()
+                .all(|c| c.is_ascii_alphanumeric() || allowed.contains(c))
+        };
+        // an Indian bank branch code ("HDFC0001234"): printed on every cheque, public
+        if core.len() == 11
+            && core[..4].iter().all(u8::is_ascii_uppercase)
+            && core[4] == b'0'
+            && core[5..]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return true;
+        }
+        // digits then letters: a unit ("500ml") or a time ("10:30am", "14h30")
+        let tail = core
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        if lead == 0 && tail == letters.len() && only(b":.,") {
+            return is_unit(&letters) || letters == b"h" || letters == b"hrs";
+        }
+        if lead == 0 && letters == b"h" && only(b":") {
+            return true;
+        }
+        // letters then digits: an amount ("Rp50000", "Rs.500", "R$1500")
+        if lead > 0 && lead == letters.len() && only(b".,$") {
+            let w = &letters[..];
+            return matches!(
+                w,
+                b"rs"
+                    | b"inr"
+                    | b"rp"
+                    | b"idr"
+                    | b"r"
+                    | b"usd"
+                    | b"eur"
+                    | b"gbp"
+                    | b"brl"
+                    | b"ngn"
+                    | b"kes"
+                    | b"ksh"
+                    | b"kshs"
+                    | b"mxn"
+                    | b"sgd"
+                    | b"aed"
+                    | b"zar"
+                    | b"chf"
+                    | b"cad"
+                    | b"aud"
+                    | b"mrp"
+                    | b"us"
+                    | b"n"
+            );
+        }
+        // a date with a month name inside ("12Jan2025", "2025-jan-12")
+        month(std::str::from_utf8(&letters).unwrap_or("")).is_some() && only(b"-/.")
     }
 
     fn iban(&mut self, s: usize) -> Option<usize> {
@@ -2217,6 +2445,63 @@ impl<'a> Ctx<'a> {
 }
 
 /// The year of a day/month/year (or year-month-day) date made of segments `l`.
+/// Tracking number formats of real carriers that have no public check digit, on the
+/// whole token: the format is the proof. (UPU S10 and configured formats are checked
+/// before this; UPS `1Z` is matched by its prefix and length.)
+fn carrier_format(core: &[u8]) -> Option<&'static str> {
+    let up: Vec<u8> = core.iter().map(u8::to_ascii_uppercase).collect();
+    let digits_after = |prefix: &[u8], lens: std::ops::RangeInclusive<usize>| {
+        up.starts_with(prefix)
+            && lens.contains(&(up.len() - prefix.len()))
+            && up[prefix.len()..].iter().all(u8::is_ascii_digit)
+    };
+    let formats: [(&[u8], std::ops::RangeInclusive<usize>, &'static str); 14] = [
+        (b"TBA", 12..=12, "amazon"),
+        (b"JP", 10..=12, "j&t"),
+        (b"JX", 10..=12, "j&t"),
+        (b"JT", 10..=12, "j&t"),
+        (b"JD", 16..=18, "yodel"),
+        (b"JVGL", 16..=16, "dhl ecommerce"),
+        (b"GM", 16..=18, "dhl ecommerce"),
+        (b"FMPP", 10..=10, "ekart"),
+        (b"FMPC", 10..=10, "ekart"),
+        (b"NLIDAP", 8..=10, "lazada"),
+        (b"SPXID", 10..=14, "shopee"),
+        (b"CGK", 10..=12, "jne"),
+        (b"SPE", 10..=14, "sicepat"),
+        (b"NV", 10..=14, "ninja van"),
+    ];
+    if let Some((_, _, name)) = formats.iter().find(|(p, l, _)| digits_after(p, l.clone())) {
+        return Some(name);
+    }
+    let n = up.len();
+    // DTDC: a letter and eight or nine digits
+    if (9..=10).contains(&n)
+        && matches!(up[0], b'D' | b'Z')
+        && up[1..].iter().all(u8::is_ascii_digit)
+    {
+        return Some("dtdc");
+    }
+    // Evri (Hermes UK): H, two digits, three letters, ten digits
+    if n == 16
+        && up[0] == b'H'
+        && up[1..3].iter().all(u8::is_ascii_digit)
+        && up[3..6].iter().all(u8::is_ascii_alphabetic)
+        && up[6..].iter().all(u8::is_ascii_digit)
+    {
+        return Some("evri");
+    }
+    // PostNL: 3S, four letters, six to nine digits
+    if up.starts_with(b"3S")
+        && (12..=15).contains(&n)
+        && up[2..6].iter().all(u8::is_ascii_alphabetic)
+        && up[6..].iter().all(u8::is_ascii_digit)
+    {
+        return Some("postnl");
+    }
+    None
+}
+
 fn date_year(l: &[u8], d: &[u8]) -> Option<u32> {
     let (a, bb, c) = (l[0] as usize, l[1] as usize, l[2] as usize);
     let p1 = num(&d[..a]);
