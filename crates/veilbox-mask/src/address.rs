@@ -122,11 +122,21 @@ impl Addr<'_, '_> {
             return None;
         }
         let mut comma = false;
+        let mut line = false;
         for &c in g {
             match c {
                 b' ' | b'/' | b'-' | b'#' | b'[' | b']' => {}
+                // a forwarded block goes on on the next line while that line starts like
+                // an address line does (a number, a capitalised name, a street word)
+                b'\n' => {
+                    if line || !matches!(self.tok(i + 1), Tok::Num | Tok::Title | Tok::Keyword) {
+                        return None;
+                    }
+                    line = true;
+                    comma = true;
+                }
                 b',' => {
-                    if comma {
+                    if comma && !line {
                         return None;
                     }
                     comma = true;
@@ -213,6 +223,30 @@ impl Addr<'_, '_> {
         None
     }
 
+    /// The last word of the landmark segment starting at `j` (up to the next comma or
+    /// line break, at most six words on), if the address goes on after it.
+    fn landmark_end(&self, j: usize) -> Option<usize> {
+        let n = self.wt.len();
+        let mut k = j;
+        while k + 1 < n && k - j < 6 {
+            match self.tok(k + 1) {
+                Tok::Taken => return None,
+                _ => match self.gap(k) {
+                    Some(true) => return Some(k),
+                    Some(false) => k += 1,
+                    None => {
+                        // a line break ends the landmark when the next line is an address line
+                        let g = &self.ctx.b[self.wt.words[k].e..self.wt.words[k + 1].s];
+                        return (g.contains(&b'\n')
+                            && matches!(self.tok(k + 1), Tok::Num | Tok::Title | Tok::Keyword))
+                        .then_some(k);
+                    }
+                },
+            }
+        }
+        None
+    }
+
     fn postcode_at(&self, j: usize) -> bool {
         let w = self.text(j);
         let n = self.wt.len();
@@ -291,7 +325,7 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
             let mut seg_end = i;
             let mut rolled = false;
             let mut in_seg = 0;
-            while right + 1 < n && right - i < 16 {
+            while right + 1 < n && right - i < 24 {
                 let Some(comma) = a.gap(right) else { break };
                 if comma {
                     seg_end = right;
@@ -307,6 +341,14 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
                 }
                 match a.tok(right + 1) {
                     Tok::Taken => break,
+                    // ", near Hanuman temple, Dilsukhnagar": a landmark between commas is
+                    // part of the address
+                    Tok::Stop if comma && landmark(wt.low(right + 1)) => {
+                        match a.landmark_end(right + 1) {
+                            Some(end) => right = end,
+                            None => break,
+                        }
+                    }
                     Tok::Stop => {
                         // a capitalised stop word starts a new sentence; a lower-case one
                         // shows the segment was not part of the address
@@ -395,6 +437,39 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
     postcodes(ctx, &found);
 }
 
+/// Words that start a landmark inside an address: "near", "opp.", "dekat", "perto de".
+fn landmark(w: &str) -> bool {
+    matches!(
+        w,
+        "near"
+            | "nr"
+            | "opp"
+            | "opposite"
+            | "behind"
+            | "beside"
+            | "next"
+            | "dekat"
+            | "samping"
+            | "depan"
+            | "belakang"
+            | "seberang"
+            | "perto"
+            | "próximo"
+            | "proximo"
+            | "cerca"
+            | "frente"
+            | "junto"
+            | "près"
+            | "pres"
+            | "face"
+            | "gegenüber"
+            | "neben"
+            | "karibu"
+            | "mbele"
+            | "nyuma"
+    )
+}
+
 /// One or two capitalised words right after `e` that end a clause: a city.
 fn city_after(ctx: &Ctx<'_>, e: usize) -> Option<(usize, usize)> {
     let b = ctx.b;
@@ -427,8 +502,15 @@ fn city_after(ctx: &Ctx<'_>, e: usize) -> Option<(usize, usize)> {
         }
     }
     let end = if p > s && b[p - 1] == b' ' { p - 1 } else { p };
-    let ok =
-        end > s && (end == b.len() || matches!(b[end], b',' | b'.' | b'\n' | b'!' | b'?' | b';'));
+    // the clause ends, or goes on in lower case ("80331 München für morgen")
+    let ok = end > s
+        && (end == b.len()
+            || matches!(b[end], b',' | b'.' | b'\n' | b'!' | b'?' | b';' | b')')
+            || (b[end] == b' '
+                && ctx.t[end + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_lowercase)));
     ok.then_some((s, end))
 }
 
@@ -462,7 +544,7 @@ fn postcodes(ctx: &mut Ctx<'_>, found: &[(usize, usize)]) {
                     .filter(|c| c.is_alphabetic())
                     .collect::<String>()
                     .to_ascii_lowercase();
-                !gap.contains('\n')
+                gap.matches('\n').count() <= 1
                     && !gap.contains('.')
                     && matches!(
                         cleaned.as_str(),

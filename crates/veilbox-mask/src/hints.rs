@@ -174,6 +174,24 @@ pub(crate) fn find(ctx: &mut Ctx<'_>, wt: &WordTable, hints: &Hints) {
                     }
                 }
             }
+            // A reference the CRM holds (kept visible): found only as a whole token, so
+            // that it never keeps part of a longer number (a card) visible.
+            Kind::Tracking | Kind::Order => {
+                let v = h.value.trim();
+                let mut from = 0;
+                while let Some(p) = find_ci(&ctx.t[from..], v).map(|p| p + from) {
+                    let e = p + v.len();
+                    let alnum_before = ctx.t[..p]
+                        .chars()
+                        .next_back()
+                        .is_some_and(char::is_alphanumeric);
+                    let alnum_after = ctx.t[e..].chars().next().is_some_and(char::is_alphanumeric);
+                    if !alnum_before && !alnum_after {
+                        out.push((h.kind, p, e));
+                    }
+                    from = e;
+                }
+            }
             _ if digits.len() >= 6 && digits.len() * 2 > letters => {
                 let want: &[u8] = if h.kind == Kind::Phone && digits.len() > 10 {
                     &digits[digits.len() - 10..]

@@ -211,6 +211,8 @@ const BUILDING_WORDS: &[&str] = &[
 const PARTICLE_WORDS: &[&str] = &[
     "de", "da", "das", "do", "dos", "di", "del", "della", "van", "von", "der", "den", "la", "le",
     "les", "du", "des", "y", "e", "of",
+    // French house-number suffixes: "12 bis rue Victor Hugo"
+    "bis", "ter", "quater",
 ];
 const NAME_PARTICLE_WORDS: &[&str] = &[
     "de", "da", "das", "do", "dos", "van", "von", "der", "den", "bin", "binti", "al", "el", "di",

@@ -59,7 +59,33 @@ const EXPLICIT: &[&str] = &[
     "destinatário",
     "destinatario",
     "empfänger",
+    "nome",
+    "nome:",
+    "namanya",
+    "jina",
+    "jina ni",
+    "jina langu ni",
+    "anaitwa",
+    "se llama",
+    "a nombre de",
+    "a nome de",
+    "en nombre de",
+    "au nom de",
+    "destinataire",
+    "klingel",
+    "mr",
+    "mr.",
+    "mrs",
+    "mrs.",
+    "ms",
+    "ms.",
 ];
+
+/// The vowel signs, viramas and nuktas of Indic scripts and the harakat of Arabic: parts of
+/// a written name ("मोहम्मद", "مُحَمَّد") that are not letters on their own.
+fn script_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0900}'..='\u{0DFF}')
+}
 
 struct P<'c, 'a> {
     ctx: &'c Ctx<'a>,
@@ -82,7 +108,7 @@ impl P<'_, '_> {
         let w = self.text(i);
         w.len() >= 2
             && w.chars()
-                .all(|c| c.is_alphabetic() || c == '\'' || c == '-' || c == '’')
+                .all(|c| c.is_alphabetic() || c == '\'' || c == '-' || c == '’' || script_mark(c))
     }
 
     fn title(&self, i: usize) -> bool {
@@ -291,5 +317,132 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
     }
     for (s, e, conf, why, prio) in out {
         ctx.emit(Kind::Person, s, e, conf, why, prio);
+    }
+    file_names(ctx);
+}
+
+/// Words of a document's file name that say what the document is, not whose it is.
+const DOCUMENT_WORDS: &[&str] = &[
+    "aadhaar",
+    "aadhar",
+    "pan",
+    "ktp",
+    "kk",
+    "npwp",
+    "sim",
+    "rg",
+    "cpf",
+    "cnh",
+    "dni",
+    "nie",
+    "nin",
+    "id",
+    "idcard",
+    "passport",
+    "paspor",
+    "passaporte",
+    "pasaporte",
+    "licence",
+    "license",
+    "dl",
+    "voter",
+    "card",
+    "front",
+    "back",
+    "frente",
+    "verso",
+    "depan",
+    "belakang",
+    "scan",
+    "foto",
+    "photo",
+    "img",
+    "image",
+    "doc",
+    "document",
+    "documento",
+    "copy",
+    "copia",
+    "kopie",
+    "proof",
+    "address",
+    "bill",
+    "invoice",
+    "receipt",
+    "nota",
+    "fatura",
+    "factura",
+    "rechnung",
+    "label",
+    "pod",
+    "signed",
+    "final",
+    "new",
+    "old",
+    "page",
+    "pg",
+    "whatsapp",
+    "screenshot",
+];
+
+/// A person's name inside a document's file name ("KTP_Siti_Rahma.pdf",
+/// "aadhaar_priya_nair_front.jpg"): the name parts between the document words.
+fn file_names(ctx: &mut Ctx<'_>) {
+    const EXTENSIONS: &[&str] = &[
+        ".pdf", ".jpg", ".jpeg", ".png", ".heic", ".webp", ".doc", ".docx", ".tif", ".tiff",
+    ];
+    let t = ctx.t;
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let boundary = |c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | '"');
+    let mut tokens = Vec::new();
+    let mut begin = None;
+    for (i, c) in t.char_indices() {
+        match (boundary(c), begin) {
+            (true, Some(b)) => {
+                tokens.push((b, i));
+                begin = None;
+            }
+            (false, None) => begin = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(b) = begin {
+        tokens.push((b, t.len()));
+    }
+    for (start, end) in tokens {
+        let token = &t[start..end];
+        let bytes = token.as_bytes();
+        let Some(ext) = EXTENSIONS.iter().find(|x| {
+            bytes.len() > x.len()
+                && bytes[bytes.len() - x.len()..].eq_ignore_ascii_case(x.as_bytes())
+        }) else {
+            continue;
+        };
+        let stem = &token[..token.len() - ext.len()];
+        if !stem.contains(['_', '-']) {
+            continue;
+        }
+        let mut first: Option<usize> = None;
+        let mut last = 0;
+        let mut part_at = 0;
+        for part in stem.split(['_', '-']) {
+            let s = part_at;
+            part_at += part.len() + 1;
+            let is_name = part.chars().count() >= 2
+                && part.chars().all(char::is_alphabetic)
+                && !DOCUMENT_WORDS.iter().any(|w| part.eq_ignore_ascii_case(w));
+            if is_name {
+                first.get_or_insert(s);
+                last = s + part.len();
+            } else if first.is_some() {
+                break;
+            }
+        }
+        if let Some(first) = first {
+            found.push((start + first, start + last));
+        }
+    }
+    for (s, e) in found {
+        ctx.emit(Kind::Person, s, e, 0.7, Why::Format("file name"), P_PERSON);
     }
 }

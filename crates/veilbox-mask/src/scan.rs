@@ -1035,6 +1035,7 @@ impl<'a> Ctx<'a> {
             return start + 1;
         }
         let end = g.segs[g.k - 1].e;
+        self.international_prefix(&mut g);
         // glued to letters after ("5kg", "3pm"): a quantity, not an identifier
         if end < self.b.len() && self.b[end].is_ascii_alphabetic() {
             let v = self.view(&g, 0, g.k);
@@ -1069,7 +1070,10 @@ impl<'a> Ctx<'a> {
                 match self.classify(&v) {
                     Out::Nothing => continue,
                     Out::Skip => {}
-                    Out::Emit(c) => {
+                    Out::Emit(mut c) => {
+                        if c.kind == Kind::Phone {
+                            c.e = self.extension_after(c.e);
+                        }
                         if c.kind == Kind::Card {
                             self.card_seen = true;
                         }
@@ -1096,6 +1100,62 @@ impl<'a> Ctx<'a> {
             self.hide_segments(&g, a, g.k);
         }
         end
+    }
+
+    /// "0034 655 219 804": `00` then a country code, as dialled from abroad, is a `+`.
+    fn international_prefix(&self, g: &mut Group) {
+        if g.plus || g.k < 2 {
+            return;
+        }
+        let first = g.segs[0];
+        let digits: usize = g.segs[..g.k].iter().map(|x| x.e - x.s).sum();
+        if (4..=5).contains(&(first.e - first.s))
+            && self.b[first.s..].starts_with(b"00")
+            && self.b[first.s + 2] != b'0'
+            && (11..=17).contains(&digits)
+        {
+            g.plus = true;
+            g.segs[0].s += 2;
+        }
+    }
+
+    /// The end of a phone number's extension after `e` ("ext 214", "x203", "ramal 12"), or
+    /// `e` when none follows.
+    fn extension_after(&self, e: usize) -> usize {
+        let b = self.b;
+        let mut i = e;
+        while i < b.len() && matches!(b[i], b' ' | b',') {
+            i += 1;
+        }
+        let word = b[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        let w = &b[i..i + word];
+        let known = [
+            &b"ext"[..],
+            b"extn",
+            b"extension",
+            b"x",
+            b"ramal",
+            b"durchwahl",
+            b"poste",
+            b"anexo",
+        ];
+        if word == 0 || !known.iter().any(|k| w.eq_ignore_ascii_case(k)) {
+            return e;
+        }
+        i += word;
+        while i < b.len() && matches!(b[i], b'.' | b':' | b' ') {
+            i += 1;
+        }
+        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if (1..=6).contains(&digits) && b.get(i + digits).is_none_or(|c| !c.is_ascii_alphanumeric())
+        {
+            i + digits
+        } else {
+            e
+        }
     }
 
     /// Hides segments `a..b` of `g` when they hold five digits or more (see `fail_closed`).
@@ -1300,6 +1360,16 @@ impl<'a> Ctx<'a> {
                 return emit(Kind::Ip, 0.9, Why::Format("ipv4"), P_FORMAT);
             }
             return Out::Skip;
+        }
+        // a company's tax number as printed: "01.700.845/0001-52"
+        if v.k == 5 && l == [2, 3, 3, 4, 2] && v.seps() == [b'.', b'.', b'/', b'-'] {
+            let ok = checks::cnpj(d);
+            return emit(
+                Kind::NationalId,
+                if ok { 0.95 } else { 0.7 },
+                Why::Checksum("cnpj"),
+                if ok { P_CHECKSUM } else { P_CUE },
+            );
         }
         let cpf_dotted = v.k == 4 && l == [3, 3, 3, 2] && v.seps() == [b'.', b'.', b'-'];
         if cpf_dotted {
@@ -1698,7 +1768,10 @@ impl<'a> Ctx<'a> {
         }
         // a number glued to a short word ("is415-555-0132", "no9876543210"): the number
         // is read on its own
+        // (upper-case letters before digits are part of an identifier: a voter id
+        // "XJK4728193", a passport "AK0482917", hidden whole below)
         if (1..=3).contains(&lead)
+            && core[..lead].iter().any(u8::is_ascii_lowercase)
             && digits >= 7
             && core[lead..]
                 .iter()
@@ -1792,7 +1865,7 @@ impl<'a> Ctx<'a> {
                 count += 1;
                 i += 1;
                 last = i;
-            } else if c == b' '
+            } else if (c == b' ' || c == b'-')
                 && count % 4 == 0
                 && i + 1 < b.len()
                 && b[i + 1].is_ascii_alphanumeric()

@@ -654,3 +654,81 @@ async fn edits_show_their_earlier_text_masked_and_deleted_messages_show_nothing(
     assert_eq!(deleted["content"], json!({"kind": "deleted"}));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_field_hidden_whole_takes_the_most_sensitive_kind_inside_it() {
+    let app = TestApp::spawn().await;
+    for (wamid, message) in [
+        (
+            "wamid.WH1",
+            json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "4111 1111 1111 1111"},
+                   "phones": [{"phone": "+44 7700 966789", "type": "CELL"}]}]}),
+        ),
+        (
+            "wamid.WH2",
+            json!({"type": "location", "location": {"latitude": 53.8194, "longitude": -1.5781,
+                   "address": "19 Quenby Mews, Leeds, OTP 604418"}}),
+        ),
+    ] {
+        assert_eq!(
+            app.post_signed(&envelope(wamid, message)).await.status(),
+            200
+        );
+    }
+    let conversation = app.open_conversation_of(PHONE).await.expect("conversation");
+    let agent = app
+        .add_person("wes@courier.test", "agent", Some(OPERATIONS))
+        .await;
+    assert!(app
+        .store
+        .assign_conversation(&conversation, Some(&agent.id))
+        .await
+        .unwrap());
+    let id_of = |wamid: &'static str| {
+        let pool = app.store.pool().clone();
+        async move {
+            sqlx::query("SELECT id FROM messages WHERE wa_message_id = $1")
+                .bind(wamid)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get::<String, _>("id")
+                .unwrap()
+        }
+    };
+    let (contact, location) = (id_of("wamid.WH1").await, id_of("wamid.WH2").await);
+    let mut a = Browser::new(&app);
+    a.sign_in(&agent).await;
+    let thread = a.page(&format!("/inbox/c/{conversation}")).await;
+    assert!(!thread.contains("4111 1111"), "the card is hidden");
+    assert!(!thread.contains("604418"), "the code is hidden");
+    // Labelled by what is inside, and not offered for reveal: an agent may reveal a PERSON
+    // or an ADDRESS, never a CARD or an OTP.
+    let contact_ref = format!("m/{contact}/contact.0/0");
+    let address_ref = format!("m/{location}/address/0");
+    for forged in [&contact_ref, &address_ref] {
+        assert!(!thread.contains(forged.as_str()), "{forged} offered");
+    }
+    assert!(thread.contains("[CARD]"));
+    assert!(thread.contains("[OTP]"));
+    for (forged, kind) in [(&contact_ref, "CARD"), (&address_ref, "OTP")] {
+        let (status, answer) = reveal(
+            &a,
+            &conversation,
+            json!({"ref": forged, "reason": "delivery"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{forged}: {answer}");
+        let denied: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'reveal.denied' AND target LIKE $1",
+        )
+        .bind(format!("% {forged} {kind}"))
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+        assert_eq!(denied, 1, "{forged} audited as {kind}");
+    }
+    app.stop().await;
+}

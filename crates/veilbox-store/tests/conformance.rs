@@ -20,9 +20,12 @@ use veilbox_whatsapp::webhook;
 
 #[path = "conformance/amendments.rs"]
 mod amendments;
+#[path = "conformance/fixtures.rs"]
+mod fixtures;
 #[path = "conformance/identity.rs"]
 mod identity;
 use amendments::*;
+use fixtures::*;
 use identity::*;
 
 fn sample(name: &str) -> Vec<u8> {
@@ -185,6 +188,7 @@ type Open =
 
 conformance!(
     every_sample_is_stored_and_read_back,
+    every_fixture_is_kept_and_each_person_is_one_customer,
     redelivery_changes_nothing,
     statuses_merge_and_never_go_backwards,
     failed_status_keeps_its_error,

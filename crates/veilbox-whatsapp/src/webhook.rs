@@ -225,6 +225,17 @@ pub enum MessageContent {
         /// The wamid of the message deleted.
         original_id: Option<String>,
     },
+    /// The customer answered a request to call them (`interactive.call_permission_reply`).
+    CallPermissionReply {
+        /// Whether they agreed to be called.
+        accepted: bool,
+        /// Whether the permission has no end.
+        permanent: bool,
+        /// Until when calls are allowed (Unix seconds), when it ends.
+        expires_at: Option<i64>,
+        /// `user_action` or `automatic`, as Meta says.
+        response_source: Option<String>,
+    },
     /// The customer opened the chat for the first time.
     RequestWelcome,
     /// A type we do not understand (or Meta could not deliver): shown as unsupported.
@@ -689,6 +700,17 @@ fn interactive(body: Option<&Value>) -> MessageContent {
     let reply = body.get(reply_type);
     let field = |key: &str| reply.and_then(|r| r.get(key)).and_then(lenient_string);
     match reply_type {
+        "call_permission_reply" => {
+            let reply = reply.unwrap_or(&Value::Null);
+            MessageContent::CallPermissionReply {
+                accepted: reply.get("response").and_then(Value::as_str) == Some("accept"),
+                permanent: reply
+                    .get("is_permanent")
+                    .is_some_and(|p| p.as_bool() == Some(true) || p.as_str() == Some("true")),
+                expires_at: reply.get("expiration_timestamp").and_then(lenient_i64),
+                response_source: field("response_source"),
+            }
+        }
         "nfm_reply" => MessageContent::FlowReply {
             name: field("name"),
             body: field("body"),

@@ -5,7 +5,9 @@ use veilbox_policy::{Action, Authorizer, Context};
 use crate::fixtures::{self, reveal_of};
 
 const FORBIDDEN_KINDS: [&str; 5] = ["CARD", "CVV", "OTP", "PASSWORD", "SECRET"];
-const AGENT_KINDS: [&str; 6] = ["ADDRESS", "PHONE", "PERSON", "POSTCODE", "GPS", "MEDIA"];
+const AGENT_KINDS: [&str; 7] = [
+    "ADDRESS", "PHONE", "PERSON", "POSTCODE", "GPS", "NUMBER", "MEDIA",
+];
 const REASON: &str = "courier cannot find the house";
 
 #[test]
@@ -63,7 +65,17 @@ fn assigned_agent_reveals_delivery_details_only() {
             "assigned agent could not reveal {kind}"
         );
     }
-    for kind in ["EMAIL", "DOB", "IBAN", "AADHAAR", "TRACKING", "CARD", "OTP"] {
+    for kind in [
+        "EMAIL",
+        "DOB",
+        "IBAN",
+        "AADHAAR",
+        "NATIONAL_ID",
+        "NIK",
+        "TRACKING",
+        "CARD",
+        "OTP",
+    ] {
         assert!(
             !authorizer.is_allowed(&agent, Action::Reveal, &mine, &reveal_of(kind, REASON)),
             "assigned agent revealed {kind}"

@@ -34,6 +34,7 @@ const DESCRIPTIVE: &[&str] = &[
     "system_type",
     "declared_type",
     "language",
+    "response_source",
 ];
 
 /// One masked message.

@@ -133,10 +133,20 @@ impl Exposure {
     }
 
     /// A value that is personal as a whole (a name, an address, coordinates): hidden
-    /// entirely as `kind`, whatever the engine would find in it.
+    /// entirely, as `kind` or as the most sensitive kind the engine finds inside it, so
+    /// that a card number typed into a contact's name is a CARD (which nobody may reveal),
+    /// not a PERSON (which an agent may).
     pub fn whole(&self, kind: Kind, base: Option<&str>, value: &str) -> Masked {
         let mut masked = Masked::default();
         if !value.trim().is_empty() {
+            let kind = self
+                .scanner
+                .scan(value, &self.hints)
+                .into_iter()
+                .map(|finding| finding.kind)
+                .filter(|found| found.sensitivity() > kind.sensitivity())
+                .max_by_key(|found| found.sensitivity())
+                .unwrap_or(kind);
             masked.push_hidden(kind, label(kind), self.reference(kind, base, 0), value);
         }
         masked
@@ -203,9 +213,12 @@ pub fn hints_of(card: &CustomerCard) -> Hints {
     for address in &card.addresses {
         hints.add(Kind::Address, address.value.as_str());
     }
-    // Tracking numbers are not hints (they stay visible). Nor is a shipment's sender: most
-    // often the merchant or the courier itself, whose name must stay readable.
+    // The customer's own tracking numbers stay visible even in a format the engine cannot
+    // prove safe (it hides unknown numbers): the courier's import vouches for them. A
+    // shipment's sender is not a hint: most often the merchant or the courier itself,
+    // whose name must stay readable.
     for s in &card.shipments {
+        hints.add(Kind::Tracking, s.tracking.as_str());
         if let Some(name) = &s.recipient_name {
             hints.add(Kind::Person, name.as_str());
         }

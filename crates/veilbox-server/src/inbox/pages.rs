@@ -723,6 +723,28 @@ fn body_of(masked: &MaskedMessage, m: &MessageRecord, x: &Exposure) -> Markup {
                 @if let Some(b) = field("body") { ": " (b) }
             }
         },
+        "call_permission_reply" => {
+            let accepted = c.get("accepted").and_then(Value::as_bool) == Some(true);
+            let permanent = c.get("permanent").and_then(Value::as_bool) == Some(true);
+            let until = c
+                .get("expires_at")
+                .and_then(Value::as_i64)
+                .and_then(|s| s.checked_mul(1000))
+                .map(crate::api::rfc3339);
+            html! {
+                p.system.call-permission {
+                    @if !accepted {
+                        "📞 The customer declined to be called."
+                    } @else if permanent {
+                        "📞 The customer agreed to be called, with no end date."
+                    } @else if let Some(until) = until {
+                        "📞 The customer agreed to be called until " time datetime=(until) { (until) } "."
+                    } @else {
+                        "📞 The customer agreed to be called."
+                    }
+                }
+            }
+        }
         "request_welcome" => {
             html! { p.system { "The customer opened the chat for the first time." } }
         }

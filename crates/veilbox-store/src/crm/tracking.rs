@@ -22,8 +22,9 @@ pub enum TrackingError {
     /// Nothing given.
     #[error("tracking number is empty")]
     Empty,
-    /// Letters and digits in no format the masking engine recognises as a tracking number.
-    #[error("not a tracking number format Veilbox recognises (UPU S10, UPS 1Z, USPS, SSCC, IATA AWB, or a courier reference of letters and at least 8 digits)")]
+    /// Not a carrier format the masking engine recognises, nor a courier reference (8 to
+    /// 40 letters and digits with at least 8 digits, and nothing sensitive in it).
+    #[error("not a tracking number Veilbox recognises (UPU S10, UPS 1Z, USPS, SSCC, IATA AWB, a known carrier's format, or a reference of 8 to 40 letters and digits with at least 8 digits that is not a card, phone or id number)")]
     Unrecognised,
     /// A UPU S10 number (`RR123456785GB`) whose check digit is wrong: most likely a typo.
     #[error("UPU S10 tracking number with a wrong check digit")]
@@ -48,6 +49,37 @@ fn recognise(text: &str) -> Result<&'static str, TrackingError> {
         Why::Configured => Ok("configured"),
         Why::Lexicon | Why::Hint => Err(TrackingError::Unrecognised),
     }
+}
+
+/// A courier's own reference in no public format (a FedEx or DHL number, a local
+/// carrier's waybill): accepted from the courier's import, never from a chat. The masking
+/// engine hides such a number in messages (it cannot prove it safe), so the inbox keeps it
+/// visible only as a CRM hint, for the customer whose shipment it is. Refused when it is
+/// S10-shaped with a wrong check digit (a typo), or reads as anything sensitive (a card, a
+/// phone, an id number).
+fn reference(compact: &str) -> Result<&'static str, TrackingError> {
+    let digits = compact.bytes().filter(u8::is_ascii_digit).count();
+    let b = compact.as_bytes();
+    let s10_shaped = b.len() == 13
+        && b[..2].iter().all(u8::is_ascii_alphabetic)
+        && b[2..11].iter().all(u8::is_ascii_digit)
+        && b[11..].iter().all(u8::is_ascii_alphabetic);
+    if s10_shaped {
+        return Err(TrackingError::CheckDigit);
+    }
+    if !(8..=40).contains(&compact.len()) || digits < 8 || !b.iter().all(u8::is_ascii_alphanumeric)
+    {
+        return Err(TrackingError::Unrecognised);
+    }
+    let scanner = scanner().ok_or(TrackingError::Unrecognised)?;
+    let sensitive = scanner
+        .scan(compact, &Hints::new())
+        .iter()
+        .any(|f| !matches!(f.kind, Kind::Number | Kind::Tracking | Kind::Order));
+    if sensitive {
+        return Err(TrackingError::Unrecognised);
+    }
+    Ok("reference")
 }
 
 /// Whether the engine finds any tracking number in `text`.
@@ -109,10 +141,11 @@ impl TrackingNumber {
         let format = match recognise(trimmed) {
             // Only a value in which the engine saw no tracking number at all is tried again
             // compacted: two numbers side by side must not fuse into one "reference".
-            Err(TrackingError::Unrecognised)
-                if normalized != trimmed && !mentions_tracking(trimmed) =>
-            {
-                recognise(&normalized)?
+            Err(TrackingError::Unrecognised) if !mentions_tracking(trimmed) => {
+                match recognise(&normalized) {
+                    Err(TrackingError::Unrecognised) => reference(&normalized)?,
+                    other => other?,
+                }
             }
             other => other?,
         };
@@ -124,8 +157,8 @@ impl TrackingNumber {
         &self.normalized
     }
 
-    /// The format it was recognised as (`s10`, `ups`, `usps`, `sscc`, `awb`, `reference`,
-    /// `long number`): not personal, kept in clear.
+    /// The format it was recognised as (`s10`, `ups`, `usps`, `sscc`, `awb`, a carrier's
+    /// format, `reference`): not personal, kept in clear.
     pub fn format(&self) -> &'static str {
         self.format
     }
@@ -172,7 +205,7 @@ mod tests {
         );
         assert_eq!(ok("618-12345675"), ("61812345675".into(), "awb"));
         // FedEx (12 digits) and DHL / courier references (letters then >= 8 digits).
-        assert_eq!(ok("123456789012"), ("123456789012".into(), "long number"));
+        assert_eq!(ok("123456789012"), ("123456789012".into(), "reference"));
         assert_eq!(
             ok("JJD0002249823934"),
             ("JJD0002249823934".into(), "reference")

@@ -1,0 +1,172 @@
+//! The webhook bodies in `veilbox-whatsapp/tests/fixtures` (written from Meta's reference,
+//! one case per file, with what an inbox must keep in `MANIFEST.json`), posted in order on
+//! both backends: what the parser reads from each, and what the store keeps of all of them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde_json::Value;
+use veilbox_store::ingest::InboxPolicy;
+use veilbox_whatsapp::webhook;
+
+use super::Open;
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../veilbox-whatsapp/tests/fixtures")
+}
+
+/// `(file, field, expect, body)` in manifest order.
+fn manifest() -> Vec<(String, String, Value, Vec<u8>)> {
+    let dir = fixtures_dir();
+    let manifest: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("MANIFEST.json")).expect("MANIFEST.json"))
+            .expect("manifest is JSON");
+    assert!(manifest.len() >= 100, "the full fixture set");
+    manifest
+        .into_iter()
+        .map(|entry| {
+            let file = entry["file"].as_str().expect("file").to_owned();
+            let body = std::fs::read(dir.join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            (
+                file,
+                entry["field"].as_str().unwrap_or("").to_owned(),
+                entry["expect"].clone(),
+                body,
+            )
+        })
+        .collect()
+}
+
+fn count(expect: &Value, key: &str) -> usize {
+    expect[key]
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+/// The content kind the parser gave each message, in body order.
+fn kinds(parsed: &webhook::Webhook) -> Vec<String> {
+    parsed
+        .messages
+        .iter()
+        .map(|m| {
+            serde_json::to_value(&m.content).expect("content serialises")["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// What the parser reads from every fixture of the `messages` field: the messages,
+/// receipts and platform errors the manifest counts, of the kinds it names, and nothing
+/// rejected. (Needs no database: run once, on the SQLite half.)
+fn parser_reads_every_messages_fixture() {
+    let mut read = 0;
+    for (file, field, expect, body) in manifest() {
+        let parsed = webhook::parse(&body).unwrap_or_else(|e| panic!("{file}: {e}"));
+        if field != "messages" {
+            // Other fields are acknowledged and kept as raw events only.
+            assert!(parsed.rejected.is_empty(), "{file}: {:?}", parsed.rejected);
+            continue;
+        }
+        let wamids: BTreeSet<&str> = parsed
+            .messages
+            .iter()
+            .map(|m| m.wa_message_id.as_str())
+            .collect();
+        assert_eq!(wamids.len(), count(&expect, "messages"), "{file}: messages");
+        assert_eq!(
+            parsed.statuses.len(),
+            count(&expect, "statuses"),
+            "{file}: statuses"
+        );
+        assert_eq!(
+            parsed.errors.len(),
+            count(&expect, "errors"),
+            "{file}: errors"
+        );
+        assert!(parsed.rejected.is_empty(), "{file}: {:?}", parsed.rejected);
+        let got = kinds(&parsed);
+        if let Some(kind) = expect["kind"].as_str() {
+            assert_eq!(got.first().map(String::as_str), Some(kind), "{file}: kind");
+        }
+        if let Some(want) = expect["kinds"].as_array() {
+            let want: Vec<&str> = want.iter().filter_map(Value::as_str).collect();
+            assert_eq!(got, want, "{file}: kinds");
+        }
+        read += 1;
+    }
+    assert!(read >= 60, "the messages fixtures were read: {read}");
+}
+
+pub(super) async fn every_fixture_is_kept_and_each_person_is_one_customer(open: Open) {
+    // The fixtures use two business numbers of one company: both are its inboxes (with
+    // the default policy the second is stored unrouted, which has its own test).
+    let Some(f) = open(InboxPolicy::Always).await else {
+        return;
+    };
+    if f.file.is_some() {
+        parser_reads_every_messages_fixture();
+    }
+    // The files are cases, not one history: a number change or user id rotation goes
+    // last, as nothing comes from the old identity after it (a message from an old number
+    // afterwards is a new person's: numbers are recycled, so it must not reach the
+    // customer who left it).
+    let mut fixtures = manifest();
+    fixtures.sort_by_key(|(_, _, expect, _)| expect["system_type"].is_string());
+    // Each body twice, as Meta redelivers: the second changes nothing.
+    for round in 0..2 {
+        for (file, _, _, body) in &fixtures {
+            let report = f.post(body).await;
+            assert!(!report.quarantined, "{file} (round {round}): quarantined");
+        }
+    }
+    let bodies: BTreeSet<&[u8]> = fixtures.iter().map(|(_, _, _, b)| b.as_slice()).collect();
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM webhook_events").await,
+        i64::try_from(bodies.len()).expect("count"),
+        "every body is kept once as its raw event"
+    );
+    assert_eq!(f.count("SELECT COUNT(*) FROM quarantined_events").await, 0);
+    assert_eq!(f.count("SELECT COUNT(*) FROM dead_letters").await, 0);
+
+    // All files naming one person resolve to one customer record.
+    let mut people: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    for (_, _, expect, _) in &fixtures {
+        let Some(person) = expect["customer_ref"].as_str() else {
+            continue;
+        };
+        let (phones, users) = people.entry(person.to_owned()).or_default();
+        for key in ["customer_wa_id", "new_wa_id"] {
+            if let Some(wa) = expect[key].as_str() {
+                phones.insert(wa.to_owned());
+            }
+        }
+        for key in ["customer_user_id", "new_user_id"] {
+            if let Some(user) = expect[key].as_str() {
+                users.insert(user.to_owned());
+            }
+        }
+    }
+    assert!(people.len() >= 3, "several people in the fixtures");
+    for (person, (phones, users)) in &people {
+        let phones: Vec<String> = phones.iter().map(|p| format!("'{}'", f.wa(p))).collect();
+        let users: Vec<String> = users.iter().map(|u| format!("'{u}'")).collect();
+        let mut clauses = Vec::new();
+        if !phones.is_empty() {
+            clauses.push(format!("wa_id IN ({})", phones.join(", ")));
+        }
+        if !users.is_empty() {
+            clauses.push(format!("user_id IN ({})", users.join(", ")));
+        }
+        let live = f
+            .count(&format!(
+                "SELECT COUNT(*) FROM customers WHERE merged_into IS NULL AND erased_at IS NULL \
+                 AND ({})",
+                clauses.join(" OR ")
+            ))
+            .await;
+        assert_eq!(live, 1, "{person} is one customer");
+    }
+}
