@@ -524,8 +524,12 @@ pub(crate) fn fold(text: &str) -> Folded<'_> {
                 from = i;
                 continue;
             }
-            // and the space (or other byte that never folds) usually after a word
-            if i < b.len() && class(b[i]) == 0 {
+            // and the space (or other byte that never folds) usually after a word; not
+            // whitespace after a digit, which may be a gap inside a number (below)
+            if i < b.len()
+                && class(b[i]) == 0
+                && !(b[i - 1].is_ascii_digit() && matches!(b[i], b' ' | b'\n' | b'\t'))
+            {
                 i += 1;
             }
             continue;
@@ -629,7 +633,10 @@ fn digit_gap(b: &[u8], i: usize) -> Option<usize> {
             .filter(|c| c.is_ascii_digit())
             .count();
         let next = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if run < 4 || next > 4 {
+        // a line that already holds a whole number (a card) does not go on; nor does one
+        // followed by a date or an expiry line ("…5238\n06 / 29")
+        let after = b[j + next..].iter().skip_while(|&&c| c == b' ').next();
+        if run < 4 || run >= 10 || next > 4 || matches!(after, Some(b'/' | b'-' | b'.')) {
             return None;
         }
     }
@@ -704,5 +711,20 @@ mod tests {
             }
         }
         assert_eq!(fold("one two").text, "one two");
+    }
+
+    #[test]
+    fn gaps_inside_numbers_fold_to_one_space() {
+        assert_eq!(fold("card 4111  1111  1111").text, "card 4111 1111 1111");
+        assert_eq!(fold("ni 0733\n219 884").text, "ni 0733 219 884");
+        assert_eq!(fold("(31) 9 8823\n4410 ok").text, "(31) 9 8823 4410 ok");
+        // an ordinary space, a paragraph break, a list on lines: unchanged
+        assert_eq!(fold("12 34").text, "12 34");
+        assert_eq!(fold("box 12\n\n34 left").text, "box 12\n\n34 left");
+        assert_eq!(fold("1\n2\n3").text, "1\n2\n3");
+        assert_eq!(
+            fold("4951 7912 1855 5238\n06 / 29\n281").text,
+            "4951 7912 1855 5238\n06 / 29\n281"
+        );
     }
 }

@@ -966,14 +966,21 @@ impl<'a> Ctx<'a> {
             {
                 break;
             }
-            // do not mix date/decimal separators with phone spacing
-            let ok = match next_sep {
-                b'/' => !used_space && !used_dot && !used_other,
-                b'.' => !used_space && !used_slash,
-                b' ' | b'(' | b')' => !used_slash && !used_dot,
-                b',' => !used_slash && !used_dot && !used_space && !used_other,
-                _ => !used_slash,
+            // a CNPJ as printed mixes them: "11.222.333/0001-81"
+            let lens_so_far = |want: &[usize]| {
+                g.k == want.len() && g.segs[..g.k].iter().zip(want).all(|(x, &w)| x.e - x.s == w)
             };
+            let cnpj = (next_sep == b'/' && used_dot && q2 - r == 4 && lens_so_far(&[2, 3, 3]))
+                || (next_sep == b'-' && used_slash && q2 - r == 2 && lens_so_far(&[2, 3, 3, 4]));
+            // do not mix date/decimal separators with phone spacing
+            let ok = cnpj
+                || match next_sep {
+                    b'/' => !used_space && !used_dot && !used_other,
+                    b'.' => !used_space && !used_slash,
+                    b' ' | b'(' | b')' => !used_slash && !used_dot,
+                    b',' => !used_slash && !used_dot && !used_space && !used_other,
+                    _ => !used_slash,
+                };
             if !ok {
                 break;
             }
@@ -1235,8 +1242,9 @@ impl<'a> Ctx<'a> {
             .iter()
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
-        // no unit is longer than eight letters
-        if q == 0 || q > 8 {
+        // no unit is longer than eight letters; a word that goes on in other letters
+        // ("München") is no unit
+        if q == 0 || q > 8 || b.get(p + q).is_some_and(|&c| c >= 0x80) {
             return false;
         }
         let mut low = [0u8; 8];

@@ -780,7 +780,9 @@ async fn search_is_exact_by_blind_index(f: Fixture) {
         (SearchBy::Phone, "07700 900461", SearchRefusal::Phone),
         (SearchBy::Email, "ana@", SearchRefusal::Email),
         (SearchBy::Email, "example.com", SearchRefusal::Email),
-        (SearchBy::Tracking, "123456785", SearchRefusal::Tracking),
+        // (nine digits or more would be a courier reference of its own, looked up
+        // exactly like any full number)
+        (SearchBy::Tracking, "1234567", SearchRefusal::Tracking),
         (SearchBy::Tracking, "EE1234", SearchRefusal::Tracking),
     ] {
         assert_eq!(
