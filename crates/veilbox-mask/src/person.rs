@@ -7,6 +7,7 @@ use crate::lexicon::{
     WordTable, GIVEN, IN_WORD, KIND_NAME, NAME_PARTICLE, NOT_NAME, PREFIX, SUFFIX,
 };
 use crate::scan::{Ctx, P_PERSON, P_WEAK};
+use crate::words::script_mark;
 use crate::{Kind, Why};
 
 /// Cues that say outright that a name follows, so a lower-case word may be one.
@@ -80,12 +81,6 @@ const EXPLICIT: &[&str] = &[
     "ms",
     "ms.",
 ];
-
-/// The vowel signs, viramas and nuktas of Indic scripts and the harakat of Arabic: parts of
-/// a written name ("मोहम्मद", "مُحَمَّد") that are not letters on their own.
-fn script_mark(c: char) -> bool {
-    matches!(c, '\u{0300}'..='\u{036F}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0900}'..='\u{0DFF}')
-}
 
 struct P<'c, 'a> {
     ctx: &'c Ctx<'a>,

@@ -1074,8 +1074,19 @@ impl<'a> Ctx<'a> {
             let mut took = false;
             for k in (i + 1..=g.k).rev() {
                 let v = self.view(&g, i, k);
+                // a chunk too short to say anything ("0000 00") is part of what it is
+                // joined to, not passed over on its own
+                if v.n < 3 && (i > 0 || k < g.k) {
+                    continue;
+                }
                 match self.classify(&v) {
                     Out::Nothing => continue,
+                    // what proves part of a number safe ("10-00" is no expiry) says nothing
+                    // of the digits it is joined to: only a part that stands apart (by a
+                    // space) is passed over
+                    Out::Skip | Out::Maybe(_) if !(self.apart(&g, i) && self.apart(&g, k)) => {
+                        continue
+                    }
                     Out::Skip => {}
                     Out::Emit(mut c) => {
                         if c.kind == Kind::Phone {
@@ -1107,6 +1118,12 @@ impl<'a> Ctx<'a> {
             self.hide_segments(&g, a, g.k);
         }
         end
+    }
+
+    /// Whether segment boundary `j` of `g` (before segment `j`) is the group's start, its
+    /// end, or a space: the parts on either side are read apart.
+    fn apart(&self, g: &Group, j: usize) -> bool {
+        j == 0 || j >= g.k || matches!(g.segs[j].sep, b' ' | b'(' | b')')
     }
 
     /// "0034 655 219 804": `00` then a country code, as dialled from abroad, is a `+`.
@@ -1165,10 +1182,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Hides segments `a..b` of `g` when they hold five digits or more (see `fail_closed`).
+    /// Hides segments `a..b` of `g` when they hold five digits or more, or are joined to
+    /// the rest of a number that does (see `fail_closed`).
     fn hide_segments(&mut self, g: &Group, a: usize, b: usize) {
         let digits: usize = g.segs[a..b].iter().map(|x| x.e - x.s).sum();
-        if digits >= 5 {
+        let all: usize = g.segs[..g.k].iter().map(|x| x.e - x.s).sum();
+        // a short tail joined to a number found ("…-0") is part of it
+        let joined = all >= 5 && !(self.apart(g, a) && self.apart(g, b));
+        // so is a chunk of three digits or more of a number of five or more ("00000 000")
+        if digits >= 5 || (all >= 5 && digits >= 3) || joined {
             let s = if a == 0 { g.start } else { g.segs[a].s };
             self.fail_closed(s, g.segs[b - 1].e, "unclassified number");
         }
@@ -1244,7 +1266,12 @@ impl<'a> Ctx<'a> {
             .count();
         // no unit is longer than eight letters; a word that goes on in other letters
         // ("München") is no unit
-        if q == 0 || q > 8 || b.get(p + q).is_some_and(|&c| c >= 0x80) {
+        // ("x203" after a phone is its extension, not "times")
+        if q == 0
+            || q > 8
+            || b.get(p + q)
+                .is_some_and(|&c| c >= 0x80 || c.is_ascii_digit())
+        {
             return false;
         }
         let mut low = [0u8; 8];
@@ -1367,7 +1394,7 @@ impl<'a> Ctx<'a> {
             if ok {
                 return emit(Kind::Ip, 0.9, Why::Format("ipv4"), P_FORMAT);
             }
-            return Out::Skip;
+            // dotted like an address but no address ("000.000.256.0"): read on below
         }
         // a company's tax number as printed: "01.700.845/0001-52"
         if v.k == 5 && l == [2, 3, 3, 4, 2] && v.seps() == [b'.', b'.', b'/', b'-'] {
@@ -1389,8 +1416,13 @@ impl<'a> Ctx<'a> {
                 if ok { P_CHECKSUM } else { P_CUE },
             );
         }
-        if v.seps().contains(&b',') || (v.seps().contains(&b'.') && (v.k < 3 || n < 9)) {
-            // decimals and thousands: amounts, weights, versions
+        let dotted_amount = v.seps().contains(&b'.')
+            && (n < 5
+                || (v.k == 2 && (l[0] <= 3 || l[1] <= 3))
+                || (v.all_seps(b'.') && l[0] <= 3 && l[1..v.k].iter().all(|&x| x == 3)));
+        if v.seps().contains(&b',') || dotted_amount {
+            // decimals and thousands: amounts, weights, versions ("1.2.3", "2.5", "150.000",
+            // "1.299.000"; "0000.0000" or "00.00.00" is not proven to be one)
             return Out::Skip;
         }
         // ZIP+4 ("73339-1835") and CEP ("01310-100") are postcodes, whatever the cue

@@ -92,7 +92,7 @@ pub(crate) fn next_word_before(t: &str, mut i: usize, limit: usize) -> Option<(W
             break;
         }
         let ch = t[i..].chars().next().unwrap_or(' ');
-        if !ch.is_alphanumeric() {
+        if !(ch.is_alphanumeric() || script_mark(ch)) {
             break;
         }
         ascii = false;
@@ -185,4 +185,10 @@ mod tests {
             }
         }
     }
+}
+
+/// The vowel signs, viramas and nuktas of Indic scripts, combining accents and the harakat
+/// of Arabic: parts of a written word ("मोहम्मद", "مُحَمَّد") that are not letters on their own.
+pub(crate) fn script_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0900}'..='\u{0DFF}')
 }

@@ -93,8 +93,46 @@ const POSITIVES: &[(&str, Kind, &str)] = &[
     ("Hola, mi nombre es Carlos Gómez y mi teléfono es +34 612 345 678", Kind::Person, "Carlos Gómez"),
     ("Rekening BNI 0123456789 a/n Siti Aminah", Kind::Person, "Siti Aminah"),
     ("Senha do app: Maria@2024 não funciona", Kind::Password, "Maria@2024"),
+    // national ids with a format or check of their own
+    ("NIK saya 3273015708900002 kak", Kind::Nik, "3273015708900002"),
+    ("DNI 12345678Z para la aduana", Kind::NationalId, "12345678Z"),
+    ("NIE X1234567L a nombre de Andrei", Kind::NationalId, "X1234567L"),
+    ("CNPJ 11.222.333/0001-81 pra nota", Kind::NationalId, "11.222.333/0001-81"),
+    ("numéro de sécu 185057800608427 merci", Kind::NationalId, "185057800608427"),
+    ("voter id XJK4728193 chalega", Kind::NationalId, "XJK4728193"),
+    ("my passport AK0482917 for customs", Kind::NationalId, "AK0482917"),
+    // failing closed: a number nothing classifies is hidden
+    ("the code on the box says 4471 90233", Kind::Number, "90233"),
+    ("pls check 8842 1137 6650", Kind::Number, "8842 1137 6650"),
+    ("the box shows 00.00.00 now", Kind::Number, "00.00.00"),
+    // shapes the first engine showed whole
+    ("tarjeta 4517  7347  2192  5503 caducidad 12/27", Kind::Card, "4517  7347  2192  5503"),
+    ("card 4111  1111  1111  1111", Kind::Card, "4111  1111  1111  1111"),
+    ("refund to DE89-3704-0044-0532-0130-00 please", Kind::Iban, "DE89-3704-0044-0532-0130-00"),
+    ("gültig bis 10/27, Prüfnummer 448", Kind::Cvv, "448"),
+    ("validade 03/28 cód 517 pode cobrar", Kind::Cvv, "517"),
+    ("call +44 20 7946 0321 ext. 42 thats reception", Kind::Phone, "+44 20 7946 0321 ext. 42"),
+    ("call me at (212) 555-0147 x203", Kind::Phone, "(212) 555-0147 x203"),
+    ("llamad al 0034 655 219 804 que estoy fuera", Kind::Phone, "0034 655 219 804"),
+    ("call O7911 l23456 pls", Kind::Phone, "O7911 l23456"),
+    ("meu número é nove oito sete seis cinco quatro três dois um zero", Kind::Phone, "nove oito sete seis cinco quatro três dois um zero"),
+    ("my no 9\u{fe0f}\u{20e3}8\u{fe0f}\u{20e3}7\u{fe0f}\u{20e3}6\u{fe0f}\u{20e3}5\u{fe0f}\u{20e3}4\u{fe0f}\u{20e3}3\u{fe0f}\u{20e3}2\u{fe0f}\u{20e3}1\u{fe0f}\u{20e3}0\u{fe0f}\u{20e3}", Kind::Phone, "9\u{fe0f}\u{20e3}8\u{fe0f}\u{20e3}7\u{fe0f}\u{20e3}6\u{fe0f}\u{20e3}5\u{fe0f}\u{20e3}4\u{fe0f}\u{20e3}3\u{fe0f}\u{20e3}2\u{fe0f}\u{20e3}1\u{fe0f}\u{20e3}0\u{fe0f}\u{20e3}"),
+    ("number yangu ni 0733\n219 884", Kind::Phone, "0733\n219 884"),
+    // names after a role word, a form line, in a file name; Indic script after a cue
+    ("Our rider Ibrahim Musa will call you", Kind::Person, "Ibrahim Musa"),
+    ("Klingel: Yılmaz", Kind::Person, "Yılmaz"),
+    ("o entregador Rogério disse que não tinha ninguém", Kind::Person, "Rogério"),
+    ("kurirnya namanya bunga, td ada yg telp", Kind::Person, "bunga"),
+    ("ini kak fotonya KTP_Siti_Rahma.pdf udah saya kirim", Kind::Person, "Siti_Rahma"),
+    ("naam मोहम्मद आरिफ़\nmobile", Kind::Person, "मोहम्मद आरिफ़"),
+    // addresses: a city after the postcode, "bis", a landmark inside
+    ("Zustellung an Hauptstr. 7a, 80331 München für morgen", Kind::Address, "München"),
+    ("adresse: 12 bis rue Victor Hugo, 69002 Lyon", Kind::Address, "12 bis rue Victor Hugo"),
+    ("landmark: Plot 27, Sector 14, near Shiv Mandir, Gurugram", Kind::Address, "Plot 27, Sector 14, near Shiv Mandir, Gurugram"),
     // kept references
     ("Your shipment 1Z999AA10123456784 is out", Kind::Tracking, "1Z999AA10123456784"),
+    ("J&T JP1234567890 belum sampai", Kind::Tracking, "JP1234567890"),
+    ("Amazon TBA123456789012 not delivered", Kind::Tracking, "TBA123456789012"),
     ("Parcel EE123456785IN not delivered", Kind::Tracking, "EE123456785IN"),
     ("order 402-8836152-2275551 still stuck", Kind::Order, "402-8836152-2275551"),
     ("USPS 9400 1000 0000 0000 0000 00 arrived", Kind::Tracking, "9400 1000 0000 0000 0000 00"),
@@ -131,6 +169,13 @@ const NEGATIVES: &[&str] = &[
     "We tried delivering at 14:35, no one answered. Next attempt 21/11.",
     "Delivery slot 2 PM - 4 PM on 15/08/2025, order value ₹1,499",
     "within 2-3 working days",
+    // units, amounts and dates glued to their words; a bank branch code
+    "battery 2500mAh, paid Rp50000 on 12Jan2025",
+    "pls send Rs.500 cash, invoice dated 12-Jan-2025",
+    "total 1.299.000 sudah ditransfer",
+    "weight 4500.5 g",
+    "J&T JP1234567890 belum sampai",
+    "IFSC SBIN0001234 for the refund",
 ];
 
 #[test]
