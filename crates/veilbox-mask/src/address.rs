@@ -95,6 +95,22 @@ impl Addr<'_, '_> {
         {
             return Tok::Title;
         }
+        // "C.P. 06700": an abbreviation of letters and dots ends the address
+        if w.len() == 1
+            && self.ctx.b.get(word.e) == Some(&b'.')
+            && self
+                .ctx
+                .b
+                .get(word.e + 1)
+                .is_some_and(u8::is_ascii_alphabetic)
+        {
+            return Tok::Stop;
+        }
+        // floor, side and unit words inside an address ("3º izq", "int. 5", "3. OG links",
+        // "hse 4B", "bât. C"): they stand where a number would
+        if unit_word(wt.low(i)) {
+            return Tok::Num;
+        }
         if wt.has(i, ADDR_STOP) {
             return Tok::Stop;
         }
@@ -143,7 +159,10 @@ impl Addr<'_, '_> {
                 }
                 b'.' => {
                     let str_abbrev = self.wt.has(i, IN_WORD) && self.wt.low(i).ends_with("str");
-                    if !(self.wt.has(i, ABBREV) || str_abbrev) || comma {
+                    // "3. OG": a floor written as an ordinal
+                    let w = self.text(i);
+                    let ordinal = w.len() <= 2 && w.bytes().all(|c| c.is_ascii_digit());
+                    if !(self.wt.has(i, ABBREV) || str_abbrev || ordinal) || comma {
                         return None;
                     }
                 }
@@ -435,6 +454,82 @@ pub(crate) fn addresses(ctx: &mut Ctx<'_>, wt: &WordTable) {
         );
     }
     postcodes(ctx, &found);
+    po_boxes(ctx);
+}
+
+/// "P.O. Box 45678-00100 Nairobi", "Postfach 10 12 34", "Caixa Postal 1234": the box
+/// word, its number (with a postal code joined by a dash or space) and the town after it.
+/// It outranks what the digits alone would read as (a phone).
+fn po_boxes(ctx: &mut Ctx<'_>) {
+    let b = ctx.b;
+    let mut boxes = Vec::new();
+    for h in ctx.cues.iter().filter(|h| h.cue == Cue::PoBox) {
+        let mut p = h.end;
+        while p < b.len() && matches!(b[p], b' ' | b'.' | b':' | b'#' | b',') {
+            p += 1;
+        }
+        let start_digits = p;
+        while p < b.len() && (b[p].is_ascii_digit() || matches!(b[p], b' ' | b'-')) {
+            p += 1;
+        }
+        while p > start_digits && !b[p - 1].is_ascii_digit() {
+            p -= 1;
+        }
+        let digits = b[start_digits..p]
+            .iter()
+            .filter(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 16 {
+            continue;
+        }
+        let e = city_after(ctx, p).map_or(p, |(_, ce)| ce);
+        boxes.push((h.start, e));
+    }
+    for (s, e) in boxes {
+        ctx.emit(
+            Kind::Address,
+            s,
+            e,
+            0.85,
+            Why::Format("post-office box"),
+            crate::scan::P_FORMAT + 2,
+        );
+    }
+}
+
+/// Floor, side and unit words written inside an address.
+fn unit_word(w: &str) -> bool {
+    matches!(
+        w,
+        "izq"
+            | "izqda"
+            | "izda"
+            | "dcha"
+            | "drcha"
+            | "dch"
+            | "int"
+            | "interior"
+            | "piso"
+            | "puerta"
+            | "pta"
+            | "bajo"
+            | "esc"
+            | "dpto"
+            | "depto"
+            | "hs"
+            | "og"
+            | "eg"
+            | "dg"
+            | "links"
+            | "rechts"
+            | "bât"
+            | "bat"
+            | "étage"
+            | "etage"
+            | "esq"
+            | "hse"
+            | "huis"
+    )
 }
 
 /// Words that start a landmark inside an address: "near", "opp.", "dekat", "perto de".

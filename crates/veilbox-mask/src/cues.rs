@@ -48,6 +48,8 @@ pub(crate) enum Cue {
     Address,
     /// A national identifier follows: ids, tax and voter numbers, passports, licences.
     NationalId,
+    /// A post-office box follows: "P.O. Box 45678-00100 Nairobi", "Postfach 1234".
+    PoBox,
 }
 
 /// Cue table. Longer phrases win over their prefixes (leftmost-longest).
@@ -675,6 +677,24 @@ const CUES: &[(&str, Cue)] = &[
     ("speaking", Cue::NameAfter),
     ("di sini", Cue::NameAfter),
     ("disini", Cue::NameAfter),
+    // post-office boxes: the box is the address
+    ("p.o. box", Cue::PoBox),
+    ("p.o.box", Cue::PoBox),
+    ("po box", Cue::PoBox),
+    ("p o box", Cue::PoBox),
+    ("pobox", Cue::PoBox),
+    ("post box", Cue::PoBox),
+    ("private bag", Cue::PoBox),
+    ("postfach", Cue::PoBox),
+    ("caixa postal", Cue::PoBox),
+    ("apartado", Cue::PoBox),
+    ("apartado postal", Cue::PoBox),
+    ("apdo", Cue::PoBox),
+    ("apdo.", Cue::PoBox),
+    ("boîte postale", Cue::PoBox),
+    ("b.p.", Cue::PoBox),
+    ("kotak pos", Cue::PoBox),
+    ("sanduku la posta", Cue::PoBox),
     // addresses
     ("address", Cue::Address),
     ("address:", Cue::Address),

@@ -134,6 +134,18 @@ const PREFIX_WORDS: &[&str] = &[
     "block",
     "phase",
     "lorong",
+    "avda",
+    "avd",
+    "ctra",
+    "carretera",
+    "ronda",
+    "travesía",
+    "travesia",
+    "pasaje",
+    "glorieta",
+    "cours",
+    "col",
+    "colonia",
 ];
 /// Street types inside a word: "Hauptstraße", "Keizersgracht" (matched as suffixes).
 pub(crate) const IN_WORD_SUFFIXES: &[&str] = &[
@@ -403,7 +415,8 @@ const ADDR_STOP_WORDS: &[&str] = &[
 const ABBREV_WORDS: &[&str] = &[
     "jl", "no", "st", "dr", "rd", "ave", "apt", "av", "r", "h", "al", "gg", "tv", "nr", "str",
     "blk", "ste", "bd", "sec", "rt", "rw", "lt", "n", "kel", "kec", "kab", "ds", "desa", "kav",
-    "bl", "qd", "lj", "cj", "apt",
+    "bl", "qd", "lj", "cj", "apt", "avda", "avd", "ctra", "col", "int", "bât", "bat", "hse", "opp",
+    "esc", "pta", "dpto", "depto",
 ];
 
 /// Open-addressing table of the lexicon: every entry is at most 16 bytes, so a word is

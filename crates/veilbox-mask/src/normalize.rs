@@ -635,8 +635,8 @@ fn digit_gap(b: &[u8], i: usize) -> Option<usize> {
         let next = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
         // a line that already holds a whole number (a card) does not go on; nor does one
         // followed by a date or an expiry line ("…5238\n06 / 29")
-        let after = b[j + next..].iter().skip_while(|&&c| c == b' ').next();
-        if run < 4 || run >= 10 || next > 4 || matches!(after, Some(b'/' | b'-' | b'.')) {
+        let after = b[j + next..].iter().find(|&&c| c != b' ');
+        if !(4..10).contains(&run) || next > 4 || matches!(after, Some(b'/' | b'-' | b'.')) {
             return None;
         }
     }

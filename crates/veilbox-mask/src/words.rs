@@ -110,6 +110,12 @@ pub(crate) fn words(t: &str, out: &mut Vec<Word>) {
     }
 }
 
+/// The vowel signs, viramas and nuktas of Indic scripts, combining accents and the harakat
+/// of Arabic: parts of a written word ("मोहम्मद", "مُحَمَّد") that are not letters on their own.
+pub(crate) fn script_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0900}'..='\u{0DFF}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,10 +191,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The vowel signs, viramas and nuktas of Indic scripts, combining accents and the harakat
-/// of Arabic: parts of a written word ("मोहम्मद", "مُحَمَّد") that are not letters on their own.
-pub(crate) fn script_mark(c: char) -> bool {
-    matches!(c, '\u{0300}'..='\u{036F}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0900}'..='\u{0DFF}')
 }

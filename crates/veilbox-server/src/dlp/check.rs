@@ -58,9 +58,13 @@ pub(crate) async fn inspect(
         let (level, reason) = judge(f.kind, owner);
         flags.push(flag(body, f.kind, (f.start, f.end), level, reason));
     }
-    // Card numbers typed digit by digit, which the scanner reads as loose digits.
+    // Card numbers typed digit by digit, which the scanner reads as loose digits (or
+    // hides as a number it cannot classify: the card is the more sensitive reading).
     for span in super::evasion::spaced_cards(body) {
-        if !findings.iter().any(|f| overlaps((f.start, f.end), span)) {
+        let read_as_card = findings.iter().any(|f| {
+            overlaps((f.start, f.end), span) && f.kind.sensitivity() >= Kind::Card.sensitivity()
+        });
+        if !read_as_card {
             let (level, reason) = judge(Kind::Card, Owner::Nobody);
             flags.push(flag(body, Kind::Card, span, level, reason));
         }
