@@ -24,6 +24,7 @@ use crate::exposure::content::MaskedMessage;
 use crate::exposure::Exposure;
 
 mod agent;
+pub mod corpus;
 
 /// Options of `veilbox bench exposure`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,14 @@ pub struct ExposureArgs {
     /// Print each conversation's figures too.
     #[arg(long)]
     pub verbose: bool,
+    /// Instead of the demo's conversations, post this labelled JSONL corpus through the
+    /// webhook (one customer per line) and report how many of its sensitive values reached
+    /// the agent's browser.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub corpus: Option<std::path::PathBuf>,
+    /// With --corpus: at most this many lines.
+    #[arg(long, default_value_t = usize::MAX, hide_default_value = true)]
+    pub limit: usize,
 }
 
 /// What the agent writes when the customer has a shipment: everything personal in it is
@@ -42,8 +51,41 @@ const ANSWER: &str = "Thank you, we are checking with the depot and will update 
 
 /// Runs the replay and prints its figures.
 pub async fn run(args: ExposureArgs) -> anyhow::Result<()> {
-    measure(args.verbose).await?.print();
+    match &args.corpus {
+        Some(corpus) => measure_corpus(corpus, args.limit)
+            .await?
+            .print(corpus, args.verbose),
+        None => measure(args.verbose).await?.print(),
+    }
     Ok(())
+}
+
+/// Posts a labelled corpus through the webhook of a throw-away demo and reads it back as
+/// the demo agent (see [`corpus`]).
+pub async fn measure_corpus(
+    corpus: &std::path::Path,
+    limit: usize,
+) -> anyhow::Result<corpus::CorpusFigures> {
+    let dir = tempfile::tempdir().context("a temporary directory")?;
+    let mut config = Config::from_sources(None, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    config.database_url = format!("sqlite://{}", dir.path().join("veilbox.db").display());
+    config.master_key_file = dir.path().join("master.key");
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let world = World::start(config, listener).await?;
+    let outcome = async {
+        let person = world
+            .people
+            .iter()
+            .find(|p| p.email == DEMO_AGENT)
+            .context("the demo agent")?;
+        let base = format!("http://{}", world.address);
+        let agent =
+            agent::Agent::sign_in(&base, DEMO_AGENT, person.password.expose_secret()).await?;
+        corpus::replay(&world, &agent, corpus, limit).await
+    }
+    .await;
+    world.stop().await?;
+    outcome
 }
 
 /// Runs the replay on a throw-away demo and returns its figures.
