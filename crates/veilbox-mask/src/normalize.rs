@@ -248,14 +248,36 @@ fn digit_word(b: &[u8], i: usize) -> Option<(u8, u8, usize)> {
     for (d, c) in low.iter_mut().zip(w) {
         *d = c.to_ascii_lowercase();
     }
+    let key = u64::from_le_bytes(low);
+    let table = digit_word_table();
+    let d = table[table.binary_search_by_key(&key, |&(k, _)| k).ok()?].1;
     let low = &low[..w.len()];
-    let &(_, d) = DIGIT_WORDS.iter().find(|(word, _)| *word == low)?;
     let (d, r) = match (d, low) {
         (255, b"double") => (255, 2),
         (255, _) => (255, 3),
         (d, _) => (d, 1),
     };
     Some((d, r, end - i))
+}
+
+/// [`DIGIT_WORDS`] keyed by the word's bytes packed into a `u64` (zero-padded), sorted:
+/// a word is found in a handful of comparisons, not by walking the table.
+fn digit_word_table() -> &'static [(u64, u8)] {
+    static TABLE: std::sync::OnceLock<Vec<(u64, u8)>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<(u64, u8)> = DIGIT_WORDS
+            .iter()
+            .filter(|(w, _)| w.len() <= 8)
+            .map(|(w, d)| {
+                let mut key = [0u8; 8];
+                key[..w.len()].copy_from_slice(w);
+                (u64::from_le_bytes(key), *d)
+            })
+            .collect();
+        table.sort_unstable();
+        table.dedup_by_key(|e| e.0);
+        table
+    })
 }
 
 /// Whether the word at `b[i..]` may be a spelled digit word, by its first two letters:
@@ -649,20 +671,27 @@ fn homoglyph_digits(run: &[u8]) -> Option<Vec<u8>> {
     if run.len() < 3 || !matches!(run[0], b'0'..=b'9' | b'O' | b'o' | b'I' | b'l') {
         return None;
     }
+    // checked before anything is allocated: most words that start like this are words
     let mut digits = 0;
-    let mut out = Vec::with_capacity(run.len());
     for &c in run {
-        out.push(match c {
-            b'0'..=b'9' => {
-                digits += 1;
-                c
-            }
-            b'O' | b'o' => b'0',
-            b'I' | b'l' => b'1',
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'O' | b'o' | b'I' | b'l' => {}
             _ => return None,
-        });
+        }
     }
-    (digits >= 1 && digits < run.len()).then_some(out)
+    if digits == 0 || digits == run.len() {
+        return None;
+    }
+    Some(
+        run.iter()
+            .map(|&c| match c {
+                b'O' | b'o' => b'0',
+                b'I' | b'l' => b'1',
+                d => d,
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -387,32 +387,27 @@ fn file_names(ctx: &mut Ctx<'_>) {
         ".pdf", ".jpg", ".jpeg", ".png", ".heic", ".webp", ".doc", ".docx", ".tif", ".tiff",
     ];
     let t = ctx.t;
+    let b = ctx.b;
     let mut found: Vec<(usize, usize)> = Vec::new();
-    let boundary = |c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | '"');
-    let mut tokens = Vec::new();
-    let mut begin = None;
-    for (i, c) in t.char_indices() {
-        match (boundary(c), begin) {
-            (true, Some(b)) => {
-                tokens.push((b, i));
-                begin = None;
-            }
-            (false, None) => begin = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(b) = begin {
-        tokens.push((b, t.len()));
-    }
-    for (start, end) in tokens {
-        let token = &t[start..end];
-        let bytes = token.as_bytes();
+    let boundary = |c: u8| c.is_ascii_whitespace() || matches!(c, b',' | b'(' | b')' | b'"');
+    // driven by the dots (a file name ends in one and its extension), so that a message
+    // without one costs a single search
+    let mut from = 0;
+    while let Some(dot) = t[from..].find('.').map(|p| p + from) {
+        from = dot + 1;
         let Some(ext) = EXTENSIONS.iter().find(|x| {
-            bytes.len() > x.len()
-                && bytes[bytes.len() - x.len()..].eq_ignore_ascii_case(x.as_bytes())
+            b.len() >= dot + x.len()
+                && b[dot..dot + x.len()].eq_ignore_ascii_case(x.as_bytes())
+                && b.get(dot + x.len())
+                    .is_none_or(|&c| !c.is_ascii_alphanumeric())
         }) else {
             continue;
         };
+        let start = b[..dot]
+            .iter()
+            .rposition(|&c| boundary(c))
+            .map_or(0, |p| p + 1);
+        let token = &t[start..dot + ext.len()];
         let stem = &token[..token.len() - ext.len()];
         if !stem.contains(['_', '-']) {
             continue;
