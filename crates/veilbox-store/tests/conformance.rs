@@ -20,11 +20,14 @@ use veilbox_whatsapp::webhook;
 
 #[path = "conformance/amendments.rs"]
 mod amendments;
+#[path = "conformance/echoes.rs"]
+mod echoes;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/identity.rs"]
 mod identity;
 use amendments::*;
+use echoes::*;
 use fixtures::*;
 use identity::*;
 
@@ -189,6 +192,7 @@ type Open =
 conformance!(
     every_sample_is_stored_and_read_back,
     every_fixture_is_kept_and_each_person_is_one_customer,
+    echoes_are_the_business_speaking_not_the_customer,
     redelivery_changes_nothing,
     statuses_merge_and_never_go_backwards,
     failed_status_keeps_its_error,

@@ -14,6 +14,9 @@ use serde_json::{Map, Value};
 pub struct Webhook {
     /// Customer messages, in body order.
     pub messages: Vec<InboundMessage>,
+    /// Messages the business sent from the WhatsApp Business app on its phone
+    /// (`smb_message_echoes`), in body order: `customer` is the recipient.
+    pub echoes: Vec<InboundMessage>,
     /// Delivery receipts for messages the business sent.
     pub statuses: Vec<StatusUpdate>,
     /// Out-of-band platform errors (`value.errors`), for admins.
@@ -411,7 +414,7 @@ fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
         .get("field")
         .and_then(Value::as_str)
         .unwrap_or("messages");
-    if field != "messages" {
+    if field != "messages" && field != "smb_message_echoes" {
         // Other subscription fields (template status, quality, ...) are acknowledged and
         // kept in the raw event only.
         return;
@@ -452,6 +455,34 @@ fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
             Ok(m) => out.messages.push(m),
             Err(reason) => out.rejected.push(RejectedElement {
                 element: "message",
+                reason,
+                phone_number_id: Some(phone_number_id.clone()),
+            }),
+        }
+    }
+    for echo in array(value, "message_echoes") {
+        // The same shape as a message, addressed `to` the customer: read as one from them,
+        // then kept apart as what the business said.
+        let mut addressed = echo.clone();
+        if let Some(object) = addressed.as_object_mut() {
+            let to = object.get("to").cloned();
+            let to_user_id = object.get("to_user_id").cloned();
+            object.remove("from");
+            object.remove("from_user_id");
+            if let Some(to) = to {
+                object.insert("from".to_owned(), to);
+            }
+            if let Some(to_user_id) = to_user_id {
+                object.insert("from_user_id".to_owned(), to_user_id);
+            }
+        }
+        match normalise_message(&addressed, &business, &profiles) {
+            Ok(mut m) => {
+                m.raw = echo.clone();
+                out.echoes.push(m);
+            }
+            Err(reason) => out.rejected.push(RejectedElement {
+                element: "echo",
                 reason,
                 phone_number_id: Some(phone_number_id.clone()),
             }),

@@ -542,7 +542,7 @@ pub fn message_markup(
                 (message_body(m, exposure))
                 @if m.edited_at.is_some() && m.deleted_at.is_none() {
                     details.edited {
-                        summary { "Edited by the customer" }
+                        summary { (if direction == "out" { "Edited in the WhatsApp Business app" } else { "Edited by the customer" }) }
                         @for before in MaskedMessage::previous_versions(m, exposure) {
                             div.previous { (body_of(&before, m, &exposure.without_reveals())) }
                         }
@@ -553,6 +553,8 @@ pub fn message_markup(
                         span.author { (match m.author.as_deref() {
                             Some(a) if a == user.author() => "you",
                             Some(a) => names.of(a),
+                            // sent from the company's phone, not through Veilbox
+                            None if m.outbox.is_none() && m.wa_message_id.is_some() => "WhatsApp Business app",
                             None => "business",
                         }) }
                     }
@@ -749,6 +751,9 @@ fn body_of(masked: &MaskedMessage, m: &MessageRecord, x: &Exposure) -> Markup {
             html! { p.system { "The customer opened the chat for the first time." } }
         }
         "erased" => html! { p.system { "Erased: this customer asked to be forgotten." } },
+        "deleted" if m.direction == "outbound" => {
+            html! { p.system { "🚫 Deleted in the WhatsApp Business app." } }
+        }
         "deleted" => html! { p.system { "🚫 The customer deleted this message." } },
         "revoke" => {
             html! { p.system { "🚫 The customer deleted a message Veilbox does not have." } }

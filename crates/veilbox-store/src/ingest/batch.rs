@@ -159,6 +159,7 @@ impl<'a> BatchWrite<'a> {
                 .messages
                 .iter()
                 .map(|m| &m.business)
+                .chain(delivery.webhook.echoes.iter().map(|m| &m.business))
                 .chain(delivery.webhook.statuses.iter().map(|s| &s.business));
             for business in numbers {
                 if !inboxes.contains_key(&business.phone_number_id) {
@@ -170,6 +171,7 @@ impl<'a> BatchWrite<'a> {
         let routed = |pnid: &str| inboxes.get(pnid).cloned().flatten();
 
         self.messages(&fresh, &routed, reports).await?;
+        self.echoes(&fresh, &routed, reports).await?;
         self.statuses(&fresh, &routed, reports).await?;
         for (job, delivery, event_id) in &fresh {
             self.platform_errors(delivery, event_id, &mut reports[*job])
@@ -335,7 +337,12 @@ impl<'a> BatchWrite<'a> {
         // ours to change (unknown, older than retention) is kept as a message of its own.
         for amendment in amendments {
             if !self
-                .amend(amendment.1, amendment.3, &mut reports[amendment.0])
+                .amend(
+                    amendment.1,
+                    amendment.3,
+                    "inbound",
+                    &mut reports[amendment.0],
+                )
                 .await?
             {
                 survivors.push(amendment);
@@ -381,7 +388,7 @@ impl<'a> BatchWrite<'a> {
                 },
             )
             .collect();
-        self.insert_messages(&rows).await?;
+        self.insert_messages(&rows, "inbound").await?;
         self.queue_media_fetches(&rows).await?;
         let mut touched = HashSet::new();
         for row in &rows {
@@ -437,6 +444,159 @@ impl<'a> BatchWrite<'a> {
         Ok(())
     }
 
+    /// Messages the business sent from the WhatsApp Business app (`smb_message_echoes`):
+    /// stored as outbound messages of the recipient's conversation, with no author (no one
+    /// in Veilbox wrote them) and no outbox row (Veilbox did not send them). They neither
+    /// open the customer's window nor count as the customer writing; an edit or deletion
+    /// made in the app changes the message it names.
+    async fn echoes(
+        &mut self,
+        fresh: &[(usize, &Delivery, String)],
+        routed: &impl Fn(&str) -> Option<String>,
+        reports: &mut [IngestReport],
+    ) -> Result<(), StoreError> {
+        let mut seen = HashSet::new();
+        let mut candidates = Vec::new();
+        for (job, delivery, event_id) in fresh {
+            for echo in &delivery.webhook.echoes {
+                match routed(&echo.business.phone_number_id) {
+                    None => reports[*job].unrouted += 1,
+                    Some(inbox_id) => {
+                        if seen.insert(echo.wa_message_id.as_str()) {
+                            candidates.push((
+                                *job,
+                                echo,
+                                event_id.as_str(),
+                                delivery.received_at,
+                                inbox_id,
+                            ));
+                        } else {
+                            reports[*job].messages_duplicate += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = candidates
+            .iter()
+            .map(|c| c.1.wa_message_id.as_str())
+            .collect();
+        let known: HashSet<String> = self
+            .select_in(
+                "SELECT wa_message_id FROM messages WHERE wa_message_id IN",
+                &ids,
+            )
+            .await?
+            .iter()
+            .map(|row| row.try_get("wa_message_id"))
+            .collect::<Result<_, _>>()?;
+        let mut survivors = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let (job, echo, _, received_at, _) = candidate;
+            if known.contains(&echo.wa_message_id) {
+                reports[job].messages_duplicate += 1;
+            } else if amendment_of(echo).is_some()
+                && self
+                    .amend(echo, received_at, "outbound", &mut reports[job])
+                    .await?
+            {
+                // applied to the message it names
+            } else {
+                survivors.push(candidate);
+            }
+        }
+        if survivors.is_empty() {
+            return Ok(());
+        }
+        let (customers, conflicted) = self
+            .customers(
+                &survivors
+                    .iter()
+                    .map(|s| (&s.1.customer, s.3))
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        for recipient in conflicted {
+            reports[survivors[recipient].0].identity_conflicts += 1;
+        }
+        let mut rows = Vec::with_capacity(survivors.len());
+        for ((job, echo, event_id, received_at, inbox_id), customer_id) in
+            survivors.into_iter().zip(customers)
+        {
+            let conversation_id = self
+                .echo_conversation(&inbox_id, &customer_id, echo.sent_at.saturating_mul(1000))
+                .await?;
+            rows.push(NewMessage {
+                id: new_id(),
+                job,
+                message: echo,
+                event_id,
+                received_at,
+                customer_id,
+                conversation_id,
+            });
+        }
+        self.insert_messages(&rows, "outbound").await?;
+        for row in &rows {
+            reports[row.job].echoes_stored += 1;
+            self.events.push(StoreEvent::Message {
+                conversation_id: row.conversation_id.clone(),
+                message_id: row.id.clone(),
+            });
+            self.events.push(StoreEvent::Conversation {
+                conversation_id: row.conversation_id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The conversation an echo to `customer_id` belongs in: the open one, or a new one
+    /// waiting on the customer (`pending`: the business wrote last), whose reply then
+    /// reopens it.
+    async fn echo_conversation(
+        &mut self,
+        inbox_id: &str,
+        customer_id: &str,
+        sent_at: i64,
+    ) -> Result<String, StoreError> {
+        let open = sqlx::query(
+            "SELECT id FROM conversations WHERE inbox_id = $1 AND customer_id = $2 \
+             AND state <> 'resolved' ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(inbox_id)
+        .bind(customer_id)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        if let Some(row) = open {
+            let id: String = row.try_get("id")?;
+            sqlx::query(
+                "UPDATE conversations SET last_message_at = $2 \
+                 WHERE id = $1 AND (last_message_at IS NULL OR last_message_at < $2)",
+            )
+            .bind(id.as_str())
+            .bind(sent_at)
+            .execute(&mut *self.conn)
+            .await?;
+            return Ok(id);
+        }
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO conversations (id, inbox_id, customer_id, state, created_at, last_message_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $5)",
+        )
+        .bind(id.as_str())
+        .bind(inbox_id)
+        .bind(customer_id)
+        .bind(now_ms())
+        .bind(sent_at)
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(id)
+    }
+
     /// Applies an edit or a revoke to the message it names, if that is an inbound message of
     /// the same customer (or of a customer merged into theirs); returns false when there is
     /// no such message. A redelivered amendment changes nothing.
@@ -444,17 +604,20 @@ impl<'a> BatchWrite<'a> {
         &mut self,
         message: &InboundMessage,
         received_at: i64,
+        direction: &'static str,
         report: &mut IngestReport,
     ) -> Result<bool, StoreError> {
         let Some((original_id, new_content)) = amendment_of(message) else {
             return Ok(false);
         };
+        // A customer amends what they wrote; the business (from its app) what it sent.
         let original = sqlx::query(
             "SELECT m.id, m.conversation_id, m.content, c.customer_id FROM messages m \
              JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.wa_message_id = $1 AND m.direction = 'inbound'",
+             WHERE m.wa_message_id = $1 AND m.direction = $2",
         )
         .bind(original_id)
+        .bind(direction)
         .fetch_optional(&mut *self.conn)
         .await?;
         let Some(original) = original else {
@@ -463,7 +626,7 @@ impl<'a> BatchWrite<'a> {
         let message_id: String = original.try_get("id")?;
         let conversation_id: String = original.try_get("conversation_id")?;
         let customer_id: String = original.try_get("customer_id")?;
-        // Only the customer who wrote a message may change it.
+        // Only the customer who wrote a message (or to whom it was sent) may see it change.
         let index = message.customer.wa_id.as_deref().map(|w| self.wa_index(w));
         let same_sender = sqlx::query(
             "SELECT 1 AS yes FROM customers WHERE (id = $1 OR merged_into = $1) AND erased_at IS NULL \
@@ -976,12 +1139,22 @@ impl<'a> BatchWrite<'a> {
         Ok(ids)
     }
 
-    async fn insert_messages(&mut self, rows: &[NewMessage<'_>]) -> Result<(), StoreError> {
+    async fn insert_messages(
+        &mut self,
+        rows: &[NewMessage<'_>],
+        direction: &'static str,
+    ) -> Result<(), StoreError> {
+        // (a constant of ours, never input)
+        let direction = if direction == "outbound" {
+            "'outbound'"
+        } else {
+            "'inbound'"
+        };
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO messages (id, wa_message_id, conversation_id, direction, message_type, content, \
                  context, errors, raw, sent_at, received_at, webhook_event_id) VALUES {}",
-                values_with(self.numbered, chunk.len(), &["$", "$", "$", "'inbound'", "$", "$", "$", "$", "$", "$", "$", "$"])
+                values_with(self.numbered, chunk.len(), &["$", "$", "$", direction, "$", "$", "$", "$", "$", "$", "$", "$"])
             );
             let mut query = sqlx::query::<Any>(&sql);
             for row in chunk {

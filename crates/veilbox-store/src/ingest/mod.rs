@@ -101,6 +101,8 @@ pub struct IngestReport {
     pub identity_conflicts: u32,
     /// Edits and deletions applied to the messages they name.
     pub amendments: u32,
+    /// Messages the business sent from the WhatsApp Business app, stored as outbound.
+    pub echoes_stored: u32,
 }
 
 enum Job {
@@ -290,7 +292,8 @@ type Syncing = (
 /// What woke the writer up.
 enum Wake {
     Synced(Result<(), StoreError>),
-    Next(Option<Pending>),
+    /// (boxed: a delivery is large, and this is one allocation per batch's first job)
+    Next(Option<Box<Pending>>),
 }
 
 impl Writer {
@@ -308,9 +311,9 @@ impl Writer {
                 Some((sync, _, _)) => tokio::select! {
                     biased;
                     done = sync => Wake::Synced(done.unwrap_or(Err(StoreError::WriterGone))),
-                    next = rx.recv() => Wake::Next(next),
+                    next = rx.recv() => Wake::Next(next.map(Box::new)),
                 },
-                None => Wake::Next(rx.recv().await),
+                None => Wake::Next(rx.recv().await.map(Box::new)),
             };
             let first = match wake {
                 Wake::Synced(result) => {
@@ -320,7 +323,7 @@ impl Writer {
                     continue;
                 }
                 Wake::Next(None) => break,
-                Wake::Next(Some(first)) => first,
+                Wake::Next(Some(first)) => *first,
             };
             batch.push(first);
             while batch.len() < MAX_BATCH {

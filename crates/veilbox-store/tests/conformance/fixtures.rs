@@ -65,6 +65,19 @@ fn parser_reads_every_messages_fixture() {
     let mut read = 0;
     for (file, field, expect, body) in manifest() {
         let parsed = webhook::parse(&body).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            parsed.echoes.len(),
+            count(&expect, "echoes"),
+            "{file}: echoes"
+        );
+        if field == "smb_message_echoes" {
+            if let (Some(kind), Some(echo)) = (expect["kind"].as_str(), parsed.echoes.first()) {
+                let got = serde_json::to_value(&echo.content).expect("content")["kind"].clone();
+                assert_eq!(got, kind, "{file}: echo kind");
+            }
+            assert!(parsed.rejected.is_empty(), "{file}: {:?}", parsed.rejected);
+            continue;
+        }
         if field != "messages" {
             // Other fields are acknowledged and kept as raw events only.
             assert!(parsed.rejected.is_empty(), "{file}: {:?}", parsed.rejected);
@@ -129,6 +142,37 @@ pub(super) async fn every_fixture_is_kept_and_each_person_is_one_customer(open: 
         "every body is kept once as its raw event"
     );
     assert_eq!(f.count("SELECT COUNT(*) FROM quarantined_events").await, 0);
+    // Echoes are outbound messages nobody in Veilbox wrote; the edit and the deletion made
+    // in the app changed the echoes they name (the text, the photo) instead of adding one.
+    let echoes: usize = fixtures
+        .iter()
+        .filter(|(_, field, expect, _)| {
+            field == "smb_message_echoes" && expect["kind"] != "edit" && expect["kind"] != "revoke"
+        })
+        .count();
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND author IS NULL")
+            .await,
+        i64::try_from(echoes).expect("count"),
+        "every echo is stored once"
+    );
+    assert_eq!(
+        f.count(
+            "SELECT COUNT(*) FROM message_revisions r JOIN messages m ON m.id = r.message_id \
+             WHERE m.direction = 'outbound'"
+        )
+        .await,
+        2,
+        "the echoes' edit and deletion"
+    );
+    assert_eq!(
+        f.count(
+            "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND revoked_at IS NOT NULL"
+        )
+        .await,
+        1,
+        "the photo deleted in the app"
+    );
     assert_eq!(f.count("SELECT COUNT(*) FROM dead_letters").await, 0);
 
     // All files naming one person resolve to one customer record.
