@@ -279,7 +279,11 @@ impl MessageJson {
             masked: masked.json(),
             content: masked.content,
             context: m.context.map(masked_context),
-            errors: m.errors,
+            // Meta's error details can quote what the customer sent: masked like the rest.
+            errors: m
+                .errors
+                .as_ref()
+                .map(|errors| crate::exposure::content::masked_raw(errors, exposure)),
             raw,
             delivery: m.delivery.map(|d| DeliveryJson {
                 state: d.state,
@@ -574,6 +578,9 @@ async fn list_platform_errors(
 ) -> Result<Json<Value>, WebError> {
     require(&state, &actor, Action::Configure)?;
     let errors = state.store.platform_errors(200).await?;
+    // An error's title and details can quote a customer's message: admins see them masked.
+    let exposure = crate::exposure::Exposure::masked_only(state.scanner.clone(), None);
+    let masked = |text: Option<String>| text.map(|t| exposure.text(None, &t).text());
     let items: Vec<Value> = errors
         .into_iter()
         .map(|e| {
@@ -582,8 +589,8 @@ async fn list_platform_errors(
                 "webhook_event_id": e.webhook_event_id,
                 "phone_number_id": e.phone_number_id,
                 "code": e.code,
-                "title": e.title,
-                "details": e.details,
+                "title": masked(e.title),
+                "details": masked(e.details),
                 "received_at": rfc3339(e.received_at),
             })
         })

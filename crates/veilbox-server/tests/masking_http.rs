@@ -732,3 +732,55 @@ async fn a_field_hidden_whole_takes_the_most_sensitive_kind_inside_it() {
     }
     app.stop().await;
 }
+
+/// Meta's error texts can quote what the customer sent: a message's `errors` in the API
+/// and the platform errors admins read are masked like message content.
+#[tokio::test]
+async fn error_details_are_masked_for_agents_and_admins() {
+    let app = TestApp::spawn().await;
+    let message = json!({"type": "unsupported", "errors": [{"code": 131051,
+        "title": "Message type unknown",
+        "error_data": {"details": "could not read: call +44 7700 966456, card 4111 1111 1111 1111"}}]});
+    assert_eq!(
+        app.post_signed(&envelope("wamid.ERR1", message))
+            .await
+            .status(),
+        200
+    );
+    let platform = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550123456", "phone_number_id": "118440581239876"},
+            "errors": [{"code": 131000, "title": "Something went wrong for +44 7700 966456",
+                        "error_data": {"details": "recipient Ottoline Brackwater, 19 Quenby Mews, Leeds LS6 2QT, +44 7700 966456"}}]
+        }}]}]
+    });
+    assert_eq!(
+        app.post_signed(platform.to_string().as_bytes())
+            .await
+            .status(),
+        200
+    );
+    let conversation = app.open_conversation_of(PHONE).await.expect("conversation");
+    let (status, messages) = app
+        .api(&format!("/api/v1/conversations/{conversation}/messages"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{messages}");
+    let text = messages.to_string();
+    assert!(text.contains("131051"), "the error is there: {text}");
+    assert!(
+        !text.contains("966456") && !text.contains("4111 1111"),
+        "{text}"
+    );
+    let (status, errors) = app.admin_api("/api/v1/admin/platform-errors").await;
+    assert_eq!(status, StatusCode::OK, "{errors}");
+    let text = errors.to_string();
+    assert!(
+        text.contains("131000"),
+        "the platform error is there: {text}"
+    );
+    assert!(!text.contains("966456"), "{text}");
+    assert!(!text.contains("Quenby"), "{text}");
+    app.stop().await;
+}
