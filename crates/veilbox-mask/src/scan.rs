@@ -794,7 +794,8 @@ impl<'a> Ctx<'a> {
                 || starts_ci(core, b"https://")
                 || starts_ci(core, b"www.")
                 || contains_ci(core, b"maps.")
-                || contains_ci(core, b"goo.gl/"))
+                || contains_ci(core, b"goo.gl/")
+                || contains_ci(core, b"wa.me/"))
         {
             return self.url(s, e, we);
         }
@@ -2190,6 +2191,18 @@ impl<'a> Ctx<'a> {
         if is_map {
             self.emit(Kind::Gps, s, e, 0.75, Why::Format("map link"), P_FORMAT);
             return we;
+        }
+        // a chat link names a WhatsApp number: "wa.me/447700966456",
+        // "api.whatsapp.com/send?phone=447700966456"
+        for key in [&b"wa.me/"[..], b"phone="] {
+            if let Some(p) = find_ci(u, key) {
+                let ds = s + p + key.len();
+                let de = ds + b[ds..e].iter().take_while(|c| c.is_ascii_digit()).count();
+                if de - ds >= 7 {
+                    self.emit(Kind::Phone, ds, de, 0.9, Why::Format("chat link"), P_FORMAT);
+                    return we;
+                }
+            }
         }
         for key in [
             &b"token="[..],

@@ -118,6 +118,8 @@ const POSITIVES: &[(&str, Kind, &str)] = &[
     ("meu número é nove oito sete seis cinco quatro três dois um zero", Kind::Phone, "nove oito sete seis cinco quatro três dois um zero"),
     ("my no 9\u{fe0f}\u{20e3}8\u{fe0f}\u{20e3}7\u{fe0f}\u{20e3}6\u{fe0f}\u{20e3}5\u{fe0f}\u{20e3}4\u{fe0f}\u{20e3}3\u{fe0f}\u{20e3}2\u{fe0f}\u{20e3}1\u{fe0f}\u{20e3}0\u{fe0f}\u{20e3}", Kind::Phone, "9\u{fe0f}\u{20e3}8\u{fe0f}\u{20e3}7\u{fe0f}\u{20e3}6\u{fe0f}\u{20e3}5\u{fe0f}\u{20e3}4\u{fe0f}\u{20e3}3\u{fe0f}\u{20e3}2\u{fe0f}\u{20e3}1\u{fe0f}\u{20e3}0\u{fe0f}\u{20e3}"),
     ("number yangu ni 0733\n219 884", Kind::Phone, "0733\n219 884"),
+    ("message my brother at https://wa.me/447700966456 pls", Kind::Phone, "447700966456"),
+    ("wa.me/5511987654321?text=oi", Kind::Phone, "5511987654321"),
     // names after a role word, a form line, in a file name; Indic script after a cue
     ("Our rider Ibrahim Musa will call you", Kind::Person, "Ibrahim Musa"),
     ("Klingel: Yılmaz", Kind::Person, "Yılmaz"),
