@@ -1557,6 +1557,12 @@ impl<'a> Ctx<'a> {
                 }
                 // the courier's word for it keeps it visible, unless the digits read as
                 // something more sensitive: a card or a phone number
+                // a DHL waybill (ten digits, mod 7) right after the courier's word: "DHL
+                // 3537622362", "waybill 3224475144" (further on, a phone that happens to
+                // pass the check would be kept visible)
+                Cue::Tracking if n == 10 && v.k == 1 && gap <= 4 && checks::dhl(d) => {
+                    return emit(Kind::Tracking, 0.85, Why::Checksum("dhl"), P_KEEP);
+                }
                 // an air waybill as written on the waybill ("AWB 123-45678903")
                 Cue::Tracking if v.k == 2 && l == [3, 8] && v.all_seps(b'-') && gap <= 20 => {
                     return emit(Kind::Tracking, 0.85, why, P_KEEP);
@@ -1748,6 +1754,13 @@ impl<'a> Ctx<'a> {
                 return we;
             }
         }
+        // UPS written in groups, as on its label: "1Z Y83 R06 03 9795 0383"
+        if len == 2 && core.eq_ignore_ascii_case(b"1z") {
+            if let Some(end) = self.ups_spaced(e) {
+                self.emit(Kind::Tracking, s, end, 0.9, Why::Format("ups"), P_KEEP);
+                return end.max(we);
+            }
+        }
         if len == 18 && starts_ci(core, b"1z") && core.iter().all(u8::is_ascii_alphanumeric) {
             self.emit(Kind::Tracking, s, e, 0.95, Why::Format("ups"), P_KEEP);
             return we;
@@ -1822,6 +1835,25 @@ impl<'a> Ctx<'a> {
         }
         self.fail_closed(s, e, "identifier");
         we
+    }
+
+    /// The end of the sixteen letters and digits after a UPS `1Z` ending at `e`, written
+    /// in groups of two to four separated by single spaces; `None` if they are not there.
+    fn ups_spaced(&self, e: usize) -> Option<usize> {
+        let b = self.b;
+        let (mut p, mut count) = (e, 0);
+        while count < 16 && p + 1 < b.len() && b[p] == b' ' && b[p + 1].is_ascii_alphanumeric() {
+            let group = b[p + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            if !(2..=4).contains(&group) {
+                return None;
+            }
+            count += group;
+            p += 1 + group;
+        }
+        (count == 16).then_some(p)
     }
 
     /// A letters-and-digits token that says nothing about anyone: a time (`10:30am`), a

@@ -134,6 +134,8 @@ const POSITIVES: &[(&str, Kind, &str)] = &[
     // kept references
     ("Your shipment 1Z999AA10123456784 is out", Kind::Tracking, "1Z999AA10123456784"),
     ("J&T JP1234567890 belum sampai", Kind::Tracking, "JP1234567890"),
+    ("DHL 3537622362 imefika?", Kind::Tracking, "3537622362"),
+    ("UPS 1Z Y83 R06 03 9795 0383 wo ist mein Paket", Kind::Tracking, "1Z Y83 R06 03 9795 0383"),
     ("Amazon TBA123456789012 not delivered", Kind::Tracking, "TBA123456789012"),
     ("Parcel EE123456785IN not delivered", Kind::Tracking, "EE123456785IN"),
     ("order 402-8836152-2275551 still stuck", Kind::Order, "402-8836152-2275551"),
@@ -178,6 +180,7 @@ const NEGATIVES: &[&str] = &[
     "weight 4500.5 g",
     "J&T JP1234567890 belum sampai",
     "IFSC SBIN0001234 for the refund",
+    "DHL 3537622362 imefika?",
 ];
 
 #[test]
