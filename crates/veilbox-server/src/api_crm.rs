@@ -179,6 +179,7 @@ fn card_json(state: &AppState, card: &CustomerCard) -> Value {
         "profile_name": shown(&masked, &c(if card.display_name.is_some() { "profile" } else { "name" }), card.profile_name.is_some()),
         "wa_number": shown(&masked, &c("wa"), card.wa_number.is_some()),
         "labels": card.labels,
+        "marketing_opt_out_at": card.marketing_opt_out_at.map(rfc3339),
         "contacts": card.contacts.iter().map(|x| json!({
             "id": x.id, "kind": x.kind.as_str(), "value": masked.get(&c(&format!("contact.{}", x.id))).text(), "created_at": rfc3339(x.created_at),
         })).collect::<Vec<_>>(),

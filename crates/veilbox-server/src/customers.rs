@@ -264,6 +264,9 @@ pub async fn conversation_card(
             @if card.display_name.is_some() || card.profile_name.is_some() { p.name { "Name " (c("name").html()) } }
             @if card.wa_number.is_some() { p.handle { "WhatsApp " (c("wa").html()) } }
             @if !card.labels.is_empty() { p.labels { @for l in &card.labels { span.label { (l) } " " } } }
+            @if card.marketing_opt_out_at.is_some() {
+                p.opt-out { "Asked WhatsApp to stop marketing messages: send no promotions." }
+            }
             @if !theirs.is_empty() {
                 h4 { "Mentioned in this conversation" }
                 ul.shipments.mentioned { @for s in &theirs { (shipment_markup(s, &masked)) } }
@@ -315,6 +318,10 @@ pub async fn card_page(
                     dt { "Name" } dd { @if card.display_name.is_some() || card.profile_name.is_some() { (c("name").html()) } @else { "—" } }
                     dt { "WhatsApp" } dd { @if card.wa_number.is_some() { (c("wa").html()) } @else { "—" } }
                     dt { "Labels" } dd { (card.labels.join(", ")) }
+                    dt { "Marketing" } dd { @match card.marketing_opt_out_at {
+                        Some(at) => { "stopped on WhatsApp since " time datetime=(crate::api::rfc3339(at)) { (crate::api::rfc3339(at)) } }
+                        None => "not stopped",
+                    } }
                     dt { "Customer id" } dd { code { (card.id) } }
                 }
                 h2 { "Contacts" }

@@ -497,3 +497,68 @@ async fn a_body_the_store_refuses_is_answered_200_quarantined_and_reprocessed() 
     );
     app.stop().await;
 }
+
+/// A customer's marketing stop reaches their record: the customer API and the card beside
+/// the thread say so; a resume lifts it.
+#[tokio::test]
+async fn a_marketing_stop_is_shown_on_the_customer() {
+    let app = TestApp::spawn().await;
+    let phone = "447700900333";
+    let body = |field: &str, key: &str, item: serde_json::Value| {
+        serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": field, "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550123456", "phone_number_id": "118440581239876"},
+                "contacts": [{"profile": {"name": "Nia"}, "wa_id": phone}],
+                key: [item]
+            }}]}]
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let text = body(
+        "messages",
+        "messages",
+        serde_json::json!({"from": phone, "id": "wamid.PREF1",
+        "timestamp": now.to_string(), "type": "text", "text": {"body": "where is my parcel?"}}),
+    );
+    assert_eq!(app.post_signed(&text).await.status(), 200);
+    let preference = |value: &str, at: u64| {
+        body(
+            "user_preferences",
+            "user_preferences",
+            serde_json::json!({"wa_id": phone,
+            "category": "marketing_messages", "value": value, "timestamp": at}),
+        )
+    };
+    assert_eq!(
+        app.post_signed(&preference("stop", now)).await.status(),
+        200
+    );
+    let conversation = app.open_conversation_of(phone).await.expect("conversation");
+    let customer: String = sqlx::Row::get(
+        &sqlx::query("SELECT customer_id FROM conversations WHERE id = $1")
+            .bind(&conversation)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap(),
+        "customer_id",
+    );
+    let (status, card) = app.api(&format!("/api/v1/customers/{customer}")).await;
+    assert_eq!(status, 200, "{card}");
+    assert!(card["marketing_opt_out_at"].is_string(), "{card}");
+    assert_eq!(
+        app.post_signed(&preference("resume", now + 60))
+            .await
+            .status(),
+        200
+    );
+    let (_, card) = app.api(&format!("/api/v1/customers/{customer}")).await;
+    assert!(card["marketing_opt_out_at"].is_null(), "{card}");
+    app.stop().await;
+}

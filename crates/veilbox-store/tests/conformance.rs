@@ -26,10 +26,13 @@ mod echoes;
 mod fixtures;
 #[path = "conformance/identity.rs"]
 mod identity;
+#[path = "conformance/preferences.rs"]
+mod preferences;
 use amendments::*;
 use echoes::*;
 use fixtures::*;
 use identity::*;
+use preferences::*;
 
 fn sample(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -193,6 +196,7 @@ conformance!(
     every_sample_is_stored_and_read_back,
     every_fixture_is_kept_and_each_person_is_one_customer,
     echoes_are_the_business_speaking_not_the_customer,
+    marketing_stops_and_resumes_are_kept_on_the_customer,
     redelivery_changes_nothing,
     statuses_merge_and_never_go_backwards,
     failed_status_keeps_its_error,

@@ -17,6 +17,8 @@ pub struct Webhook {
     /// Messages the business sent from the WhatsApp Business app on its phone
     /// (`smb_message_echoes`), in body order: `customer` is the recipient.
     pub echoes: Vec<InboundMessage>,
+    /// Customers' messaging preferences (`user_preferences`): a marketing stop or resume.
+    pub preferences: Vec<PreferenceUpdate>,
     /// Delivery receipts for messages the business sent.
     pub statuses: Vec<StatusUpdate>,
     /// Out-of-band platform errors (`value.errors`), for admins.
@@ -376,10 +378,25 @@ pub struct PlatformError {
     pub error: ApiError,
 }
 
+/// A customer's messaging preference as WhatsApp reports it (`user_preferences[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreferenceUpdate {
+    /// The number it was reported on.
+    pub business: BusinessNumber,
+    /// Whose preference it is.
+    pub customer: CustomerIdentity,
+    /// `marketing_messages`, as Meta names it.
+    pub category: String,
+    /// True for "stop", false for "resume".
+    pub opted_out: bool,
+    /// When the customer chose, Unix seconds.
+    pub at: i64,
+}
+
 /// An element skipped because it lacked what makes it usable (e.g. a message without id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedElement {
-    /// `message`, `status` or `change`.
+    /// `message`, `echo`, `preference`, `status` or `change`.
     pub element: &'static str,
     /// Why, without any content from the element.
     pub reason: &'static str,
@@ -414,7 +431,10 @@ fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
         .get("field")
         .and_then(Value::as_str)
         .unwrap_or("messages");
-    if field != "messages" && field != "smb_message_echoes" {
+    if !matches!(
+        field,
+        "messages" | "smb_message_echoes" | "user_preferences"
+    ) {
         // Other subscription fields (template status, quality, ...) are acknowledged and
         // kept in the raw event only.
         return;
@@ -487,6 +507,38 @@ fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
                 phone_number_id: Some(phone_number_id.clone()),
             }),
         }
+    }
+    for preference in array(value, "user_preferences") {
+        let field = |key: &str| preference.get(key).and_then(lenient_string);
+        let opted_out = match field("value").as_deref() {
+            Some("stop") => true,
+            Some("resume") => false,
+            _ => {
+                out.rejected.push(RejectedElement {
+                    element: "preference",
+                    reason: "user preference that is neither stop nor resume",
+                    phone_number_id: Some(phone_number_id.clone()),
+                });
+                continue;
+            }
+        };
+        let customer = identify(field("wa_id"), field("user_id"), &profiles);
+        let at = preference.get("timestamp").and_then(lenient_i64);
+        let (Some(at), false) = (at, customer.is_anonymous()) else {
+            out.rejected.push(RejectedElement {
+                element: "preference",
+                reason: "user preference without a customer or a timestamp",
+                phone_number_id: Some(phone_number_id.clone()),
+            });
+            continue;
+        };
+        out.preferences.push(PreferenceUpdate {
+            business: business.clone(),
+            customer,
+            category: field("category").unwrap_or_else(|| "marketing_messages".to_owned()),
+            opted_out,
+            at,
+        });
     }
     for status in array(value, "statuses") {
         match normalise_status(status, &business) {

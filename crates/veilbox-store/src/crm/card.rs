@@ -42,7 +42,7 @@ impl Store {
         let mut conn = self.pool().acquire().await?;
         let Some(row) = sqlx::query(
             "SELECT id, wa_number, profile_name, display_name, labels, merged_into, erased_at, created_at, \
-             updated_at FROM customers WHERE id = $1",
+             updated_at, marketing_opt_out_at FROM customers WHERE id = $1",
         )
         .bind(customer_id)
         .fetch_optional(&mut *conn)
@@ -63,6 +63,7 @@ impl Store {
             shipments: Vec::new(),
             merged_into: row.try_get("merged_into")?,
             erased: row.try_get::<Option<i64>, _>("erased_at")?.is_some(),
+            marketing_opt_out_at: row.try_get("marketing_opt_out_at")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         };

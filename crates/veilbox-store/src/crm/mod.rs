@@ -54,6 +54,9 @@ pub struct CustomerCard {
     pub merged_into: Option<String>,
     /// Erased: nothing personal is left.
     pub erased: bool,
+    /// Since when they asked WhatsApp to stop marketing messages, Unix ms (`None`: they
+    /// did not, or resumed since).
+    pub marketing_opt_out_at: Option<i64>,
     /// Created, Unix ms.
     pub created_at: i64,
     /// Last changed, Unix ms.

@@ -160,6 +160,7 @@ impl<'a> BatchWrite<'a> {
                 .iter()
                 .map(|m| &m.business)
                 .chain(delivery.webhook.echoes.iter().map(|m| &m.business))
+                .chain(delivery.webhook.preferences.iter().map(|p| &p.business))
                 .chain(delivery.webhook.statuses.iter().map(|s| &s.business));
             for business in numbers {
                 if !inboxes.contains_key(&business.phone_number_id) {
@@ -172,6 +173,7 @@ impl<'a> BatchWrite<'a> {
 
         self.messages(&fresh, &routed, reports).await?;
         self.echoes(&fresh, &routed, reports).await?;
+        self.preferences(&fresh, &routed, reports).await?;
         self.statuses(&fresh, &routed, reports).await?;
         for (job, delivery, event_id) in &fresh {
             self.platform_errors(delivery, event_id, &mut reports[*job])
@@ -549,6 +551,49 @@ impl<'a> BatchWrite<'a> {
             self.events.push(StoreEvent::Conversation {
                 conversation_id: row.conversation_id.clone(),
             });
+        }
+        Ok(())
+    }
+
+    /// A customer's marketing stop or resume (`user_preferences`), applied to their record
+    /// unless a newer report was applied already (redeliveries and late reports change
+    /// nothing). A report about someone Veilbox does not know yet makes their record.
+    async fn preferences(
+        &mut self,
+        fresh: &[(usize, &Delivery, String)],
+        routed: &impl Fn(&str) -> Option<String>,
+        reports: &mut [IngestReport],
+    ) -> Result<(), StoreError> {
+        for (job, delivery, _) in fresh {
+            for preference in &delivery.webhook.preferences {
+                if routed(&preference.business.phone_number_id).is_none() {
+                    reports[*job].unrouted += 1;
+                    continue;
+                }
+                if preference.category != "marketing_messages" {
+                    continue;
+                }
+                let at = preference.at.saturating_mul(1000);
+                let (customers, _) = self
+                    .customers(&[(&preference.customer, delivery.received_at)])
+                    .await?;
+                let Some(customer_id) = customers.first() else {
+                    continue;
+                };
+                let applied = sqlx::query(
+                    "UPDATE customers SET marketing_opt_out_at = $2, marketing_preference_at = $3 \
+                     WHERE id = $1 AND erased_at IS NULL \
+                     AND (marketing_preference_at IS NULL OR marketing_preference_at < $3)",
+                )
+                .bind(customer_id.as_str())
+                .bind(preference.opted_out.then_some(at))
+                .bind(at)
+                .execute(&mut *self.conn)
+                .await?;
+                if applied.rows_affected() == 1 {
+                    reports[*job].preferences_applied += 1;
+                }
+            }
         }
         Ok(())
     }

@@ -103,6 +103,8 @@ pub struct IngestReport {
     pub amendments: u32,
     /// Messages the business sent from the WhatsApp Business app, stored as outbound.
     pub echoes_stored: u32,
+    /// Marketing stops and resumes applied to customers.
+    pub preferences_applied: u32,
 }
 
 enum Job {

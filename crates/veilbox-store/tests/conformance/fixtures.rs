@@ -175,6 +175,34 @@ pub(super) async fn every_fixture_is_kept_and_each_person_is_one_customer(open: 
     );
     assert_eq!(f.count("SELECT COUNT(*) FROM dead_letters").await, 0);
 
+    // The newest marketing preference reported for each person (by its time, whatever the
+    // order the bodies came in) is what their record says.
+    let mut newest: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+    for (_, _, _, body) in &fixtures {
+        for p in webhook::parse(body).expect("parses").preferences {
+            if let Some(wa_id) = p.customer.wa_id {
+                let entry = newest.entry(wa_id).or_insert((p.at, p.opted_out));
+                if p.at > entry.0 {
+                    *entry = (p.at, p.opted_out);
+                }
+            }
+        }
+    }
+    assert!(!newest.is_empty(), "the fixtures report preferences");
+    for (wa_id, (_, opted_out)) in &newest {
+        let stopped = f
+            .count(&format!(
+                "SELECT COUNT(*) FROM customers WHERE wa_id = '{}' AND marketing_opt_out_at IS NOT NULL",
+                f.wa(wa_id)
+            ))
+            .await;
+        assert_eq!(
+            stopped == 1,
+            *opted_out,
+            "marketing preference of a fixture customer"
+        );
+    }
+
     // All files naming one person resolve to one customer record.
     let mut people: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for (_, _, expect, _) in &fixtures {
