@@ -66,12 +66,7 @@ pub async fn measure_corpus(
     corpus: &std::path::Path,
     limit: usize,
 ) -> anyhow::Result<corpus::CorpusFigures> {
-    let dir = tempfile::tempdir().context("a temporary directory")?;
-    let mut config = Config::from_sources(None, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    config.database_url = format!("sqlite://{}", dir.path().join("veilbox.db").display());
-    config.master_key_file = dir.path().join("master.key");
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let world = World::start(config, listener).await?;
+    let (_dir, world) = throwaway_demo().await?;
     let outcome = async {
         let person = world
             .people
@@ -90,15 +85,21 @@ pub async fn measure_corpus(
 
 /// Runs the replay on a throw-away demo and returns its figures.
 pub async fn measure(verbose: bool) -> anyhow::Result<Figures> {
+    let (_dir, world) = throwaway_demo().await?;
+    let outcome = replay(&world, verbose).await;
+    world.stop().await?;
+    outcome
+}
+
+/// The demo on a throw-away SQLite database (kept while the directory lives).
+async fn throwaway_demo() -> anyhow::Result<(tempfile::TempDir, World)> {
     let dir = tempfile::tempdir().context("a temporary directory")?;
     let mut config = Config::from_sources(None, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
     config.database_url = format!("sqlite://{}", dir.path().join("veilbox.db").display());
     config.master_key_file = dir.path().join("master.key");
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let world = World::start(config, listener).await?;
-    let outcome = replay(&world, verbose).await;
-    world.stop().await?;
-    outcome
+    Ok((dir, world))
 }
 
 /// The replay's result.

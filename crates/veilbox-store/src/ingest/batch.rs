@@ -277,53 +277,38 @@ impl<'a> BatchWrite<'a> {
         Ok(Some(id))
     }
 
+    /// The wamids among `candidates` stored by an earlier delivery.
+    async fn stored_wamids(
+        &mut self,
+        candidates: &[Candidate<'_>],
+    ) -> Result<HashSet<String>, StoreError> {
+        let ids: Vec<&str> = candidates
+            .iter()
+            .map(|c| c.1.wa_message_id.as_str())
+            .collect();
+        self.select_in(
+            "SELECT wa_message_id FROM messages WHERE wa_message_id IN",
+            &ids,
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get("wa_message_id").map_err(StoreError::from))
+        .collect()
+    }
+
     async fn messages(
         &mut self,
         fresh: &[(usize, &Delivery, String)],
         routed: &impl Fn(&str) -> Option<String>,
         reports: &mut [IngestReport],
     ) -> Result<(), StoreError> {
-        // Routed candidates, first occurrence of each wamid in batch order.
-        let mut seen = HashSet::new();
-        let mut candidates = Vec::new();
-        for (job, delivery, event_id) in fresh {
-            for message in &delivery.webhook.messages {
-                match routed(&message.business.phone_number_id) {
-                    None => reports[*job].unrouted += 1,
-                    Some(inbox_id) => {
-                        if seen.insert(message.wa_message_id.as_str()) {
-                            candidates.push((
-                                *job,
-                                message,
-                                event_id.as_str(),
-                                delivery.received_at,
-                                inbox_id,
-                            ));
-                        } else {
-                            reports[*job].messages_duplicate += 1;
-                        }
-                    }
-                }
-            }
-        }
+        let candidates = routed_candidates(fresh, routed, reports, |w| &w.messages);
         if candidates.is_empty() {
             return Ok(());
         }
         // Already stored by an earlier delivery: checked before any conversation is touched,
         // so a redelivery to a resolved conversation does not open an empty new one.
-        let ids: Vec<&str> = candidates
-            .iter()
-            .map(|c| c.1.wa_message_id.as_str())
-            .collect();
-        let known: HashSet<String> = self
-            .select_in(
-                "SELECT wa_message_id FROM messages WHERE wa_message_id IN",
-                &ids,
-            )
-            .await?
-            .iter()
-            .map(|row| row.try_get("wa_message_id"))
-            .collect::<Result<_, _>>()?;
+        let known = self.stored_wamids(&candidates).await?;
         let mut survivors = Vec::with_capacity(candidates.len());
         let mut amendments = Vec::new();
         for (job, message, event_id, received_at, inbox_id) in candidates {
@@ -457,44 +442,11 @@ impl<'a> BatchWrite<'a> {
         routed: &impl Fn(&str) -> Option<String>,
         reports: &mut [IngestReport],
     ) -> Result<(), StoreError> {
-        let mut seen = HashSet::new();
-        let mut candidates = Vec::new();
-        for (job, delivery, event_id) in fresh {
-            for echo in &delivery.webhook.echoes {
-                match routed(&echo.business.phone_number_id) {
-                    None => reports[*job].unrouted += 1,
-                    Some(inbox_id) => {
-                        if seen.insert(echo.wa_message_id.as_str()) {
-                            candidates.push((
-                                *job,
-                                echo,
-                                event_id.as_str(),
-                                delivery.received_at,
-                                inbox_id,
-                            ));
-                        } else {
-                            reports[*job].messages_duplicate += 1;
-                        }
-                    }
-                }
-            }
-        }
+        let candidates = routed_candidates(fresh, routed, reports, |w| &w.echoes);
         if candidates.is_empty() {
             return Ok(());
         }
-        let ids: Vec<&str> = candidates
-            .iter()
-            .map(|c| c.1.wa_message_id.as_str())
-            .collect();
-        let known: HashSet<String> = self
-            .select_in(
-                "SELECT wa_message_id FROM messages WHERE wa_message_id IN",
-                &ids,
-            )
-            .await?
-            .iter()
-            .map(|row| row.try_get("wa_message_id"))
-            .collect::<Result<_, _>>()?;
+        let known = self.stored_wamids(&candidates).await?;
         let mut survivors = Vec::with_capacity(candidates.len());
         for candidate in candidates {
             let (job, echo, _, received_at, _) = candidate;
@@ -1517,6 +1469,43 @@ fn amendment_of(message: &InboundMessage) -> Option<(&str, Option<&MessageConten
         } => Some((id, None)),
         _ => None,
     }
+}
+
+/// A message (or echo) of the batch to store: its job, the message, its raw event id, when
+/// it was received, and the inbox its number routes to.
+type Candidate<'d> = (usize, &'d InboundMessage, &'d str, i64, String);
+
+/// The routed messages (or echoes: `pick` says which) of the batch, the first occurrence of
+/// each wamid in batch order; the others are counted as duplicates, the unrouted as such.
+fn routed_candidates<'d>(
+    fresh: &'d [(usize, &'d Delivery, String)],
+    routed: &impl Fn(&str) -> Option<String>,
+    reports: &mut [IngestReport],
+    pick: impl Fn(&'d veilbox_whatsapp::webhook::Webhook) -> &'d [InboundMessage],
+) -> Vec<Candidate<'d>> {
+    let mut seen = HashSet::new();
+    let mut candidates = Vec::new();
+    for (job, delivery, event_id) in fresh {
+        for message in pick(&delivery.webhook) {
+            match routed(&message.business.phone_number_id) {
+                None => reports[*job].unrouted += 1,
+                Some(inbox_id) => {
+                    if seen.insert(message.wa_message_id.as_str()) {
+                        candidates.push((
+                            *job,
+                            message,
+                            event_id.as_str(),
+                            delivery.received_at,
+                            inbox_id,
+                        ));
+                    } else {
+                        reports[*job].messages_duplicate += 1;
+                    }
+                }
+            }
+        }
+    }
+    candidates
 }
 
 fn dedup<'s>(values: &[&'s str]) -> Vec<&'s str> {
