@@ -68,14 +68,7 @@ pub async fn measure_corpus(
 ) -> anyhow::Result<corpus::CorpusFigures> {
     let (_dir, world) = throwaway_demo().await?;
     let outcome = async {
-        let person = world
-            .people
-            .iter()
-            .find(|p| p.email == DEMO_AGENT)
-            .context("the demo agent")?;
-        let base = format!("http://{}", world.address);
-        let agent =
-            agent::Agent::sign_in(&base, DEMO_AGENT, person.password.expose_secret()).await?;
+        let agent = demo_agent(&world).await?;
         corpus::replay(&world, &agent, corpus, limit).await
     }
     .await;
@@ -166,14 +159,24 @@ impl Figures {
     }
 }
 
-async fn replay(world: &World, verbose: bool) -> anyhow::Result<Figures> {
+/// The demo agent, signed in over HTTP.
+async fn demo_agent(world: &World) -> anyhow::Result<agent::Agent> {
     let person = world
         .people
         .iter()
         .find(|p| p.email == DEMO_AGENT)
         .context("the demo agent")?;
     let base = format!("http://{}", world.address);
-    let agent = agent::Agent::sign_in(&base, DEMO_AGENT, person.password.expose_secret()).await?;
+    agent::Agent::sign_in(&base, DEMO_AGENT, person.password.expose_secret()).await
+}
+
+async fn replay(world: &World, verbose: bool) -> anyhow::Result<Figures> {
+    let person = world
+        .people
+        .iter()
+        .find(|p| p.email == DEMO_AGENT)
+        .context("the demo agent")?;
+    let agent = demo_agent(world).await?;
     let scanner = std::sync::Arc::new(
         veilbox_mask::Scanner::new(veilbox_mask::ScannerConfig::default())
             .map_err(|e| anyhow::anyhow!("{e}"))?,

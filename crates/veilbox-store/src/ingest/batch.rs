@@ -277,6 +277,21 @@ impl<'a> BatchWrite<'a> {
         Ok(Some(id))
     }
 
+    /// The customer of each candidate (the sender of a message, the recipient of an echo),
+    /// found or made; identity conflicts are counted on their jobs.
+    async fn customers_of(
+        &mut self,
+        candidates: &[Candidate<'_>],
+        reports: &mut [IngestReport],
+    ) -> Result<Vec<String>, StoreError> {
+        let people: Vec<_> = candidates.iter().map(|c| (&c.1.customer, c.3)).collect();
+        let (customers, conflicted) = self.customers(&people).await?;
+        for k in conflicted {
+            reports[candidates[k].0].identity_conflicts += 1;
+        }
+        Ok(customers)
+    }
+
     /// The wamids among `candidates` stored by an earlier delivery.
     async fn stored_wamids(
         &mut self,
@@ -338,17 +353,7 @@ impl<'a> BatchWrite<'a> {
         if survivors.is_empty() {
             return Ok(());
         }
-        let (customers, conflicted) = self
-            .customers(
-                &survivors
-                    .iter()
-                    .map(|s| (&s.1.customer, s.3))
-                    .collect::<Vec<_>>(),
-            )
-            .await?;
-        for sender in conflicted {
-            reports[survivors[sender].0].identity_conflicts += 1;
-        }
+        let customers = self.customers_of(&survivors, reports).await?;
         let pairs: Vec<(String, String)> = survivors
             .iter()
             .zip(&customers)
@@ -465,17 +470,7 @@ impl<'a> BatchWrite<'a> {
         if survivors.is_empty() {
             return Ok(());
         }
-        let (customers, conflicted) = self
-            .customers(
-                &survivors
-                    .iter()
-                    .map(|s| (&s.1.customer, s.3))
-                    .collect::<Vec<_>>(),
-            )
-            .await?;
-        for recipient in conflicted {
-            reports[survivors[recipient].0].identity_conflicts += 1;
-        }
+        let customers = self.customers_of(&survivors, reports).await?;
         let mut rows = Vec::with_capacity(survivors.len());
         for ((job, echo, event_id, received_at, inbox_id), customer_id) in
             survivors.into_iter().zip(customers)
