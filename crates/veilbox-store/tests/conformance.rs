@@ -196,6 +196,7 @@ conformance!(
     every_sample_is_stored_and_read_back,
     every_fixture_is_kept_and_each_person_is_one_customer,
     echoes_are_the_business_speaking_not_the_customer,
+    a_reserialised_redelivery_records_its_errors_once,
     marketing_stops_and_resumes_are_kept_on_the_customer,
     redelivery_changes_nothing,
     statuses_merge_and_never_go_backwards,

@@ -1410,6 +1410,26 @@ impl<'a> BatchWrite<'a> {
                 )
             }));
         for (phone_number_id, code, title, message, details) in rows {
+            // A body Meta sends again re-serialised is a new raw event with the same errors:
+            // the same error on the same number within a day is recorded once.
+            let seen = sqlx::query(
+                "SELECT 1 AS seen FROM platform_errors WHERE received_at > $1 \
+                 AND COALESCE(phone_number_id, '') = COALESCE($2, '') AND COALESCE(code, CAST(-1 AS BIGINT)) = COALESCE($3, CAST(-1 AS BIGINT)) \
+                 AND COALESCE(title, '') = COALESCE($4, '') AND COALESCE(message, '') = COALESCE($5, '') \
+                 AND COALESCE(details, '') = COALESCE($6, '') LIMIT 1",
+            )
+            .bind(delivery.received_at - 24 * 3600 * 1000)
+            .bind(phone_number_id)
+            .bind(code)
+            .bind(title.as_deref())
+            .bind(message)
+            .bind(details)
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .is_some();
+            if seen {
+                continue;
+            }
             sqlx::query(
                 "INSERT INTO platform_errors (id, webhook_event_id, phone_number_id, code, title, message, details, \
                  received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -104,3 +104,26 @@ pub(super) async fn echoes_are_the_business_speaking_not_the_customer(open: Open
         1
     );
 }
+
+/// A body with platform errors sent again re-serialised (other bytes, same content) is a
+/// second raw event, but its errors are recorded once.
+pub(super) async fn a_reserialised_redelivery_records_its_errors_once(open: Open) {
+    let Some(f) = open(InboxPolicy::FirstOnly).await else {
+        return;
+    };
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550123456", "phone_number_id": "118440581239876"},
+            "errors": [{"code": 131000, "title": "Something went wrong",
+                        "message": "Something went wrong", "error_data": {"details": "try again"}}]
+        }}]}]
+    });
+    let compact = serde_json::to_vec(&body).expect("json");
+    let pretty = serde_json::to_vec_pretty(&body).expect("json");
+    assert_eq!(f.post(&compact).await.platform_errors, 1);
+    assert_eq!(f.post(&pretty).await.platform_errors, 0);
+    assert_eq!(f.count("SELECT COUNT(*) FROM webhook_events").await, 2);
+    assert_eq!(f.count("SELECT COUNT(*) FROM platform_errors").await, 1);
+}
