@@ -784,3 +784,44 @@ async fn error_details_are_masked_for_agents_and_admins() {
     assert!(!text.contains("Quenby"), "{text}");
     app.stop().await;
 }
+
+/// A customer's new security code is a warning in the thread: a new phone may be someone
+/// else's.
+#[tokio::test]
+async fn a_changed_security_code_warns_the_agent() {
+    let app = TestApp::spawn().await;
+    for (wamid, message) in [
+        (
+            "wamid.ID1",
+            json!({"type": "text", "text": {"body": "where is my parcel?"}}),
+        ),
+        (
+            "wamid.ID2",
+            json!({"type": "system", "system": {"body": "Ottoline's security code changed.",
+                   "customer": PHONE, "type": "customer_identity_changed"},
+                   "identity": {"acknowledged": false, "created_timestamp": "1780000229", "hash": "Sm9SX3YzOlpq"}}),
+        ),
+    ] {
+        assert_eq!(
+            app.post_signed(&envelope(wamid, message)).await.status(),
+            200
+        );
+    }
+    let conversation = app.open_conversation_of(PHONE).await.expect("conversation");
+    let agent = app
+        .add_person("ida@courier.test", "agent", Some(OPERATIONS))
+        .await;
+    assert!(app
+        .store
+        .assign_conversation(&conversation, Some(&agent.id))
+        .await
+        .unwrap());
+    let mut a = Browser::new(&app);
+    a.sign_in(&agent).await;
+    let thread = a.page(&format!("/inbox/c/{conversation}")).await;
+    assert!(
+        thread.contains("security code changed: they may be on a new phone"),
+        "{thread}"
+    );
+    app.stop().await;
+}

@@ -19,6 +19,8 @@ pub struct Webhook {
     pub echoes: Vec<InboundMessage>,
     /// Customers' messaging preferences (`user_preferences`): a marketing stop or resume.
     pub preferences: Vec<PreferenceUpdate>,
+    /// What Meta says about the business's account, numbers and templates: for admins.
+    pub account_updates: Vec<AccountUpdate>,
     /// Delivery receipts for messages the business sent.
     pub statuses: Vec<StatusUpdate>,
     /// Out-of-band platform errors (`value.errors`), for admins.
@@ -393,6 +395,112 @@ pub struct PreferenceUpdate {
     pub at: i64,
 }
 
+/// A change to the business's WhatsApp account, number, templates or flows that an admin
+/// should know of (template approved or rejected, quality flagged, account restricted, PIN
+/// changed...). Built from the fields Meta documents for these events only: they carry no
+/// customer data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUpdate {
+    /// The subscription field: `message_template_status_update`, `account_update`, ...
+    pub field: String,
+    /// The event, as Meta names it (`REJECTED`, `FLAGGED`, `ACCOUNT_RESTRICTION`...).
+    pub event: Option<String>,
+    /// What it is about: a template's name and language, a display number, the account.
+    pub subject: Option<String>,
+    /// One line for the admin: the event and its reason, category, limit or decision.
+    pub detail: String,
+}
+
+/// The management fields an admin is alerted of.
+const ACCOUNT_FIELDS: &[&str] = &[
+    "message_template_status_update",
+    "message_template_quality_update",
+    "message_template_components_update",
+    "template_category_update",
+    "account_update",
+    "account_review_update",
+    "account_alerts",
+    "business_capability_update",
+    "phone_number_quality_update",
+    "phone_number_name_update",
+    "security",
+    "flows",
+];
+
+fn account_update(
+    field: &str,
+    value: Option<&Value>,
+    waba_id: Option<&str>,
+) -> Option<AccountUpdate> {
+    if !ACCOUNT_FIELDS.contains(&field) {
+        return None;
+    }
+    let value = value.and_then(Value::as_object);
+    let text = |key: &str| value.and_then(|v| v.get(key)).and_then(lenient_string);
+    let event = text("event")
+        .or_else(|| text("decision"))
+        .or_else(|| text("alert_type"));
+    let template =
+        text("message_template_name").map(|name| match text("message_template_language") {
+            Some(language) => format!("template {name} ({language})"),
+            None => format!("template {name}"),
+        });
+    let subject = template
+        .or_else(|| text("display_phone_number").map(|n| format!("number +{n}")))
+        .or_else(|| text("flow_id").map(|id| format!("flow {id}")))
+        .or_else(|| waba_id.map(|id| format!("account {id}")));
+    // Only fields that describe the event, never free text Meta might quote from a chat.
+    let mut parts: Vec<String> = Vec::new();
+    for key in [
+        "reason",
+        "message_template_category",
+        "previous_category",
+        "new_category",
+        "correct_category",
+        "previous_quality_score",
+        "new_quality_score",
+        "current_limit",
+        "old_limit",
+        "new_limit",
+        "max_daily_conversation_per_phone",
+        "max_phone_numbers_per_business",
+        "requested_verified_name",
+        "rejection_reason",
+        "old_status",
+        "new_status",
+        "ban_state",
+    ] {
+        if let Some(v) = text(key) {
+            parts.push(format!("{key}: {v}"));
+        }
+    }
+    if let Some(info) = value
+        .and_then(|v| v.get("restriction_info"))
+        .and_then(Value::as_array)
+    {
+        for r in info {
+            if let Some(kind) = r.get("restriction_type").and_then(lenient_string) {
+                parts.push(format!("restriction: {kind}"));
+            }
+        }
+    }
+    let headline = match &event {
+        Some(event) => format!("{field}: {event}"),
+        None => field.to_owned(),
+    };
+    let detail = if parts.is_empty() {
+        headline
+    } else {
+        format!("{headline} ({})", parts.join(", "))
+    };
+    Some(AccountUpdate {
+        field: field.to_owned(),
+        event,
+        subject,
+        detail,
+    })
+}
+
 /// An element skipped because it lacked what makes it usable (e.g. a message without id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedElement {
@@ -431,12 +539,16 @@ fn normalise_change(change: &Value, waba_id: Option<&str>, out: &mut Webhook) {
         .get("field")
         .and_then(Value::as_str)
         .unwrap_or("messages");
+    if let Some(update) = account_update(field, change.get("value"), waba_id) {
+        out.account_updates.push(update);
+        return;
+    }
     if !matches!(
         field,
         "messages" | "smb_message_echoes" | "user_preferences"
     ) {
-        // Other subscription fields (template status, quality, ...) are acknowledged and
-        // kept in the raw event only.
+        // Other subscription fields (calls, history, app state) are acknowledged and kept
+        // in the raw event only.
         return;
     }
     let Some(value) = change.get("value").and_then(Value::as_object) else {

@@ -724,6 +724,14 @@ fn body_of(masked: &MaskedMessage, m: &MessageRecord, x: &Exposure) -> Markup {
                 @if let Some(t) = masked.descriptive("system_type") { " (" (t.replace('_', " ")) ")" }
                 @if let Some(b) = field("body") { ": " (b) }
             }
+            // A new security code means a new phone, which may be someone else's: the agent
+            // is told before sharing anything about a parcel.
+            @if masked.descriptive("system_type") == Some("customer_identity_changed") {
+                p.warn.identity-changed role="alert" {
+                    "⚠ This customer's security code changed: they may be on a new phone, or someone else. "
+                    "Confirm who you are talking to (for example, the order number and the delivery postcode) before sharing delivery details or codes."
+                }
+            }
         },
         "call_permission_reply" => {
             let accepted = c.get("accepted").and_then(Value::as_bool) == Some(true);

@@ -178,6 +178,7 @@ impl<'a> BatchWrite<'a> {
         for (job, delivery, event_id) in &fresh {
             self.platform_errors(delivery, event_id, &mut reports[*job])
                 .await?;
+            self.account_alerts(delivery, &mut reports[*job]).await?;
             if reports[*job].unrouted > 0 {
                 sqlx::query("UPDATE webhook_events SET routed = 0 WHERE id = $1")
                     .bind(event_id.as_str())
@@ -1445,6 +1446,44 @@ impl<'a> BatchWrite<'a> {
             .execute(&mut *self.conn)
             .await?;
             report.platform_errors += 1;
+        }
+        Ok(())
+    }
+
+    /// What Meta says about the account, numbers and templates, as admin alerts (shown to
+    /// admins and supervisors until resolved). The same alert within a day is raised once.
+    async fn account_alerts(
+        &mut self,
+        delivery: &Delivery,
+        report: &mut IngestReport,
+    ) -> Result<(), StoreError> {
+        for update in &delivery.webhook.account_updates {
+            let kind = format!("whatsapp.{}", update.field);
+            let seen = sqlx::query(
+                "SELECT 1 AS seen FROM admin_alerts WHERE kind = $1 AND COALESCE(subject, '') = COALESCE($2, '') \
+                 AND detail = $3 AND created_at > $4 LIMIT 1",
+            )
+            .bind(kind.as_str())
+            .bind(update.subject.as_deref())
+            .bind(update.detail.as_str())
+            .bind(delivery.received_at - 24 * 3600 * 1000)
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .is_some();
+            if seen {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO admin_alerts (id, kind, subject, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(new_id())
+            .bind(kind.as_str())
+            .bind(update.subject.as_deref())
+            .bind(update.detail.as_str())
+            .bind(delivery.received_at)
+            .execute(&mut *self.conn)
+            .await?;
+            report.account_alerts += 1;
         }
         Ok(())
     }

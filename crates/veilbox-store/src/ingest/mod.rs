@@ -105,6 +105,8 @@ pub struct IngestReport {
     pub echoes_stored: u32,
     /// Marketing stops and resumes applied to customers.
     pub preferences_applied: u32,
+    /// Account, number and template updates raised as admin alerts.
+    pub account_alerts: u32,
 }
 
 enum Job {

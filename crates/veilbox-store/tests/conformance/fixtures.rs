@@ -175,6 +175,31 @@ pub(super) async fn every_fixture_is_kept_and_each_person_is_one_customer(open: 
     );
     assert_eq!(f.count("SELECT COUNT(*) FROM dead_letters").await, 0);
 
+    // Every account, number and template update the manifest marks is an admin alert.
+    let alerted: Vec<&str> = fixtures
+        .iter()
+        .filter(|(_, field, expect, _)| expect["admin_alert"].is_string() && field != "history")
+        .map(|(_, field, _, _)| field.as_str())
+        .collect();
+    assert!(
+        alerted.len() >= 20,
+        "the fixtures' admin alerts: {alerted:?}"
+    );
+    for field in &alerted {
+        let raised = f
+            .count(&format!(
+                "SELECT COUNT(*) FROM admin_alerts WHERE kind = 'whatsapp.{field}'"
+            ))
+            .await;
+        assert!(raised >= 1, "{field} raised no alert");
+    }
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM admin_alerts WHERE kind LIKE 'whatsapp.%'")
+            .await,
+        i64::try_from(alerted.len()).expect("count"),
+        "one alert per update, none again for the second delivery"
+    );
+
     // The newest marketing preference reported for each person (by its time, whatever the
     // order the bodies came in) is what their record says.
     let mut newest: BTreeMap<String, (i64, bool)> = BTreeMap::new();
