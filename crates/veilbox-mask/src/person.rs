@@ -124,9 +124,24 @@ impl P<'_, '_> {
         i + 1 < self.wt.len() && &self.ctx.b[self.wt.words[i].e..self.wt.words[i + 1].s] == b" "
     }
 
-    /// Name words from `j`: title-case ones, or lower-case ones when `lower` allows.
+    /// An initial: one capital letter and a dot ("J." in "J. Hoffmann").
+    fn initial(&self, i: usize) -> bool {
+        let w = self.wt.words[i];
+        let mut cs = self.text(i).chars();
+        cs.next().is_some_and(char::is_uppercase)
+            && cs.next().is_none()
+            && self.ctx.b.get(w.e) == Some(&b'.')
+            && i + 1 < self.wt.len()
+            && &self.ctx.b[w.e..self.wt.words[i + 1].s] == b". "
+    }
+
+    /// Name words from `j`: title-case ones, or lower-case ones when `lower` allows; a
+    /// name may start with an initial ("J. Hoffmann").
     fn run(&self, j: usize, lower: bool, max: usize) -> Option<usize> {
         let n = self.wt.len();
+        if j + 1 < n && self.initial(j) && self.plain(j + 1) && self.title(j + 1) {
+            return self.run(j + 1, false, max.saturating_sub(1).max(1));
+        }
         if j >= n || !(self.plain(j) && (self.title(j) || lower)) {
             return None;
         }
@@ -184,7 +199,13 @@ pub(crate) fn persons(ctx: &mut Ctx<'_>, wt: &WordTable) {
                     if let Some(end) = p.run(j, caseless || explicit, max) {
                         // after a weak cue ("this is", "I'm") in a message without case,
                         // the first word must be a known given name
-                        if !explicit && (caseless || !p.title(j)) && !p.given(j) {
+                        let lead_title = p.title(j) || p.initial(j);
+                        if !explicit && (caseless || !lead_title) && !p.given(j) {
+                            continue;
+                        }
+                        // "im" and "its" are also German and English function words ("im
+                        // Paketzentrum"): only a known given name follows them as a name
+                        if matches!(h.word, "im" | "its") && !p.given(j) {
                             continue;
                         }
                         out.push((words[j].s, words[end].e, 0.85, Why::Cue(h.word), P_PERSON));

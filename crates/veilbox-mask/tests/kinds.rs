@@ -127,6 +127,8 @@ const POSITIVES: &[(&str, Kind, &str)] = &[
     ("kurirnya namanya bunga, td ada yg telp", Kind::Person, "bunga"),
     ("ini kak fotonya KTP_Siti_Rahma.pdf udah saya kirim", Kind::Person, "Siti_Rahma"),
     ("naam मोहम्मद आरिफ़\nmobile", Kind::Person, "मोहम्मद आरिफ़"),
+    ("liegt seit 3 Tagen im Paketzentrum. Gruß, J. Hoffmann", Kind::Person, "J. Hoffmann"),
+    ("Obrigada pela ajuda!\nAtenciosamente,\nMariana Costa", Kind::Person, "Mariana Costa"),
     // addresses: a city after the postcode, "bis", a landmark inside
     ("Zustellung an Hauptstr. 7a, 80331 München für morgen", Kind::Address, "München"),
     ("adresse: 12 bis rue Victor Hugo, 69002 Lyon", Kind::Address, "12 bis rue Victor Hugo"),
