@@ -1467,6 +1467,11 @@ impl<'a> Ctx<'a> {
             .find(|c| !c.kind.is_kept() && c.e <= v.s)
             .map_or(0, |c| c.e)
             .max(self.last_tag_end);
+        // whether the digits read as a card or a phone, which no reference word keeps
+        // visible (asked only when a reference word is near)
+        let card_or_phone = || {
+            (n >= 13 && checks::luhn(d) && checks::card_prefix(d)) || phone_national(v).is_some()
+        };
         let mut generic: Option<&CueHit> = None;
         for h in self
             .cues_before(v.s, 40 + kept)
@@ -1555,8 +1560,6 @@ impl<'a> Ctx<'a> {
                         prio: P_CUE,
                     });
                 }
-                // the courier's word for it keeps it visible, unless the digits read as
-                // something more sensitive: a card or a phone number
                 // a DHL waybill (ten digits, mod 7) right after the courier's word: "DHL
                 // 3537622362", "waybill 3224475144" (further on, a phone that happens to
                 // pass the check would be kept visible)
@@ -1567,13 +1570,9 @@ impl<'a> Ctx<'a> {
                 Cue::Tracking if v.k == 2 && l == [3, 8] && v.all_seps(b'-') && gap <= 20 => {
                     return emit(Kind::Tracking, 0.85, why, P_KEEP);
                 }
-                Cue::Tracking
-                    if n >= 8
-                        && !v.plus
-                        && gap <= 20
-                        && !(checks::luhn(d) && checks::card_prefix(d) && n >= 13)
-                        && phone_national(v).is_none() =>
-                {
+                // the courier's word for it keeps it visible, unless the digits read as
+                // something more sensitive: a card or a phone number
+                Cue::Tracking if n >= 8 && !v.plus && gap <= 20 && !card_or_phone() => {
                     return emit(Kind::Tracking, 0.8, why, P_KEEP);
                 }
                 Cue::NationalId if n >= 5 && !v.plus && gap <= 24 => {
@@ -1585,13 +1584,7 @@ impl<'a> Ctx<'a> {
                     }
                     return emit(Kind::NationalId, 0.85, why, P_CUE);
                 }
-                Cue::Order
-                    if n >= 4
-                        && !v.plus
-                        && gap <= 20
-                        && !(checks::luhn(d) && checks::card_prefix(d) && n >= 13)
-                        && phone_national(v).is_none() =>
-                {
+                Cue::Order if n >= 4 && !v.plus && gap <= 20 && !card_or_phone() => {
                     return emit(Kind::Order, 0.8, why, P_KEEP)
                 }
                 Cue::BankPublic | Cue::Helpline if gap <= 24 => return Out::Skip,
@@ -1648,9 +1641,6 @@ impl<'a> Ctx<'a> {
         if n == 20 && d.starts_with(b"00") && checks::gs1(d) {
             return emit(Kind::Tracking, 0.85, Why::Checksum("sscc"), P_KEEP);
         }
-        if n == 10 && checks::dhl(d) && self.carrier_before(v.s, b"dhl") {
-            return emit(Kind::Tracking, 0.85, Why::Checksum("dhl"), P_KEEP);
-        }
         if v.k == 2 && l == [3, 8] && v.all_seps(b'-') && checks::awb(&d[3..]) {
             return emit(Kind::Tracking, 0.85, Why::Checksum("awb"), P_KEEP);
         }
@@ -1665,12 +1655,6 @@ impl<'a> Ctx<'a> {
         }
         // anything else is not proven safe: `group` hides it (failing closed)
         Out::Nothing
-    }
-
-    /// Whether the carrier's name (`name`, lower case) comes just before `s`.
-    fn carrier_before(&self, s: usize, name: &[u8]) -> bool {
-        let before = &self.b[s.saturating_sub(name.len() + 12)..s];
-        find_ci(before, name).is_some()
     }
 
     /// A number or identifier `[s, e)` that nothing classified or proved safe: hidden, as a
@@ -1860,11 +1844,18 @@ impl<'a> Ctx<'a> {
     /// quantity with its unit (`2500mAh`, `12kg`), an amount with its currency (`Rp50000`,
     /// `KES2500`), a date with a month name (`12Jan2025`), an ordinal.
     fn safe_token(&self, core: &[u8], lead: usize) -> bool {
-        let letters: Vec<u8> = core
-            .iter()
-            .filter(|c| c.is_ascii_alphabetic())
-            .map(u8::to_ascii_lowercase)
-            .collect();
+        // the letters, lower case: no unit, currency or month is longer than sixteen, so
+        // a token with more letters is none of them (and no buffer is allocated)
+        let mut buf = [0u8; 16];
+        let mut count = 0;
+        for c in core.iter().filter(|c| c.is_ascii_alphabetic()) {
+            if count == buf.len() {
+                return false;
+            }
+            buf[count] = c.to_ascii_lowercase();
+            count += 1;
+        }
+        let letters = &buf[..count];
         let only = |allowed: &[u8]| {
             core.iter()
                 .all(|c| c.is_ascii_alphanumeric() || allowed.contains(c))
@@ -1886,16 +1877,15 @@ impl<'a> Ctx<'a> {
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
         if lead == 0 && tail == letters.len() && only(b":.,") {
-            return is_unit(&letters) || letters == b"h" || letters == b"hrs";
+            return is_unit(letters) || letters == b"h" || letters == b"hrs";
         }
         if lead == 0 && letters == b"h" && only(b":") {
             return true;
         }
         // letters then digits: an amount ("Rp50000", "Rs.500", "R$1500")
         if lead > 0 && lead == letters.len() && only(b".,$") {
-            let w = &letters[..];
             return matches!(
-                w,
+                letters,
                 b"rs"
                     | b"inr"
                     | b"rp"
@@ -1922,7 +1912,7 @@ impl<'a> Ctx<'a> {
             );
         }
         // a date with a month name inside ("12Jan2025", "2025-jan-12")
-        month(std::str::from_utf8(&letters).unwrap_or("")).is_some() && only(b"-/.")
+        month(std::str::from_utf8(letters).unwrap_or("")).is_some() && only(b"-/.")
     }
 
     fn iban(&mut self, s: usize) -> Option<usize> {

@@ -319,7 +319,7 @@ pub async fn card_page(
                     dt { "WhatsApp" } dd { @if card.wa_number.is_some() { (c("wa").html()) } @else { "—" } }
                     dt { "Labels" } dd { (card.labels.join(", ")) }
                     dt { "Marketing" } dd { @match card.marketing_opt_out_at {
-                        Some(at) => { "stopped on WhatsApp since " time datetime=(crate::api::rfc3339(at)) { (crate::api::rfc3339(at)) } }
+                        Some(at) => { "stopped on WhatsApp since " time datetime=(iso(at)) { (iso(at)) } }
                         None => "not stopped",
                     } }
                     dt { "Customer id" } dd { code { (card.id) } }

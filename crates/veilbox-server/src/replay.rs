@@ -19,7 +19,7 @@ use sqlx::Row;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::demo::{World, DEMO_AGENT};
+use crate::demo::{DemoPerson, World, DEMO_AGENT};
 use crate::exposure::content::MaskedMessage;
 use crate::exposure::Exposure;
 
@@ -68,7 +68,7 @@ pub async fn measure_corpus(
 ) -> anyhow::Result<corpus::CorpusFigures> {
     let (_dir, world) = throwaway_demo().await?;
     let outcome = async {
-        let agent = demo_agent(&world).await?;
+        let (agent, _) = demo_agent(&world).await?;
         corpus::replay(&world, &agent, corpus, limit).await
     }
     .await;
@@ -159,24 +159,20 @@ impl Figures {
     }
 }
 
-/// The demo agent, signed in over HTTP.
-async fn demo_agent(world: &World) -> anyhow::Result<agent::Agent> {
+/// The demo agent, signed in over HTTP, and their demo sign-in.
+async fn demo_agent(world: &World) -> anyhow::Result<(agent::Agent, &DemoPerson)> {
     let person = world
         .people
         .iter()
         .find(|p| p.email == DEMO_AGENT)
         .context("the demo agent")?;
     let base = format!("http://{}", world.address);
-    agent::Agent::sign_in(&base, DEMO_AGENT, person.password.expose_secret()).await
+    let agent = agent::Agent::sign_in(&base, DEMO_AGENT, person.password.expose_secret()).await?;
+    Ok((agent, person))
 }
 
 async fn replay(world: &World, verbose: bool) -> anyhow::Result<Figures> {
-    let person = world
-        .people
-        .iter()
-        .find(|p| p.email == DEMO_AGENT)
-        .context("the demo agent")?;
-    let agent = demo_agent(world).await?;
+    let (agent, person) = demo_agent(world).await?;
     let scanner = std::sync::Arc::new(
         veilbox_mask::Scanner::new(veilbox_mask::ScannerConfig::default())
             .map_err(|e| anyhow::anyhow!("{e}"))?,

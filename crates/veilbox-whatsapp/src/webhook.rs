@@ -437,11 +437,13 @@ fn account_update(
     }
     let value = value.and_then(Value::as_object);
     let text = |key: &str| value.and_then(|v| v.get(key)).and_then(lenient_string);
-    let event = text("event")
-        .or_else(|| text("decision"))
-        .or_else(|| text("alert_type"));
+    // Only values shaped like codes, never free text Meta might quote from a chat.
+    let code = |key: &str| text(key).filter(|v| code_like(v));
+    let event = code("event")
+        .or_else(|| code("decision"))
+        .or_else(|| code("alert_type"));
     let template =
-        text("message_template_name").map(|name| match text("message_template_language") {
+        code("message_template_name").map(|name| match code("message_template_language") {
             Some(language) => format!("template {name} ({language})"),
             None => format!("template {name}"),
         });
@@ -449,7 +451,6 @@ fn account_update(
         .or_else(|| text("display_phone_number").map(|n| format!("number +{n}")))
         .or_else(|| text("flow_id").map(|id| format!("flow {id}")))
         .or_else(|| waba_id.map(|id| format!("account {id}")));
-    // Only fields that describe the event, never free text Meta might quote from a chat.
     let mut parts: Vec<String> = Vec::new();
     for key in [
         "reason",
@@ -464,13 +465,12 @@ fn account_update(
         "new_limit",
         "max_daily_conversation_per_phone",
         "max_phone_numbers_per_business",
-        "requested_verified_name",
         "rejection_reason",
         "old_status",
         "new_status",
         "ban_state",
     ] {
-        if let Some(v) = text(key) {
+        if let Some(v) = code(key) {
             parts.push(format!("{key}: {v}"));
         }
     }
@@ -479,7 +479,11 @@ fn account_update(
         .and_then(Value::as_array)
     {
         for r in info {
-            if let Some(kind) = r.get("restriction_type").and_then(lenient_string) {
+            if let Some(kind) = r
+                .get("restriction_type")
+                .and_then(lenient_string)
+                .filter(|v| code_like(v))
+            {
                 parts.push(format!("restriction: {kind}"));
             }
         }
@@ -499,6 +503,18 @@ fn account_update(
         subject,
         detail,
     })
+}
+
+/// A value shaped like one of Meta's codes or names (`INVALID_FORMAT`, `TIER_10K`,
+/// `spring_sale_2026`, `1000`): letters, digits and underscores, and too few digits to be a
+/// phone or an account number. An admin alert quotes nothing else, so no free text (which
+/// could quote a chat) reaches it.
+fn code_like(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && value.bytes().filter(u8::is_ascii_digit).count() < 7
 }
 
 /// An element skipped because it lacked what makes it usable (e.g. a message without id).
@@ -1076,5 +1092,31 @@ mod tests {
         );
         assert!(Failed.rank() > Sent.rank());
         assert!(Other.rank() < Sent.rank());
+    }
+
+    #[test]
+    fn an_account_alert_quotes_codes_only() {
+        let body = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "time": 1780000000, "changes": [{
+                "field": "message_template_status_update",
+                "value": {"event": "REJECTED", "message_template_name": "spring_sale_2026",
+                          "message_template_language": "pt_BR", "reason": "INVALID_FORMAT",
+                          "message_template_category": "call Ana on +44 7700 900461",
+                          "new_limit": "447700900461"}}]}]
+        });
+        let parsed = parse(body.to_string().as_bytes()).expect("parses");
+        let [update] = parsed.account_updates.as_slice() else {
+            panic!("one update: {:?}", parsed.account_updates);
+        };
+        assert_eq!(update.event.as_deref(), Some("REJECTED"));
+        assert_eq!(
+            update.subject.as_deref(),
+            Some("template spring_sale_2026 (pt_BR)")
+        );
+        assert_eq!(
+            update.detail,
+            "message_template_status_update: REJECTED (reason: INVALID_FORMAT)"
+        );
     }
 }

@@ -740,7 +740,7 @@ fn body_of(masked: &MaskedMessage, m: &MessageRecord, x: &Exposure) -> Markup {
                 .get("expires_at")
                 .and_then(Value::as_i64)
                 .and_then(|s| s.checked_mul(1000))
-                .map(crate::api::rfc3339);
+                .map(iso);
             html! {
                 p.system.call-permission {
                     @if !accepted {

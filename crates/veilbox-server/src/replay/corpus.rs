@@ -121,13 +121,14 @@ pub(super) async fn replay(
         })?;
         // A customer of its own per message, in a range no demo customer uses.
         let wa_id = format!("1555987{n:05}");
+        let mut events = world.store.events().subscribe();
         let wamid = world
             .simulator
             .customer_says(&wa_id, &line.text)
             .await
             .map_err(|e| anyhow::anyhow!("simulated customer: {e}"))?;
         figures.messages += 1;
-        let Some((conversation, message)) = stored(world, &wamid).await? else {
+        let Some((conversation, message)) = stored(world, &wamid, &mut events).await? else {
             // Not stored (yet): counted as not shown, its values as not reached.
             count(&mut figures, n + 1, &line, "");
             continue;
@@ -199,9 +200,16 @@ fn count(figures: &mut CorpusFigures, at: usize, line: &Line, seen: &str) {
     }
 }
 
-/// The conversation and message ids of a stored wamid, once the ingest wrote it.
-async fn stored(world: &World, wamid: &str) -> anyhow::Result<Option<(String, String)>> {
-    for _ in 0..200 {
+/// The conversation and message ids of a stored wamid, once the ingest wrote it: looked up
+/// again at each live event (the subscription was opened before the message was sent, so
+/// none is missed), for at most 30 s.
+async fn stored(
+    world: &World,
+    wamid: &str,
+    events: &mut tokio::sync::broadcast::Receiver<veilbox_store::events::StoreEvent>,
+) -> anyhow::Result<Option<(String, String)>> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
         let row = sqlx::query(
             "SELECT id, conversation_id FROM messages WHERE wa_message_id = $1 \
              AND conversation_id IS NOT NULL",
@@ -212,9 +220,12 @@ async fn stored(world: &World, wamid: &str) -> anyhow::Result<Option<(String, St
         if let Some(row) = row {
             return Ok(Some((row.try_get("conversation_id")?, row.try_get("id")?)));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            // something was written (or we fell behind): look again
+            Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) | Err(_) => return Ok(None),
+        }
     }
-    Ok(None)
 }
 
 /// The `<li id="m-…">` of one message on a thread page, from its opening `<`.

@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use veilbox_mask::{Hints, Kind, Scanner, ScannerConfig, Why};
+use veilbox_mask::{Finding, Hints, Kind, Scanner, ScannerConfig, Why};
 
 /// A validated, normalised tracking number (`RR123456785GB`, `1Z999AA10123456784`, ...).
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -31,21 +31,24 @@ pub enum TrackingError {
     CheckDigit,
 }
 
-/// The format name of `text` when it is exactly one tracking number.
-fn recognise(text: &str) -> Result<&'static str, TrackingError> {
+/// What the masking engine finds in `text` (no hints).
+fn findings_in(text: &str) -> Result<Vec<Finding>, TrackingError> {
     let scanner = scanner().ok_or(TrackingError::Unrecognised)?;
-    let findings = scanner.scan(text, &Hints::new());
-    let [finding] = findings.as_slice() else {
+    Ok(scanner.scan(text, &Hints::new()))
+}
+
+/// The format name of `text` when its `findings` are exactly one tracking number.
+fn recognise(text: &str, findings: &[Finding]) -> Result<&'static str, TrackingError> {
+    let [finding] = findings else {
         return Err(TrackingError::Unrecognised);
     };
     if finding.kind != Kind::Tracking || finding.start != 0 || finding.end != text.len() {
         return Err(TrackingError::Unrecognised);
     }
     match finding.why {
-        Why::Checksum(name) => Ok(name),
-        // S10-shaped, but the check digit does not hold.
-        Why::Format("s10") => Err(TrackingError::CheckDigit),
-        Why::Format(name) | Why::Cue(name) => Ok(name),
+        // (an S10 with a wrong check digit is no tracking number to the engine: `reference`
+        // names it as the typo it is)
+        Why::Checksum(name) | Why::Format(name) | Why::Cue(name) => Ok(name),
         Why::Configured => Ok("configured"),
         Why::Lexicon | Why::Hint => Err(TrackingError::Unrecognised),
     }
@@ -57,7 +60,7 @@ fn recognise(text: &str) -> Result<&'static str, TrackingError> {
 /// visible only as a CRM hint, for the customer whose shipment it is. Refused when it is
 /// S10-shaped with a wrong check digit (a typo), or reads as anything sensitive (a card, a
 /// phone, an id number).
-fn reference(compact: &str) -> Result<&'static str, TrackingError> {
+fn reference(compact: &str, findings: &[Finding]) -> Result<&'static str, TrackingError> {
     let digits = compact.bytes().filter(u8::is_ascii_digit).count();
     let b = compact.as_bytes();
     let s10_shaped = b.len() == 13
@@ -71,24 +74,13 @@ fn reference(compact: &str) -> Result<&'static str, TrackingError> {
     {
         return Err(TrackingError::Unrecognised);
     }
-    let scanner = scanner().ok_or(TrackingError::Unrecognised)?;
-    let sensitive = scanner
-        .scan(compact, &Hints::new())
+    let sensitive = findings
         .iter()
         .any(|f| !matches!(f.kind, Kind::Number | Kind::Tracking | Kind::Order));
     if sensitive {
         return Err(TrackingError::Unrecognised);
     }
     Ok("reference")
-}
-
-/// Whether the engine finds any tracking number in `text`.
-fn mentions_tracking(text: &str) -> bool {
-    scanner().is_some_and(|s| {
-        s.scan(text, &Hints::new())
-            .iter()
-            .any(|f| f.kind == Kind::Tracking)
-    })
 }
 
 /// Every tracking number the masking engine finds in `text` (a message), in order, once
@@ -138,12 +130,18 @@ impl TrackingNumber {
         }
         let normalized =
             veilbox_vault::normalize::tracking(trimmed).ok_or(TrackingError::Unrecognised)?;
-        let format = match recognise(trimmed) {
+        let found = findings_in(trimmed)?;
+        let format = match recognise(trimmed, &found) {
             // Only a value in which the engine saw no tracking number at all is tried again
             // compacted: two numbers side by side must not fuse into one "reference".
-            Err(TrackingError::Unrecognised) if !mentions_tracking(trimmed) => {
-                match recognise(&normalized) {
-                    Err(TrackingError::Unrecognised) => reference(&normalized)?,
+            Err(TrackingError::Unrecognised) if !found.iter().any(|f| f.kind == Kind::Tracking) => {
+                let compact = if normalized == trimmed {
+                    found
+                } else {
+                    findings_in(&normalized)?
+                };
+                match recognise(&normalized, &compact) {
+                    Err(TrackingError::Unrecognised) => reference(&normalized, &compact)?,
                     other => other?,
                 }
             }

@@ -293,6 +293,34 @@ impl<'a> BatchWrite<'a> {
         Ok(customers)
     }
 
+    /// The candidates still to store: not stored by an earlier delivery, and not an edit or
+    /// deletion that changed the `direction` message it names (one whose message is not
+    /// ours to change, unknown or older than retention, is kept as a message of its own).
+    async fn new_messages<'d>(
+        &mut self,
+        candidates: Vec<Candidate<'d>>,
+        direction: &'static str,
+        reports: &mut [IngestReport],
+    ) -> Result<Vec<Candidate<'d>>, StoreError> {
+        let known = self.stored_wamids(&candidates).await?;
+        let mut survivors = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let (job, message, _, received_at, _) = candidate;
+            if known.contains(&message.wa_message_id) {
+                reports[job].messages_duplicate += 1;
+            } else if amendment_of(message).is_some()
+                && self
+                    .amend(message, received_at, direction, &mut reports[job])
+                    .await?
+            {
+                // applied to the message it names
+            } else {
+                survivors.push(candidate);
+            }
+        }
+        Ok(survivors)
+    }
+
     /// The wamids among `candidates` stored by an earlier delivery.
     async fn stored_wamids(
         &mut self,
@@ -324,33 +352,7 @@ impl<'a> BatchWrite<'a> {
         }
         // Already stored by an earlier delivery: checked before any conversation is touched,
         // so a redelivery to a resolved conversation does not open an empty new one.
-        let known = self.stored_wamids(&candidates).await?;
-        let mut survivors = Vec::with_capacity(candidates.len());
-        let mut amendments = Vec::new();
-        for (job, message, event_id, received_at, inbox_id) in candidates {
-            if known.contains(&message.wa_message_id) {
-                reports[job].messages_duplicate += 1;
-            } else if amendment_of(message).is_some() {
-                amendments.push((job, message, event_id, received_at, inbox_id));
-            } else {
-                survivors.push((job, message, event_id, received_at, inbox_id));
-            }
-        }
-        // Edits and deletions change the message they name; one whose message is not
-        // ours to change (unknown, older than retention) is kept as a message of its own.
-        for amendment in amendments {
-            if !self
-                .amend(
-                    amendment.1,
-                    amendment.3,
-                    "inbound",
-                    &mut reports[amendment.0],
-                )
-                .await?
-            {
-                survivors.push(amendment);
-            }
-        }
+        let survivors = self.new_messages(candidates, "inbound", reports).await?;
         if survivors.is_empty() {
             return Ok(());
         }
@@ -452,22 +454,7 @@ impl<'a> BatchWrite<'a> {
         if candidates.is_empty() {
             return Ok(());
         }
-        let known = self.stored_wamids(&candidates).await?;
-        let mut survivors = Vec::with_capacity(candidates.len());
-        for candidate in candidates {
-            let (job, echo, _, received_at, _) = candidate;
-            if known.contains(&echo.wa_message_id) {
-                reports[job].messages_duplicate += 1;
-            } else if amendment_of(echo).is_some()
-                && self
-                    .amend(echo, received_at, "outbound", &mut reports[job])
-                    .await?
-            {
-                // applied to the message it names
-            } else {
-                survivors.push(candidate);
-            }
-        }
+        let survivors = self.new_messages(candidates, "outbound", reports).await?;
         if survivors.is_empty() {
             return Ok(());
         }
