@@ -153,6 +153,19 @@ async fn plant(app: &TestApp) -> (String, String, Vec<String>) {
     (customer, conversation, messages)
 }
 
+/// A new agent of the Operations team, assigned `conversation` and signed in.
+async fn assigned_agent(app: &TestApp, conversation: &str, email: &str) -> Browser {
+    let agent = app.add_person(email, "agent", Some(OPERATIONS)).await;
+    assert!(app
+        .store
+        .assign_conversation(conversation, Some(&agent.id))
+        .await
+        .unwrap());
+    let mut browser = Browser::new(app);
+    browser.sign_in(&agent).await;
+    browser
+}
+
 /// The data-ref of the first revealable value of `kind` on a page.
 fn reference(page: &str, kind: &str) -> Option<String> {
     page.match_indices("data-ref=\"").find_map(|(at, m)| {
@@ -607,16 +620,7 @@ async fn edits_show_their_earlier_text_masked_and_deleted_messages_show_nothing(
         );
     }
     let conversation = app.open_conversation_of(PHONE).await.expect("conversation");
-    let agent = app
-        .add_person("ede@courier.test", "agent", Some(OPERATIONS))
-        .await;
-    assert!(app
-        .store
-        .assign_conversation(&conversation, Some(&agent.id))
-        .await
-        .unwrap());
-    let mut a = Browser::new(&app);
-    a.sign_in(&agent).await;
+    let a = assigned_agent(&app, &conversation, "ede@courier.test").await;
     let page = a.page(&format!("/inbox/c/{conversation}")).await;
     let api = a
         .get(&format!("/api/v1/conversations/{conversation}/messages"))
@@ -676,14 +680,6 @@ async fn a_field_hidden_whole_takes_the_most_sensitive_kind_inside_it() {
         );
     }
     let conversation = app.open_conversation_of(PHONE).await.expect("conversation");
-    let agent = app
-        .add_person("wes@courier.test", "agent", Some(OPERATIONS))
-        .await;
-    assert!(app
-        .store
-        .assign_conversation(&conversation, Some(&agent.id))
-        .await
-        .unwrap());
     let id_of = |wamid: &'static str| {
         let pool = app.store.pool().clone();
         async move {
@@ -697,8 +693,7 @@ async fn a_field_hidden_whole_takes_the_most_sensitive_kind_inside_it() {
         }
     };
     let (contact, location) = (id_of("wamid.WH1").await, id_of("wamid.WH2").await);
-    let mut a = Browser::new(&app);
-    a.sign_in(&agent).await;
+    let a = assigned_agent(&app, &conversation, "wes@courier.test").await;
     let thread = a.page(&format!("/inbox/c/{conversation}")).await;
     assert!(!thread.contains("4111 1111"), "the card is hidden");
     assert!(!thread.contains("604418"), "the code is hidden");
@@ -808,16 +803,7 @@ async fn a_changed_security_code_warns_the_agent() {
         );
     }
     let conversation = app.open_conversation_of(PHONE).await.expect("conversation");
-    let agent = app
-        .add_person("ida@courier.test", "agent", Some(OPERATIONS))
-        .await;
-    assert!(app
-        .store
-        .assign_conversation(&conversation, Some(&agent.id))
-        .await
-        .unwrap());
-    let mut a = Browser::new(&app);
-    a.sign_in(&agent).await;
+    let a = assigned_agent(&app, &conversation, "ida@courier.test").await;
     let thread = a.page(&format!("/inbox/c/{conversation}")).await;
     assert!(
         thread.contains("security code changed: they may be on a new phone"),
