@@ -274,9 +274,11 @@ async fn addresses_are_found_by_blind_index(f: Fixture) {
     assert_eq!(address_owners(&f, "12 Elm Road, Leeds").await, [a.as_str()]);
     assert_eq!(address_owners(&f, "9 OTHER CLOSE").await, [b.as_str()]);
     assert!(address_owners(&f, "10 Elm Road").await.is_empty());
-    // Nothing readable is stored: only keyed hashes.
+    // Nothing readable is stored: only keyed hashes. (The probe holds a space, which the
+    // base64url of a hash never does: a three-letter probe matched a random index now and
+    // then, SQLite's LIKE being case-insensitive.)
     assert_eq!(
-        f.count("SELECT COUNT(*) FROM address_indexes WHERE blind_index LIKE '%elm%'")
+        f.count("SELECT COUNT(*) FROM address_indexes WHERE blind_index LIKE '%elm road%'")
             .await,
         0
     );
